@@ -1,0 +1,38 @@
+// Package upstream is the outbound end of relayd's data flow (SPEC §1):
+//
+//	relay (scheduler, workers) -> upstream.Pool.Send -> the upstream SMTP server
+//	                           <- upstream.Result    -> spool (sent / deferred / bounced)
+//
+// relay leases a message in the spool, builds an Envelope (after policy's
+// rewrites) and calls Pool.Send with the Profile the recipients were routed
+// to. upstream owns everything on the wire of SPEC §8.1: parsing the host,
+// dialling, the banner, EHLO, the TLS modes (none, starttls,
+// starttls-required, implicit), AUTH (CRAM-MD5, PLAIN, LOGIN), one
+// transaction per Send, connection pooling per profile, credentials and TLS
+// policy (SPEC §7.5: at most max_connections busy connections, at most
+// max_per_connection messages per connection, RSET between them).
+//
+// Every failure is an *Error: the profile, host and step that failed, the
+// upstream's reply, whether it is worth retrying (SPEC §7.3) and whether the
+// message may already have been accepted (Ambiguous). Its Error method is the
+// plain-language diagnosis of SPEC §8.4. upstream never decides about
+// bounces, DSNs or retry schedules: relay does, from the Result.
+//
+// Implementation summary:
+//
+//   - pool.go: Pool, per-key semaphores, idle connections and their expiry.
+//   - smtp.go: connection setup: host parsing, dial, banner, EHLO, STARTTLS.
+//   - conn.go: the wire: commands, replies, deadlines, QUIT.
+//   - auth.go: mechanism choice and the SASL clients (CRAM-MD5, LOGIN).
+//   - tx.go: one transaction: MAIL, RCPT, DATA, the final reply.
+//   - address.go: FormatAddress, the only way an address reaches the wire.
+//   - tls.go: TLS configuration and certificate diagnoses.
+//   - error.go: Error and the diagnoses; metrics.go: Prometheus counters.
+//
+// The SMTP client is written here on net/textproto rather than taken from
+// go-smtp's Client: that one (v0.25) has no exported STARTTLS that can follow
+// a custom EHLO name, performs the TLS handshake lazily inside the next
+// command, sends EHLO again after every RSET, always adds BODY=8BITMIME and
+// has no PIPELINING. Dot-stuffing uses textproto's DotWriter, the same one
+// go-smtp's DataCommand wraps.
+package upstream

@@ -1,0 +1,140 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// Step names one stage of an upstream SMTP dialogue, for diagnoses (SPEC §8.4).
+type Step string
+
+// Steps of a delivery attempt, in order.
+const (
+	StepResolve  Step = "resolve"
+	StepConnect  Step = "connect"
+	StepBanner   Step = "banner"
+	StepEHLO     Step = "ehlo"
+	StepStartTLS Step = "starttls"
+	StepAuth     Step = "auth"
+	StepMail     Step = "mail"
+	StepRcpt     Step = "rcpt"
+	StepData     Step = "data"
+	StepDot      Step = "dot" // the reply to the final "."
+)
+
+// Error is every delivery failure: which profile, host and step failed, the
+// SMTP reply if there was one, and whether it is worth retrying.
+// Error() returns the plain-language diagnosis of SPEC §8.4; it never contains
+// a password or AUTH payload. An Error is not modified after Send returns it
+// and may be shared between goroutines.
+type Error struct {
+	Profile   string
+	Host      string // host:port
+	Step      Step
+	Code      int    // SMTP reply code, 0 when there was no reply
+	Enhanced  string // enhanced status code "5.7.8", "" when none
+	Text      string // the upstream's reply text, or the local reason
+	Temporary bool   // retry later (4xx, network, TLS, timeout); false only for a real 5xx
+	Ambiguous bool   // the connection broke after the final "." before the reply: possible duplicate
+	Err       error  // underlying cause, if any
+
+	// Subject is what the step was about: the username at StepAuth, the
+	// envelope sender at StepMail, the recipient at StepRcpt; "" otherwise.
+	Subject string
+}
+
+// Error returns the diagnosis: the profile, the host, the step, what went
+// wrong and what to do about it (SPEC §8.4).
+func (e *Error) Error() string {
+	return "profile " + e.Profile + ": " + e.diagnosis()
+}
+
+// Unwrap returns the underlying cause (a net, TLS or context error), or nil.
+func (e *Error) Unwrap() error { return e.Err }
+
+// reply renders the upstream's answer as "550 5.7.1 text", or "" when there
+// was none.
+func (e *Error) reply() string {
+	if e.Code == 0 {
+		return ""
+	}
+	s := fmt.Sprint(e.Code)
+	if e.Enhanced != "" {
+		s += " " + e.Enhanced
+	}
+	if e.Text != "" {
+		s += " " + strings.ReplaceAll(e.Text, "\n", " / ")
+	}
+	return s
+}
+
+// retryHint tells the admin what relayd does next with a reply at a step
+// that has no specific diagnosis.
+func (e *Error) retryHint() string {
+	if e.Temporary {
+		return "temporary failure, relayd will retry"
+	}
+	return "permanent failure, the message bounces"
+}
+
+func (e *Error) diagnosis() string {
+	host, reply := e.Host, e.reply()
+	if host == "" {
+		host = "the upstream"
+	}
+	switch {
+	case e.Ambiguous:
+		return fmt.Sprintf("the connection to %s broke after the message was sent, before %s confirmed it (%s): "+
+			"relayd will send it again, so it may arrive twice", host, host, e.Text)
+	case e.Step == StepResolve:
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		return fmt.Sprintf("could not resolve %s (%s): check the host name and the DNS", host, e.Text)
+	case e.Step == StepConnect && e.Host == "":
+		return "the profile cannot be used: " + e.Text
+	case e.Step == StepConnect && (errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, ErrClosed)):
+		return fmt.Sprintf("delivery through %s was not attempted (%s): the message stays queued", host, e.Text)
+	case e.Step == StepConnect && e.Code == 0:
+		return fmt.Sprintf("could not connect to %s (%s): the host is not a mail server "+
+			"or the port is closed or firewalled", host, e.Text)
+	case e.Step == StepBanner && e.Code == 0:
+		return fmt.Sprintf("no greeting from %s (%s): on an implicit TLS port (465) set tls = \"implicit\"; "+
+			"otherwise the server is overloaded or not a mail server", host, e.Text)
+	case e.Step == StepStartTLS && e.Code == 0:
+		return fmt.Sprintf("TLS with %s failed: %s", host, e.Text)
+	case e.Step == StepAuth:
+		return e.authDiagnosis(host, reply)
+	case e.Step == StepMail && e.Code >= 500:
+		return fmt.Sprintf("sender address %s rejected by %s: this account may not send as %s; "+
+			"set from_address or use the account's own address (%s)", e.Subject, host, e.Subject, reply)
+	case e.Step == StepMail && e.Code == 0 && e.Subject != "":
+		return fmt.Sprintf("sender address %s cannot be sent to %s: %s", e.Subject, host, e.Text)
+	case e.Step == StepRcpt && e.Code != 0:
+		return fmt.Sprintf("recipient %s rejected by %s: %s (%s)", e.Subject, host, reply, e.retryHint())
+	case e.Step == StepRcpt && e.Subject != "":
+		return fmt.Sprintf("recipient %s cannot be sent to %s: %s", e.Subject, host, e.Text)
+	case e.Code != 0:
+		return fmt.Sprintf("%s answered %s at step %s: %s", host, reply, e.Step, e.retryHint())
+	}
+	return fmt.Sprintf("step %s with %s failed: %s (%s)", e.Step, host, e.Text, e.retryHint())
+}
+
+// authDiagnosis explains an AUTH failure. Upstream AUTH failures are
+// temporary (see authError): the admin fixes the password, the queue waits.
+func (e *Error) authDiagnosis(host, reply string) string {
+	switch {
+	case e.Code == 535:
+		return fmt.Sprintf("authentication failed for %s at %s: wrong username or password (%s); "+
+			"fix the profile's password, queued mail is retried", e.Subject, host, reply)
+	case e.Code == 534 || e.Code == 538:
+		return fmt.Sprintf("authentication for %s at %s refused (%s): the account needs another "+
+			"mechanism, app passwords or OAuth2, or TLS first", e.Subject, host, reply)
+	case e.Code != 0:
+		return fmt.Sprintf("authentication for %s at %s failed (%s): %s", e.Subject, host, reply, e.retryHint())
+	}
+	return fmt.Sprintf("cannot authenticate as %s at %s: %s", e.Subject, host, e.Text)
+}

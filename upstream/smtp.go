@@ -1,0 +1,368 @@
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Defaults for zero Profile fields; cmd/relayd normally sets them (SPEC §3).
+const (
+	defaultTimeout     = 30 * time.Second
+	defaultDataTimeout = 10 * time.Minute
+	defaultMaxPerConn  = 100
+	defaultMaxConns    = 2
+)
+
+// target returns the TLS server name and the host:port to dial for a
+// smarthost profile. Host may be "host", "host:port", "host,port",
+// "[v6]:port" or a bare IPv6 literal; a non-zero Port overrides the one in
+// Host; the default is 25, or 465 with implicit TLS (SPEC §3).
+func target(prof *Profile) (serverName, addr string, err error) {
+	host, port, err := splitHost(prof.Host)
+	if err != nil {
+		return "", "", err
+	}
+	switch {
+	case prof.Port < 0 || prof.Port > 65535:
+		return "", "", fmt.Errorf("port %d out of range", prof.Port)
+	case prof.Port != 0:
+		port = prof.Port
+	case port == 0 && tlsMode(prof) == TLSImplicit:
+		port = 465
+	case port == 0:
+		port = 25
+	}
+	return host, net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+func splitHost(s string) (host string, port int, err error) {
+	s = strings.TrimSpace(s)
+	var ps string
+	switch {
+	case strings.Contains(s, ","):
+		host, ps, _ = strings.Cut(s, ",")
+		host, ps = strings.TrimSpace(host), strings.TrimSpace(ps)
+		if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+			host = host[1 : len(host)-1]
+		}
+	case strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]"):
+		host = s[1 : len(s)-1]
+	case strings.HasPrefix(s, "[") || strings.Count(s, ":") == 1:
+		if host, ps, err = net.SplitHostPort(s); err != nil {
+			return "", 0, fmt.Errorf("host %q: %w", s, err)
+		}
+	default: // a name, an IPv4 address or a bare IPv6 literal
+		host = s
+	}
+	if host == "" || strings.ContainsAny(host, " \t\r\n/@,<>[]\"\\") {
+		return "", 0, fmt.Errorf("invalid host %q", s)
+	}
+	if ps != "" {
+		if port, err = strconv.Atoi(ps); err != nil || port < 1 || port > 65535 {
+			return "", 0, fmt.Errorf("invalid port %q in host %q", ps, s)
+		}
+	}
+	return host, port, nil
+}
+
+// tlsMode is the profile's TLS mode; "" is the smarthost default
+// starttls-required (SPEC §3).
+func tlsMode(prof *Profile) TLSMode {
+	if prof.TLS == "" {
+		return TLSStartTLSRequired
+	}
+	return prof.TLS
+}
+
+// heloName is the EHLO argument: the profile's helo, "localhost" if unset.
+func heloName(prof *Profile) (string, error) {
+	if prof.Helo == "" {
+		return "localhost", nil
+	}
+	for i := 0; i < len(prof.Helo); i++ {
+		if c := prof.Helo[i]; c <= ' ' || c >= 0x7f {
+			return "", fmt.Errorf("invalid helo name %q", prof.Helo)
+		}
+	}
+	return prof.Helo, nil
+}
+
+func timeouts(prof *Profile) (cmd, data time.Duration) {
+	cmd, data = prof.Timeout, prof.DataTimeout
+	if cmd <= 0 {
+		cmd = defaultTimeout
+	}
+	if data <= 0 {
+		data = defaultDataTimeout
+	}
+	return cmd, data
+}
+
+// connect opens a new connection to addr for prof and runs the session
+// setup of SPEC §8.1: dial, banner, EHLO, STARTTLS or implicit TLS (the
+// certificate is checked before AUTH), AUTH. serverName is the name the
+// certificate must carry. It is the "dial" step a direct-MX resolver calls
+// once per MX host in preference order. Every attempt counts once in
+// relayd_upstream_connections_total.
+func (p *Pool) connect(ctx context.Context, prof *Profile, serverName, addr string) (*client, *Error) {
+	start := p.now()
+	c, xerr := p.setup(ctx, prof, serverName, addr)
+	if xerr != nil {
+		p.metrics.connection(prof.Name, connResult(xerr))
+		p.log.Debug("upstream connection failed", "profile", prof.Name, "host", addr, "step", xerr.Step,
+			"code", xerr.Code, "err", xerr, "duration", p.now().Sub(start))
+		return nil, xerr
+	}
+	p.metrics.connection(prof.Name, "ok")
+	p.log.Debug("upstream connected", "profile", prof.Name, "host", addr, "tls", c.tls, "auth", c.mech,
+		"duration", p.now().Sub(start))
+	return c, nil
+}
+
+func (p *Pool) setup(ctx context.Context, prof *Profile, serverName, addr string) (*client, *Error) {
+	cmdTimeout, dataTimeout := timeouts(prof)
+	dctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	raw, err := p.dial(dctx, "tcp", addr)
+	cancel()
+	if err != nil {
+		xerr := &Error{Profile: prof.Name, Host: addr, Step: StepConnect, Text: netReason(ctx, err),
+			Temporary: true, Err: cause(ctx, err)}
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && !dnsErr.IsTimeout {
+			xerr.Step = StepResolve
+		}
+		return nil, xerr
+	}
+	c := newClient(prof.Name, addr, raw)
+	c.timeout, c.dataTimeout, c.secrets = cmdTimeout, dataTimeout, secrets(prof)
+	stop := context.AfterFunc(ctx, c.close)
+	defer stop()
+	if xerr := c.handshake(ctx, prof, serverName); xerr != nil {
+		c.close()
+		return nil, xerr
+	}
+	return c, nil
+}
+
+// handshake runs everything between the TCP connect and the first MAIL.
+func (c *client) handshake(ctx context.Context, prof *Profile, serverName string) *Error {
+	mode := tlsMode(prof)
+	helo, _ := heloName(prof) // checked by Send
+	if mode == TLSImplicit {
+		if xerr := c.startTLSNow(ctx, prof, serverName); xerr != nil {
+			return xerr
+		}
+	}
+	r, err := c.read(c.timeout)
+	if err != nil {
+		return c.netError(ctx, StepBanner, err)
+	}
+	if r.code != 220 {
+		return c.sessionError(StepBanner, "", r)
+	}
+	if xerr := c.hello(ctx, helo); xerr != nil {
+		return xerr
+	}
+	if mode == TLSStartTLS || mode == TLSStartTLSRequired {
+		if xerr := c.startTLS(ctx, prof, serverName, helo); xerr != nil {
+			return xerr
+		}
+	}
+	return c.authenticate(ctx, prof)
+}
+
+// hello sends EHLO, and HELO when the server does not know EHLO
+// (RFC 5321 §3.2), and records the announced extensions.
+func (c *client) hello(ctx context.Context, name string) *Error {
+	r, err := c.cmd("EHLO " + name)
+	if err != nil {
+		return c.netError(ctx, StepEHLO, err)
+	}
+	if r.code == 250 {
+		c.ext = parseExtensions(r.text)
+		return nil
+	}
+	if r.code == 500 || r.code == 502 || r.code == 504 {
+		if r, err = c.cmd("HELO " + name); err != nil {
+			return c.netError(ctx, StepEHLO, err)
+		}
+		if r.code == 250 {
+			c.ext = map[string]string{}
+			return nil
+		}
+	}
+	return c.sessionError(StepEHLO, "", r)
+}
+
+// parseExtensions reads the EHLO reply's keyword lines (RFC 5321 §4.1.1.1),
+// including the old "AUTH=PLAIN LOGIN" form.
+func parseExtensions(text string) map[string]string {
+	ext := map[string]string{}
+	lines := strings.Split(text, "\n")
+	for _, l := range lines[1:] {
+		kw, params, _ := strings.Cut(strings.TrimSpace(l), " ")
+		kw = strings.ToUpper(kw)
+		if k, v, ok := strings.Cut(kw, "="); ok {
+			kw, params = k, strings.TrimSpace(v+" "+params)
+		}
+		if kw == "AUTH" && ext[kw] != "" {
+			params = ext[kw] + " " + params
+		}
+		ext[kw] = params
+	}
+	return ext
+}
+
+// startTLS upgrades the connection in the starttls modes. Without STARTTLS
+// on offer, starttls-required fails and starttls goes on in plain text.
+func (c *client) startTLS(ctx context.Context, prof *Profile, serverName, helo string) *Error {
+	required := tlsMode(prof) == TLSStartTLSRequired
+	if !c.has("STARTTLS") {
+		if required {
+			return c.localError(StepStartTLS, fmt.Sprintf("%s does not offer STARTTLS and tls = \"starttls-required\", "+
+				"so nothing is sent in plain text: check the port (465 needs tls = \"implicit\"), or use "+
+				"tls = \"starttls\" or \"none\" only on a trusted network", c.addr))
+		}
+		return nil
+	}
+	r, err := c.cmd("STARTTLS")
+	if err != nil {
+		return c.netError(ctx, StepStartTLS, err)
+	}
+	if r.code != 220 {
+		if !required && r.code < 500 { // RFC 3207 §4: the client may go on without TLS
+			return nil
+		}
+		return c.sessionError(StepStartTLS, "", r)
+	}
+	if c.r.R.Buffered() > 0 { // CVE-2011-0411: plain text injected before the handshake
+		c.broken = true
+		return &Error{Profile: c.profile, Host: c.addr, Step: StepStartTLS, Temporary: true,
+			Text: errTLSInjection.Error(), Err: errTLSInjection}
+	}
+	if xerr := c.startTLSNow(ctx, prof, serverName); xerr != nil {
+		return xerr
+	}
+	return c.hello(ctx, helo) // RFC 3207 §4.2: forget what was said before TLS
+}
+
+// startTLSNow runs the TLS handshake at once, so a bad certificate fails at
+// the starttls step, before any EHLO or AUTH goes through it.
+func (c *client) startTLSNow(ctx context.Context, prof *Profile, serverName string) *Error {
+	tc := tls.Client(c.raw, tlsConfig(prof, serverName))
+	c.raw.SetDeadline(time.Now().Add(c.timeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.broken = true
+		text := describeTLS(err)
+		if ctx.Err() != nil {
+			text = netReason(ctx, err)
+		}
+		return &Error{Profile: c.profile, Host: c.addr, Step: StepStartTLS, Text: text, Temporary: true,
+			Err: cause(ctx, err)}
+	}
+	c.raw.SetDeadline(time.Time{})
+	c.setConn(tc)
+	c.tls = true
+	return nil
+}
+
+// netError is a failure without a reply: always temporary.
+func (c *client) netError(ctx context.Context, step Step, err error) *Error {
+	c.broken = true
+	return &Error{Profile: c.profile, Host: c.addr, Step: step, Text: netReason(ctx, err),
+		Temporary: true, Err: cause(ctx, err)}
+}
+
+// localError is a temporary failure decided here, at a session step.
+func (c *client) localError(step Step, text string) *Error {
+	return &Error{Profile: c.profile, Host: c.addr, Step: step, Text: text, Temporary: true}
+}
+
+// replyError is a failure reply about the message: 4xx and unknown codes
+// are temporary, 5xx permanent (SPEC §7.3).
+func (c *client) replyError(step Step, subject string, r *reply) *Error {
+	return &Error{Profile: c.profile, Host: c.addr, Step: step, Code: r.code, Enhanced: r.enhanced,
+		Text: c.redact(r.text), Temporary: r.code < 500 || r.code > 599, Subject: subject}
+}
+
+// sessionError is a failure reply before MAIL (banner, EHLO, STARTTLS,
+// AUTH). It is temporary even for 5xx: it says nothing about the message,
+// only about the connection or the account, which the admin can fix; the
+// message waits in the queue instead of bouncing (and bounces after
+// max_queue_age if nobody does).
+func (c *client) sessionError(step Step, subject string, r *reply) *Error {
+	e := c.replyError(step, subject, r)
+	e.Temporary = true
+	return e
+}
+
+func (c *client) redact(s string) string {
+	for _, secret := range c.secrets {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	return s
+}
+
+// netReason names a network failure for a diagnosis.
+func netReason(ctx context.Context, err error) string {
+	var dnsErr *net.DNSError
+	var sysErr *os.SyscallError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "timeout"
+	case ctx.Err() != nil:
+		return "cancelled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case isTimeout(err):
+		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "connection reset by the server"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the server"
+	case errors.As(err, &dnsErr):
+		return dnsErr.Err
+	case errors.As(err, &sysErr):
+		return sysErr.Err.Error()
+	}
+	return err.Error()
+}
+
+// cause is the error to wrap: the context's when it ended the attempt.
+func cause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}
+
+// connResult is the relayd_upstream_connections_total result of a failed
+// connection attempt.
+func connResult(e *Error) string {
+	switch {
+	case e.Text == "timeout" || isTimeout(e.Err):
+		return "timeout"
+	case e.Step == StepConnect && errors.Is(e.Err, syscall.ECONNREFUSED):
+		return "refused"
+	case e.Step == StepStartTLS:
+		return "tls_error"
+	case e.Step == StepAuth:
+		return "auth_failed"
+	}
+	return "error"
+}

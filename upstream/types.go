@@ -1,0 +1,62 @@
+package upstream
+
+import (
+	"crypto/x509"
+	"time"
+)
+
+// TLSMode is how a connection to an upstream is secured (SPEC §8.1).
+type TLSMode string
+
+// TLS modes of SPEC §8.1.
+const (
+	TLSNone             TLSMode = "none"              // plain text
+	TLSStartTLS         TLSMode = "starttls"          // STARTTLS when offered, else plain
+	TLSStartTLSRequired TLSMode = "starttls-required" // STARTTLS or a temporary failure
+	TLSImplicit         TLSMode = "implicit"          // TLS from the first byte (465)
+)
+
+// Profile is the connection side of one [[profile]]: where and how to deliver.
+// It is immutable once handed to a Pool; a reload builds new Profiles.
+type Profile struct {
+	Name           string
+	Type           string         // "smtp" (smarthost) | "direct" (MX delivery)
+	Host           string         // smarthost: "host", "host:port", "host,port", "[v6]:port" or a bare IPv6 literal (type smtp)
+	Port           int            // TCP port, overrides one in Host; 0 = Host's, else 25, or 465 for TLSImplicit
+	TLS            TLSMode        // "" = TLSStartTLSRequired
+	TLSVerify      bool           // verify the upstream certificate chain and name
+	RootCAs        *x509.CertPool // nil = system roots (ca_file appended by the caller)
+	Username       string         // AUTH identity; "" = no AUTH
+	Password       string         // secret: never logged, never in an error text
+	AuthMechanisms []string       // allowed mechanisms in order of preference; empty = best of CRAM-MD5, PLAIN, LOGIN offered
+	Helo           string         // EHLO name; "" = "localhost" (cmd/relayd sets server.hostname)
+	Timeout        time.Duration  // connect, TLS handshake and each command's reply; 0 = 30 s
+	DataTimeout    time.Duration  // writing the body and the reply to the final "."; 0 = 10 min
+	MaxPerConn     int            // messages per connection, then QUIT and reconnect; 0 = 100
+	MaxConns       int            // busy connections to this upstream at once; 0 = 2
+	Resolver       string         // type direct: DNS server host:port; "" = system
+	AllowLoopback  bool           // type direct: permit MX hosts on loopback
+}
+
+// Envelope is one SMTP transaction to send: one message to the recipients of
+// one profile.
+type Envelope struct {
+	ID       string   // queue ID, for logs
+	From     string   // envelope sender, "" = null sender
+	To       []string // recipients, validated addresses without brackets
+	Body     []byte   // the message, CRLF line endings, not dot-stuffed
+	UTF8     bool     // needs SMTPUTF8
+	EightBit bool     // body has 8-bit octets (8BITMIME)
+}
+
+// Result is the outcome of one Send.
+type Result struct {
+	// Rcpt holds, per Envelope.To index, nil when the recipient was
+	// accepted at RCPT and *Error when it was refused.
+	Rcpt []*Error
+	// Err is a transaction-level failure (connect, TLS, AUTH, MAIL, DATA or
+	// the final reply). It applies to every recipient accepted at RCPT.
+	// nil means the message was accepted for every recipient with a nil Rcpt.
+	Err  *Error
+	Host string // host:port that answered
+}
