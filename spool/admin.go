@@ -1,0 +1,136 @@
+package spool
+
+import (
+	"fmt"
+	"time"
+)
+
+// The admin actions of SPEC §9 (POST .../hold, .../release, .../retry,
+// DELETE). Each is one UpdateSync: durable before it returns, since the API
+// answers with the changed item. They return the message after the change,
+// ErrNotFound for an unknown ID, and ErrState (409) when no recipient is in a
+// state the action applies to. They set Updated on the recipients they
+// change. Safe for concurrent use.
+
+// Hold moves every non-final recipient to held, remembering its state in
+// HeldFrom; recipients already held stay held. A held recipient is never due
+// (SPEC §7.2: stop a mistaken mail during its send delay). ErrState if every
+// recipient is final.
+func (s *Store) Hold(id string) (*Message, error) {
+	return s.admin("hold", id, func(r *Recipient, now time.Time) bool {
+		if r.State.Final() {
+			return false
+		}
+		if r.State != StateHeld {
+			r.HeldFrom, r.State, r.Updated = r.State, StateHeld, now
+		}
+		return true
+	})
+}
+
+// Release returns every held recipient to the state it was held from:
+// delayed, ready and deferred keep their NextAttempt (a delay that ran out
+// while held is due at once); a recipient held while sending, or with no
+// recorded state, becomes ready and due now. ErrState if none is held.
+func (s *Store) Release(id string) (*Message, error) {
+	return s.admin("release", id, func(r *Recipient, now time.Time) bool {
+		if r.State != StateHeld {
+			return false
+		}
+		switch r.HeldFrom {
+		case StateDelayed, StateReady, StateDeferred:
+			r.State = r.HeldFrom
+		default:
+			r.State, r.NextAttempt = StateReady, now
+		}
+		r.HeldFrom, r.Updated = "", now
+		return true
+	})
+}
+
+// Cancel moves every non-final recipient (held ones included) to cancelled,
+// which drops the body; the envelope stays as a journal record until
+// Expire (SPEC §9: DELETE leaves a cancelled record). A delivery in
+// progress may still complete; its result no longer changes the record.
+// ErrState if every recipient is final already.
+func (s *Store) Cancel(id string) (*Message, error) {
+	return s.admin("cancel", id, func(r *Recipient, now time.Time) bool {
+		if r.State.Final() {
+			return false
+		}
+		r.State, r.HeldFrom, r.Updated = StateCancelled, "", now
+		return true
+	})
+}
+
+// RetryNow makes every deferred, delayed or ready recipient ready and due
+// now. ErrState if there is none (held, sending and final recipients are
+// left alone).
+func (s *Store) RetryNow(id string) (*Message, error) {
+	return s.admin("retry", id, retryRecipient(StateDeferred, StateDelayed, StateReady))
+}
+
+// retryRecipient returns an admin change that makes recipients in one of
+// states ready now.
+func retryRecipient(states ...State) func(r *Recipient, now time.Time) bool {
+	return func(r *Recipient, now time.Time) bool {
+		for _, st := range states {
+			if r.State == st {
+				r.State, r.NextAttempt, r.Updated = StateReady, now, now
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// RetryAll makes every deferred recipient of every message ready and due
+// now (delayed recipients keep their send delay) and returns how many
+// messages it changed. The changes are durable when it returns.
+func (s *Store) RetryAll() (int, error) {
+	ids := s.ix.ids(stateBit(StateDeferred))
+	retry := retryRecipient(StateDeferred)
+	n := 0
+	for _, id := range ids {
+		_, err := s.change("retry", id, retry, false)
+		switch {
+		case err == nil:
+			n++
+		case isSkippable(err):
+		default:
+			return n, err
+		}
+	}
+	if err := s.enter(); err != nil {
+		return n, fmt.Errorf("spool: retry all: %w", err)
+	}
+	defer s.leave()
+	if err := s.gs.wait(); err != nil {
+		return n, fmt.Errorf("spool: retry all: %w", err)
+	}
+	return n, nil
+}
+
+// admin applies change to every recipient of message id, durably.
+func (s *Store) admin(action, id string, change func(r *Recipient, now time.Time) bool) (*Message, error) {
+	return s.change(action, id, change, true)
+}
+
+// change applies fn to every recipient of message id in one update; ErrState
+// when fn applied to none.
+func (s *Store) change(action, id string, fn func(r *Recipient, now time.Time) bool, durable bool) (*Message, error) {
+	now := s.now()
+	m, err := s.update(id, func(m *Message) error {
+		hit := false
+		for i := range m.Recipients {
+			if fn(&m.Recipients[i], now) {
+				hit = true
+			}
+		}
+		if !hit {
+			return fmt.Errorf("spool: %s %s: %w", action, id, ErrState)
+		}
+		return nil
+	}, durable)
+	return m, err
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package spool
+
+// trimMappings is Linux-only (see trim_linux.go).
+func trimMappings(string) {}
