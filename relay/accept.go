@@ -1,0 +1,201 @@
+package relay
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/relay/message"
+	"github.com/relayd/relayd/spool"
+)
+
+// The message checks of SPEC §4 that do not depend on the listener.
+const (
+	maxHeaderBytes = 1 << 20
+	maxReceived    = 100
+)
+
+// accept reads one message, checks it, routes every recipient, adds the
+// acceptance headers and commits it to the spool. It returns the queue ID
+// only once the message is durable (the 250-after-commit rule).
+// endData ends message mode on the conn and reports bare CR/LF seen there.
+func (s *session) accept(r io.Reader, endData func() bool) (string, error) {
+	rt := s.rt
+	msg, err := message.Read(r, message.Limits{
+		MaxSize:        s.lcfg.MaxMessageSize,
+		MaxLineLength:  int(s.lcfg.MaxLineLength),
+		MaxHeaderBytes: maxHeaderBytes,
+		MaxReceived:    maxReceived,
+		RejectBareLF:   rt.cfg.BareLF == BareLFReject,
+	})
+	bare := endData()
+	if err != nil {
+		return "", s.readError(err)
+	}
+	if bare && rt.cfg.BareLF == BareLFReject {
+		return "", s.fail(errBareLF, "smuggling")
+	}
+
+	headerProfile := ""
+	if v := msg.Get("X-Relay-Profile"); len(v) > 0 && s.lcfg.AllowProfileHeader {
+		headerProfile = strings.TrimSpace(v[0])
+	}
+	msg.Del("X-Relay-Profile") // always removed, honoured or not (SPEC §6)
+
+	now := s.srv.now()
+	m := &spool.Message{
+		ID: spool.NewID(), Created: now, Sender: s.from, Team: s.team,
+		Listener: s.ln.name, UTF8: s.utf8,
+	}
+	for _, to := range s.rcpts {
+		d, err := rt.route(s.from, s.team, to, headerProfile)
+		if err != nil {
+			return "", s.fail(noProfile(s.from, to), "policy")
+		}
+		m.Recipients = append(m.Recipients, rt.newRecipient(to, d.Profile, d.Rule, now))
+	}
+
+	msg.Del("Bcc")
+	if !msg.Has("Message-ID") {
+		msg.Add("Message-ID", "<"+m.ID+"@"+rt.cfg.Hostname+">")
+	}
+	if !msg.Has("Date") {
+		msg.Add("Date", now.Format(time.RFC1123Z))
+	}
+	if _, err := msg.FixLongLines(); err != nil {
+		s.log.Warn("could not re-encode long lines; relaying as received", "msg_id", m.ID, "err", err)
+	}
+	msg.Prepend("Received", s.received(m.ID, now))
+
+	body := msg.Bytes()
+	m.Size = int64(len(body))
+	m.EightBit = msg.EightBit()
+	if err := s.srv.spool.Commit(m, body); err != nil {
+		reason := "storage"
+		s.log.Error("spool commit failed", "msg_id", m.ID, "err", err)
+		s.srv.metrics.rejected.WithLabelValues(s.ln.name, reason).Inc()
+		return "", errStorage
+	}
+	s.srv.metrics.accepted.WithLabelValues(s.ln.name, s.team).Inc()
+	s.log.Info("message accepted", "msg_id", m.ID, "sender", s.from, "rcpts", len(m.Recipients),
+		"size", m.Size, "team", s.team, "user", s.user)
+	if rcpts, limit := immediateRecipients(rt, m); len(rcpts) > 0 {
+		w := s.srv.await(m.ID, rcpts)
+		s.srv.sched.kick()
+		return m.ID, s.immediateReply(m, w, limit)
+	}
+	s.srv.sched.kick()
+	return m.ID, nil
+}
+
+// immediateRecipients are the recipients routed to mode = "immediate"
+// profiles, and how long their client may be kept waiting.
+func immediateRecipients(rt *runtime, m *spool.Message) ([]string, time.Duration) {
+	var rcpts []string
+	var limit time.Duration
+	for _, r := range m.Recipients {
+		if p, ok := rt.cfg.Profiles[r.Profile]; ok && p.Immediate {
+			rcpts = append(rcpts, r.Address)
+			limit = max(limit, 3*p.Upstream.Timeout+p.Upstream.DataTimeout)
+		}
+	}
+	return rcpts, limit
+}
+
+// readError maps a failure while receiving the message to its SPEC §4 reply.
+func (s *session) readError(err error) error {
+	var se *smtp.SMTPError
+	switch {
+	case timedOut(err):
+		s.c.kill()
+		return s.fail(errTimeout, "timeout")
+	case errors.Is(err, message.ErrTooBig), errors.Is(err, smtp.ErrDataTooLarge):
+		return s.fail(errTooBig, "size")
+	case errors.Is(err, message.ErrHeaderTooBig):
+		return s.fail(errHeaderTooBig, "size")
+	case errors.Is(err, message.ErrLineTooLong), errors.Is(err, smtp.ErrTooLongLine):
+		s.c.kill() // the rest of the line cannot be told from commands
+		return s.fail(errLineTooLong, "size")
+	case errors.Is(err, message.ErrBareLF):
+		return s.fail(errBareLF, "smuggling")
+	case errors.Is(err, message.ErrNUL):
+		return s.fail(errNUL, "syntax")
+	case errors.Is(err, message.ErrMultipleFrom):
+		return s.fail(errMultiFrom, "syntax")
+	case errors.Is(err, message.ErrLoop):
+		return s.fail(errLoop, "policy")
+	case errors.As(err, &se):
+		return se
+	}
+	s.log.Info("message not received", "err", err)
+	return errTemporary
+}
+
+// received builds the Received: field (RFC 5321 4.4): client name and
+// address, TLS and AUTH state, and the queue ID. relayd never looks up the
+// client's name in DNS.
+func (s *session) received(id string, now time.Time) string {
+	var b strings.Builder
+	helo := sanitizeHelo(s.helo)
+	fmt.Fprintf(&b, "from %s (%s) by %s (relayd) with %s id %s", helo, clientLiteral(s.c), s.rt.cfg.Hostname, s.protocol(), id)
+	if s.tls != nil {
+		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(s.tls.Version), tls.CipherSuiteName(s.tls.CipherSuite))
+	}
+	if s.user != "" {
+		fmt.Fprintf(&b, " (authenticated as %s)", sanitizeHelo(s.user))
+	}
+	if len(s.rcpts) == 1 {
+		fmt.Fprintf(&b, " for <%s>", s.rcpts[0])
+	}
+	fmt.Fprintf(&b, "; %s", now.Format(time.RFC1123Z))
+	return b.String()
+}
+
+// protocol is the "with" keyword of RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA.
+func (s *session) protocol() string {
+	p := "ESMTP"
+	if s.tls != nil {
+		p += "S"
+	}
+	if s.user != "" {
+		p += "A"
+	}
+	if s.utf8 { // RFC 6531 3.7.3: UTF8SMTP, UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA
+		p = "UTF8SMTP" + strings.TrimPrefix(p, "ESMTP")
+	}
+	return p
+}
+
+func clientLiteral(c *conn) string {
+	if !c.addr.IsValid() {
+		return "unix socket"
+	}
+	if c.addr.Is6() {
+		return "[IPv6:" + c.addr.String() + "]"
+	}
+	return "[" + c.addr.String() + "]"
+}
+
+// sanitizeHelo keeps a client-supplied name from breaking the header.
+func sanitizeHelo(h string) string {
+	if h == "" {
+		return "unknown"
+	}
+	var b strings.Builder
+	for _, r := range h {
+		if r > 0x20 && r < 0x7f && r != '(' && r != ')' && r != ';' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('?')
+		}
+		if b.Len() >= 255 {
+			break
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,175 @@
+package relay
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/relayd/relayd/spool"
+)
+
+// apiItem is a queue item as SPEC §9 shows it.
+type apiItem struct {
+	ID         string         `json:"id"`
+	State      string         `json:"state"`
+	Created    time.Time      `json:"created"`
+	Sender     string         `json:"sender"`
+	Team       string         `json:"team"`
+	Size       int64          `json:"size"`
+	Recipients []apiRecipient `json:"recipients"`
+}
+
+type apiRecipient struct {
+	Address     string     `json:"address"`
+	Profile     string     `json:"profile"`
+	Rule        string     `json:"rule"`
+	State       string     `json:"state"`
+	Attempts    int        `json:"attempts"`
+	NextAttempt *time.Time `json:"next_attempt"`
+	LastError   string     `json:"last_error"`
+}
+
+// stateOrder ranks recipient states to give a message one summary state:
+// the least advanced one that is still in progress wins.
+var stateOrder = map[spool.State]int{spool.StateSending: 0, spool.StateReady: 1, spool.StateDeferred: 2,
+	spool.StateDelayed: 3, spool.StateHeld: 4, spool.StateBounced: 5, spool.StateSent: 6, spool.StateCancelled: 7}
+
+func itemOf(m *spool.Message) apiItem {
+	it := apiItem{ID: m.ID, Created: m.Created, Sender: m.Sender, Team: m.Team, Size: m.Size,
+		Recipients: []apiRecipient{}}
+	best := -1
+	for _, r := range m.Recipients {
+		ar := apiRecipient{Address: r.Address, Profile: r.Profile, Rule: r.Rule, State: string(r.State),
+			Attempts: r.Attempts, LastError: r.LastError}
+		if !r.State.Final() && r.State != spool.StateHeld {
+			t := r.NextAttempt
+			ar.NextAttempt = &t
+		}
+		it.Recipients = append(it.Recipients, ar)
+		if o := stateOrder[r.State]; best < 0 || o < best {
+			best, it.State = o, string(r.State)
+		}
+	}
+	return it
+}
+
+// Handler returns the admin API of SPEC §9 under /api/v1/. Authentication
+// is the caller's (cmd/relayd wraps it with the bearer token check).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/queue", s.apiList)
+	mux.HandleFunc("GET /api/v1/queue/{id}", s.apiShow)
+	mux.HandleFunc("DELETE /api/v1/queue/{id}", s.apiAction(s.spool.Cancel))
+	mux.HandleFunc("POST /api/v1/queue/{id}/hold", s.apiAction(s.spool.Hold))
+	mux.HandleFunc("POST /api/v1/queue/{id}/release", s.apiAction(s.spool.Release))
+	mux.HandleFunc("POST /api/v1/queue/{id}/retry", s.apiAction(s.spool.RetryNow))
+	mux.HandleFunc("POST /api/v1/queue/retry", s.apiRetryAll)
+	mux.HandleFunc("GET /api/v1/profiles", s.apiProfiles)
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
+	state := spool.State(r.URL.Query().Get("state"))
+	if _, ok := stateOrder[state]; state != "" && !ok {
+		writeError(w, http.StatusBadRequest, "unknown state "+string(state))
+		return
+	}
+	items := []apiItem{}
+	err := s.spool.List(state, func(m *spool.Message) bool {
+		items = append(items, itemOf(m))
+		return len(items) < 10000
+	})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
+	m, err := s.spool.Get(r.PathValue("id"))
+	if err != nil {
+		writeSpoolError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, itemOf(m))
+}
+
+// apiAction wraps one spool admin action: 200 with the item after the
+// change, 404 unknown id, 409 a state that does not allow it.
+func (s *Server) apiAction(act func(id string) (*spool.Message, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		m, err := act(id)
+		if err != nil {
+			writeSpoolError(w, err)
+			return
+		}
+		s.log.Info("admin action", "msg_id", id, "action", r.Method+" "+r.URL.Path)
+		s.sched.kick()
+		writeJSON(w, http.StatusOK, itemOf(m))
+	}
+}
+
+func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
+	n, err := s.spool.RetryAll()
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	s.sched.kick()
+	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
+}
+
+func (s *Server) apiProfiles(w http.ResponseWriter, r *http.Request) {
+	rt := s.rt.Load()
+	type profile struct {
+		Name        string `json:"name"`
+		Type        string `json:"type"`
+		Description string `json:"description"`
+		Enabled     bool   `json:"enabled"`
+		Host        string `json:"host"`
+		Port        int    `json:"port"`
+		TLS         string `json:"tls"`
+		Mode        string `json:"mode"`
+	}
+	out := []profile{}
+	for name, p := range rt.cfg.Profiles {
+		mode := "queue"
+		if p.Immediate {
+			mode = "immediate"
+		}
+		out = append(out, profile{Name: name, Type: p.Upstream.Type, Description: p.Description, Enabled: p.Enabled,
+			Host: p.Upstream.Host, Port: p.Upstream.Port, TLS: string(p.Upstream.TLS), Mode: mode})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func writeSpoolError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, spool.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, spool.ErrState):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}

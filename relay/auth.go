@@ -1,0 +1,130 @@
+package relay
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// loginServer is the server side of the non-standard but ubiquitous LOGIN
+// mechanism (draft-murchison-sasl-login): go-sasl only has the client side,
+// and legacy clients use LOGIN as often as PLAIN (SPEC §4).
+type loginServer struct {
+	step     int
+	username string
+	check    func(username, password string) error
+}
+
+func newLoginServer(check func(username, password string) error) sasl.Server {
+	return &loginServer{check: check}
+}
+
+// Next implements sasl.Server. An initial response, if given, is the username.
+func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if response == nil {
+			return []byte("Username:"), false, nil
+		}
+		fallthrough
+	case 1:
+		l.username = string(response)
+		l.step = 2
+		return []byte("Password:"), false, nil
+	default:
+		return nil, true, l.check(l.username, string(response))
+	}
+}
+
+// authCache remembers recently verified passwords so that a legacy client
+// authenticating once per message does not pay a bcrypt check (tens of ms of
+// CPU) every time. Entries are bound to the hash they were checked against,
+// so a reload with a new password_hash invalidates them.
+type authCache struct {
+	mu      sync.Mutex
+	entries map[string]authEntry
+}
+
+type authEntry struct {
+	hash    string // the bcrypt hash the password was verified against
+	digest  [32]byte
+	expires time.Time
+}
+
+const authCacheTTL = 5 * time.Minute
+
+// checkPassword verifies username/password against the snapshot's users.
+func (s *Server) checkPassword(rt *runtime, username, password string) bool {
+	u, ok := rt.cfg.Users[username]
+	if !ok {
+		// Spend the same time as a real check so usernames cannot be probed.
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		return false
+	}
+	digest := sha256.Sum256([]byte(username + "\x00" + password))
+	now := time.Now()
+	s.auth.mu.Lock()
+	e, hit := s.auth.entries[username]
+	s.auth.mu.Unlock()
+	if hit && e.hash == u.PasswordHash && now.Before(e.expires) && subtle.ConstantTimeCompare(e.digest[:], digest[:]) == 1 {
+		return true
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		return false
+	}
+	s.auth.mu.Lock()
+	if s.auth.entries == nil {
+		s.auth.entries = map[string]authEntry{}
+	}
+	s.auth.entries[username] = authEntry{hash: u.PasswordHash, digest: digest, expires: now.Add(authCacheTTL)}
+	s.auth.mu.Unlock()
+	return true
+}
+
+// dummyHash is a bcrypt hash of a string nobody knows, for unknown users.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte(time.Now().String()), bcrypt.DefaultCost)
+	return h
+})
+
+// authFailures tracks failed AUTH attempts per client address so that
+// repeated failures are answered ever more slowly (SPEC §4: at least 1 s,
+// more for repeated failures from one address).
+type authFailures struct {
+	mu   sync.Mutex
+	byIP map[netip.Addr]failRecord
+}
+
+type failRecord struct {
+	n    int
+	last time.Time
+}
+
+// authDelay sleeps before a failed AUTH is answered: 1 s, doubling per recent
+// failure from the same address, at most 8 s; forgotten after 15 minutes.
+func (s *Server) authDelay(addr netip.Addr) {
+	now := time.Now()
+	s.fails.mu.Lock()
+	if s.fails.byIP == nil {
+		s.fails.byIP = map[netip.Addr]failRecord{}
+	}
+	r := s.fails.byIP[addr]
+	if now.Sub(r.last) > 15*time.Minute {
+		r.n = 0
+	}
+	r.n++
+	r.last = now
+	s.fails.byIP[addr] = r
+	if len(s.fails.byIP) > 10000 { // bound memory under a distributed attack
+		clear(s.fails.byIP)
+	}
+	s.fails.mu.Unlock()
+	d := time.Second << min(r.n-1, 3)
+	time.Sleep(d)
+}

@@ -1,0 +1,116 @@
+package relay
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/relayd/relayd/relay/message"
+	"github.com/relayd/relayd/spool"
+	"github.com/relayd/relayd/upstream"
+)
+
+// failure is one recipient to report in a DSN.
+type failure struct {
+	addr   string
+	status string // enhanced status code
+	remote string // host that answered, "" if none
+	diag   string // "smtp; 550 5.1.1 ..." or a local reason
+}
+
+// failureOf describes an upstream error for a DSN (RFC 3464 2.3).
+func failureOf(addr string, e *upstream.Error, host string) failure {
+	f := failure{addr: addr, status: e.Enhanced, remote: host}
+	if f.status == "" {
+		f.status = "5.0.0"
+		if e.Temporary {
+			f.status = "4.0.0"
+		}
+	}
+	if e.Code > 0 {
+		f.diag = fmt.Sprintf("smtp; %d %s %s", e.Code, f.status, e.Text)
+	} else {
+		f.diag = "x-local; " + e.Error()
+	}
+	return f
+}
+
+// bounce sends an RFC 3464 DSN for the failed recipients of m to its
+// envelope sender, with a copy to [notify] bounces (SPEC §7.3). A message
+// with the null sender is reported to [notify] bounces alone, or dropped and
+// logged when that is unset; a DSN of relayd's own that fails to reach
+// [notify] bounces is dropped, so bounces can never loop.
+func (s *Server) bounce(rt *runtime, m *spool.Message, failed []failure, body []byte, now time.Time) {
+	var to []string
+	if m.Sender != "" {
+		to = append(to, m.Sender)
+	}
+	if b := rt.cfg.Notify.Bounces; b != "" && !(m.DSN && m.Sender == "") {
+		to = append(to, b)
+	}
+	if len(to) == 0 {
+		s.log.Warn("bounce dropped: null sender and no [notify] bounces", "msg_id", m.ID, "rcpts", len(failed))
+		return
+	}
+	hostname := rt.cfg.Hostname
+	info := message.DSNInfo{
+		ReportingMTA: hostname,
+		From:         "Mail Delivery System <" + s.notifyFrom(rt) + ">",
+		To:           m.Sender,
+		QueueID:      m.ID,
+		Arrival:      m.Created,
+		Date:         now,
+		MessageID:    "<" + spool.NewID() + "@" + hostname + ">",
+		Original:     body,
+	}
+	if info.To == "" {
+		info.To = rt.cfg.Notify.Bounces
+	}
+	for _, f := range failed {
+		info.Recipients = append(info.Recipients, message.DSNRecipient{Address: f.addr, Action: "failed",
+			Status: f.status, RemoteMTA: remoteMTA(f.remote), DiagnosticCode: f.diag, LastAttempt: now})
+	}
+	s.queueNotice(rt, m.Team, to, message.DSN(info), now, "bounce", m.ID)
+}
+
+func remoteMTA(hostport string) string {
+	if hostport == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(hostport, ':'); i > 0 {
+		hostport = hostport[:i]
+	}
+	return "dns; " + strings.Trim(hostport, "[]")
+}
+
+func (s *Server) notifyFrom(rt *runtime) string {
+	if rt.cfg.Notify.From != "" {
+		return rt.cfg.Notify.From
+	}
+	return "MAILER-DAEMON@" + rt.cfg.Hostname
+}
+
+// queueNotice commits a message relayd generated (a DSN or an alert) with
+// the null sender, routed like any other mail of the team.
+func (s *Server) queueNotice(rt *runtime, team string, to []string, body []byte, now time.Time, kind, about string) {
+	n := &spool.Message{ID: spool.NewID(), Created: now, Team: team, Listener: "relayd",
+		Size: int64(len(body)), DSN: true}
+	for _, a := range to {
+		d, err := rt.route("", team, a, "")
+		if err != nil {
+			s.log.Error(kind+" recipient has no enabled profile; not sent", "msg_id", about, "rcpt", a)
+			continue
+		}
+		n.Recipients = append(n.Recipients, spool.Recipient{Address: a, Profile: d.Profile, Rule: d.Rule,
+			State: spool.StateReady, NextAttempt: now, Updated: now})
+	}
+	if len(n.Recipients) == 0 {
+		return
+	}
+	if err := s.spool.Commit(n, body); err != nil {
+		s.log.Error(kind+" could not be queued", "msg_id", about, "err", err)
+		return
+	}
+	s.log.Info(kind+" queued", "msg_id", about, "dsn_id", n.ID, "rcpts", len(n.Recipients))
+	s.sched.kick()
+}

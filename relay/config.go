@@ -1,0 +1,90 @@
+package relay
+
+import (
+	"crypto/tls"
+	"net/netip"
+	"time"
+
+	"github.com/relayd/relayd/policy"
+	"github.com/relayd/relayd/upstream"
+)
+
+// Config is one validated configuration snapshot. cmd/relayd builds it from
+// TOML; Server.Reload swaps it atomically. It must not be modified after it
+// is handed to the Server.
+type Config struct {
+	Hostname         string // greeting, Received, Message-ID and DSN domain
+	Listeners        []Listener
+	Profiles         map[string]*Profile // by name
+	Policy           policy.Config
+	Users            map[string]User // [[team.user]] by username
+	RetrySchedule    []time.Duration // last one repeats
+	MaxQueueAge      time.Duration   // then bounce
+	JournalRetention time.Duration   // sent/bounced/cancelled records kept this long
+	WarnAfter        time.Duration   // "still trying" DSN after this; 0 = never
+	BareLF           BareLF
+	Notify           Notify
+}
+
+// BareLF is the [relay] bare_lf policy.
+type BareLF string
+
+// bare_lf values.
+const (
+	BareLFNormalize BareLF = "normalize"
+	BareLFReject    BareLF = "reject"
+)
+
+// User is one [[team.user]].
+type User struct {
+	Team         string
+	PasswordHash string // bcrypt
+}
+
+// Notify is [notify]. Empty fields are unset.
+type Notify struct {
+	From    string // sender of DSNs and alerts; default MAILER-DAEMON@Hostname
+	Admin   string
+	Bounces string
+}
+
+// Listener is one [[listener]].
+type Listener struct {
+	Name                string
+	Network             string // "tcp" or "unix"
+	Address             string // host:port or socket path
+	TLS                 string // "none" | "starttls" | "implicit"
+	TLSConfig           *tls.Config
+	Auth                string // "none" | "optional" | "required"
+	AllowNetworks       []netip.Prefix
+	Team                string
+	MaxMessageSize      int64
+	MaxRecipients       int
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	MaxLineLength       int64 // DATA lines; command lines are limited to 2000 octets
+	IdleTimeout         time.Duration
+	SessionTimeout      time.Duration
+	MaxErrors           int
+	MaxAuthFailures     int
+	AllowProfileHeader  bool
+}
+
+// Profile is one [[profile]] after `extends` is resolved.
+type Profile struct {
+	Upstream    upstream.Profile // connection settings; Upstream.Name is the profile name
+	Description string
+	Enabled     bool
+	Immediate   bool          // mode = "immediate"
+	SendDelay   time.Duration // hold each message this long before the first attempt
+	Rate        Rate          // zero = unlimited
+	Fallback    []string
+	Rewrite     policy.Rewrite
+	Transcript  string // debug_transcript file, "" = off
+}
+
+// Rate is a profile's `rate`: at most N messages per Per.
+type Rate struct {
+	N   int
+	Per time.Duration
+}

@@ -1,0 +1,158 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/relayd/relayd/relay/message"
+	"github.com/relayd/relayd/spool"
+	"github.com/relayd/relayd/upstream"
+)
+
+// dueGroups returns the due recipients of m by the profile they go to now.
+// A recipient whose recorded profile is missing or disabled (after a reload)
+// is routed again by the same rules (SPEC §6).
+func (s *Server) dueGroups(rt *runtime, m *spool.Message, now time.Time) map[string][]string {
+	groups := map[string][]string{}
+	for _, r := range m.Recipients {
+		if !isDue(r, now) {
+			continue
+		}
+		profile := r.Profile
+		if !rt.router.Usable(profile, m.Team) {
+			d, err := rt.route(m.Sender, m.Team, r.Address, "")
+			if err != nil {
+				s.log.Warn("no enabled profile for queued recipient; it waits for a config change",
+					"msg_id", m.ID, "rcpt", r.Address, "profile", profile)
+				continue
+			}
+			s.log.Info("recipient re-routed", "msg_id", m.ID, "rcpt", r.Address, "from_profile", profile,
+				"profile", d.Profile, "rule", d.Rule)
+			profile = d.Profile
+		}
+		groups[profile] = append(groups[profile], r.Address)
+	}
+	return groups
+}
+
+func isDue(r spool.Recipient, now time.Time) bool {
+	switch r.State {
+	case spool.StateDelayed, spool.StateReady, spool.StateDeferred, spool.StateSending:
+		return !r.NextAttempt.After(now)
+	}
+	return false
+}
+
+// lease moves the given due recipients to "sending" under profile, durably
+// enough that a crash re-queues them (STYLE §4: persist the lease before any
+// network I/O). It returns the recipients actually leased: an admin may have
+// held or cancelled some since they were read.
+func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time) ([]string, error) {
+	var leased []string
+	want := map[string]bool{}
+	for _, a := range rcpts {
+		want[a] = true
+	}
+	rt := s.rt.Load()
+	_, err := s.spool.Update(id, func(m *spool.Message) error {
+		leased = leased[:0]
+		for i := range m.Recipients {
+			r := &m.Recipients[i]
+			if !want[r.Address] || !isDue(*r, now) {
+				continue
+			}
+			if r.Profile != profile {
+				if d, err := rt.route(m.Sender, m.Team, r.Address, ""); err == nil {
+					r.Rule = d.Rule
+				}
+				r.Profile = profile
+			}
+			r.State, r.NextAttempt, r.Updated = spool.StateSending, until, now
+			r.Attempts++
+			leased = append(leased, r.Address)
+		}
+		return nil
+	})
+	return leased, err
+}
+
+// deliver makes one delivery attempt of message id to rcpts through profile p
+// (and its fallbacks after a temporary failure) and records the outcome.
+func (s *Server) deliver(ctx context.Context, rt *runtime, id string, p *Profile, rcpts []string) {
+	start := time.Now()
+	m, err := s.spool.Get(id)
+	if err == nil {
+		var body []byte
+		body, err = s.spool.Body(id)
+		if err == nil {
+			res, used := s.send(ctx, rt, m, body, p, rcpts)
+			s.metrics.duration.WithLabelValues(used).Observe(time.Since(start).Seconds())
+			s.record(ctx, rt, m, body, used, rcpts, res)
+			return
+		}
+	}
+	s.log.Error("cannot read queued message", "msg_id", id, "err", err)
+	if !errors.Is(err, spool.ErrNotFound) {
+		s.record(ctx, rt, &spool.Message{ID: id}, nil, p.Upstream.Name, rcpts, &upstream.Result{
+			Err: &upstream.Error{Profile: p.Upstream.Name, Step: "spool", Text: err.Error(), Temporary: true}})
+	}
+}
+
+// send tries p, then each fallback profile after a temporary failure of the
+// whole transaction (SPEC §8.1). It returns the result and the profile that
+// produced it.
+func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Result, string) {
+	chain := append([]string{p.Upstream.Name}, rt.router.Fallbacks(p.Upstream.Name, p.Fallback, m.Team)...)
+	var res *upstream.Result
+	used := p.Upstream.Name
+	for _, name := range chain {
+		q, ok := rt.usable(name)
+		if !ok {
+			continue
+		}
+		env, err := s.envelope(m, body, q, rcpts)
+		if err != nil {
+			return &upstream.Result{Err: &upstream.Error{Profile: name, Step: "prepare", Text: err.Error(), Temporary: true}}, name
+		}
+		if res != nil {
+			s.log.Warn("delivery failed, trying fallback", "msg_id", m.ID, "profile", used, "fallback", name, "err", res.Err)
+		}
+		res, used = s.pool.Send(ctx, &q.Upstream, env), name
+		if res.Err == nil || !res.Err.Temporary || ctx.Err() != nil {
+			break
+		}
+	}
+	if res == nil { // every profile of the chain was disabled meanwhile (reload)
+		res = &upstream.Result{Err: &upstream.Error{Profile: used, Step: "prepare", Temporary: true,
+			Text: "profile disabled or removed by a reload; the recipient will be routed again"}}
+	}
+	return res, used
+}
+
+// envelope applies the profile's envelope and header rewrites (before any
+// signing) and builds what upstream sends.
+func (s *Server) envelope(m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Envelope, error) {
+	env := &upstream.Envelope{ID: m.ID, From: p.Rewrite.Envelope(m.Sender), To: rcpts, Body: body,
+		UTF8: m.UTF8, EightBit: m.EightBit}
+	rw := p.Rewrite
+	if rw.FromAddress == "" && rw.DefaultSenderName == "" && rw.DefaultReplyTo == "" {
+		return env, nil
+	}
+	msg, err := message.Read(bytesReader(body), message.Limits{MaxSize: int64(len(body)) + 1,
+		MaxLineLength: len(body) + 1, MaxHeaderBytes: len(body) + 1, MaxReceived: 1 << 30})
+	if err != nil {
+		return nil, fmt.Errorf("relay: re-read %s for rewriting: %w", m.ID, err)
+	}
+	edits := rw.Headers(msg.Get)
+	if len(edits) > 0 {
+		me := make([]message.Edit, len(edits))
+		for i, e := range edits {
+			me[i] = message.Edit{Op: message.EditOp(e.Op), Name: e.Name, Value: e.Value}
+		}
+		msg.ApplyEdits(me)
+		env.Body = msg.Bytes()
+	}
+	return env, nil
+}

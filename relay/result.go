@@ -1,0 +1,141 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"time"
+
+	"github.com/relayd/relayd/spool"
+	"github.com/relayd/relayd/upstream"
+)
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// outcome is what happened to one recipient in one attempt.
+type outcome struct {
+	state spool.State // sent, deferred or bounced
+	err   *upstream.Error
+}
+
+// outcomes maps an upstream result onto each leased recipient.
+func outcomes(rcpts []string, res *upstream.Result) map[string]outcome {
+	out := make(map[string]outcome, len(rcpts))
+	for i, a := range rcpts {
+		var e *upstream.Error
+		if i < len(res.Rcpt) && res.Rcpt[i] != nil {
+			e = res.Rcpt[i]
+		} else if res.Err != nil {
+			e = res.Err
+		}
+		switch {
+		case e == nil:
+			out[a] = outcome{state: spool.StateSent}
+		case e.Temporary:
+			out[a] = outcome{state: spool.StateDeferred, err: e}
+		default:
+			out[a] = outcome{state: spool.StateBounced, err: e}
+		}
+	}
+	return out
+}
+
+// record writes the outcome of one attempt into the spool, then logs,
+// counts and bounces. A delivery cut short by shutdown leaves its recipients
+// queued, due at once after the restart, with the attempt not counted.
+func (s *Server) record(ctx context.Context, rt *runtime, m *spool.Message, body []byte, profile string, rcpts []string, res *upstream.Result) {
+	now := s.now()
+	out := outcomes(rcpts, res)
+	abandoned := ctx.Err() != nil && res.Err != nil && res.Err.Temporary
+	var bounced []failure
+	updated, err := s.spool.Update(m.ID, func(m *spool.Message) error {
+		bounced = bounced[:0]
+		for i := range m.Recipients {
+			r := &m.Recipients[i]
+			o, ok := out[r.Address]
+			if !ok || r.State != spool.StateSending {
+				continue
+			}
+			r.State, r.Updated = o.state, now
+			r.Profile = profile
+			if o.err != nil {
+				r.LastError = o.err.Error()
+			}
+			switch {
+			case abandoned:
+				r.State, r.NextAttempt = spool.StateDeferred, now
+				r.Attempts = max(r.Attempts-1, 0)
+			case o.state == spool.StateDeferred:
+				r.NextAttempt = now.Add(rt.retryDelay(r.Attempts))
+				if deadline := m.Created.Add(rt.cfg.MaxQueueAge); rt.cfg.MaxQueueAge > 0 && r.NextAttempt.After(deadline) {
+					r.NextAttempt = deadline
+				}
+			case o.state == spool.StateBounced:
+				bounced = append(bounced, failureOf(r.Address, o.err, res.Host))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("recording delivery result failed; the message stays queued", "msg_id", m.ID, "err", err)
+		return
+	}
+	if taken := s.claim(m.ID, profile, res.Host, out); len(taken) > 0 {
+		kept := bounced[:0]
+		for _, f := range bounced {
+			if !taken[f.addr] {
+				kept = append(kept, f)
+			}
+		}
+		bounced = kept
+	}
+	for _, a := range rcpts {
+		o := out[a]
+		result := string(o.state)
+		s.metrics.deliveries.WithLabelValues(profile, result).Inc()
+		attrs := []any{"msg_id", m.ID, "rcpt", a, "profile", profile, "host", res.Host, "result", result}
+		if o.err != nil {
+			attrs = append(attrs, "step", string(o.err.Step), "code", o.err.Code, "err", o.err.Error())
+		}
+		s.log.Info("delivery", attrs...)
+	}
+	if len(bounced) > 0 {
+		s.bounce(rt, updated, bounced, body, now)
+	}
+}
+
+// expire bounces the recipients of m that have waited longer than
+// max_queue_age (SPEC §7.3). It reports whether m has nothing left to do.
+func (s *Server) expire(rt *runtime, m *spool.Message, now time.Time) bool {
+	if rt.cfg.MaxQueueAge <= 0 || now.Sub(m.Created) < rt.cfg.MaxQueueAge {
+		return false
+	}
+	body, _ := s.spool.Body(m.ID) // for the DSN; gone once every recipient is final
+	var bounced []failure
+	updated, err := s.spool.Update(m.ID, func(m *spool.Message) error {
+		bounced = bounced[:0]
+		for i := range m.Recipients {
+			r := &m.Recipients[i]
+			if !isDue(*r, now) {
+				continue
+			}
+			if r.LastError == "" {
+				r.LastError = "message expired before its first delivery attempt"
+			}
+			r.LastError = "4.4.7 delivery time expired (max_queue_age): " + r.LastError
+			r.State, r.Updated = spool.StateBounced, now
+			bounced = append(bounced, failure{addr: r.Address, status: "4.4.7", diag: "x-local; " + r.LastError})
+			s.metrics.deliveries.WithLabelValues(r.Profile, "bounced").Inc()
+			s.log.Info("delivery", "msg_id", m.ID, "rcpt", r.Address, "profile", r.Profile, "result", "bounced", "err", r.LastError)
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("expiring message failed", "msg_id", m.ID, "err", err)
+		return true
+	}
+	if len(bounced) > 0 {
+		s.bounce(rt, updated, bounced, body, now)
+	}
+	return true
+}

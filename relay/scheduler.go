@@ -1,0 +1,163 @@
+package relay
+
+import (
+	"context"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/relayd/relayd/spool"
+)
+
+// scheduler is the one goroutine that turns the spool's schedule into
+// deliveries (STYLE §4: no sleeping goroutine per message). It wakes on a
+// kick (new mail, a finished delivery, an admin action), on a timer set to
+// the earliest due time, or on shutdown. Deliveries run in their own
+// goroutines, at most Upstream.MaxConns per profile.
+type scheduler struct {
+	srv   *Server
+	kickc chan struct{}
+
+	mu   sync.Mutex
+	busy map[string]int // profile → deliveries in flight
+	wg   sync.WaitGroup // deliveries in flight
+}
+
+// dueBatch is how many due messages one pass looks at.
+const dueBatch = 256
+
+// leaseSlack is added to a profile's timeouts to get the lease of a delivery:
+// a delivery still "sending" after that is due again.
+const leaseSlack = 5 * time.Minute
+
+func newScheduler(s *Server) *scheduler {
+	return &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}}
+}
+
+// kick wakes the scheduler; it never blocks.
+func (sc *scheduler) kick() {
+	select {
+	case sc.kickc <- struct{}{}:
+	default:
+	}
+}
+
+// run dispatches deliveries until stop is done. Deliveries run under dctx,
+// which the caller cancels only when they must be abandoned; the caller
+// waits for them with sc.wg.
+func (sc *scheduler) run(stop, dctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		wait := sc.pass(stop, dctx)
+		timer.Reset(wait)
+		select {
+		case <-stop.Done():
+			return
+		case <-sc.kickc:
+		case <-timer.C:
+		}
+	}
+}
+
+// pass dispatches every due delivery it can and returns how long to sleep.
+func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
+	defer sc.srv.recoverPanic("scheduler")
+	now := sc.srv.now()
+	msgs, err := sc.srv.spool.Due(now, dueBatch)
+	if err != nil {
+		sc.srv.log.Error("reading the schedule failed", "err", err)
+		return time.Second
+	}
+	rt := sc.srv.rt.Load()
+	for _, m := range msgs {
+		if stop.Err() != nil || sc.saturated(rt) {
+			break
+		}
+		sc.dispatch(ctx, m, now)
+	}
+	next, ok := sc.srv.spool.NextDue()
+	switch {
+	case !ok:
+		return time.Hour
+	case !next.After(now):
+		// Due work waits for a busy profile; a finished delivery kicks us.
+		return time.Second
+	}
+	return next.Sub(now)
+}
+
+// dispatch starts the deliveries of one message's due recipients, grouped
+// by profile (SPEC §7.5: one transaction per message and profile).
+func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Time) {
+	rt := sc.srv.rt.Load()
+	if sc.srv.expire(rt, m, now) {
+		return
+	}
+	groups := sc.srv.dueGroups(rt, m, now)
+	for profile, rcpts := range groups {
+		p, ok := rt.usable(profile)
+		if !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
+			continue
+		}
+		lease := p.Upstream.Timeout*4 + p.Upstream.DataTimeout + leaseSlack
+		leased, err := sc.srv.lease(m.ID, profile, rcpts, now, now.Add(lease))
+		if err != nil || len(leased) == 0 {
+			sc.release(profile)
+			if err != nil {
+				sc.srv.log.Error("lease failed", "msg_id", m.ID, "profile", profile, "err", err)
+			}
+			continue
+		}
+		sc.wg.Add(1)
+		go func() {
+			defer sc.wg.Done()
+			defer sc.kick()
+			defer sc.release(profile)
+			defer sc.srv.recoverPanic("delivery")
+			sc.srv.deliver(ctx, rt, m.ID, p, leased)
+		}()
+	}
+}
+
+// saturated reports whether every enabled profile has all its slots busy,
+// so looking at further due messages is pointless until a kick.
+func (sc *scheduler) saturated(rt *runtime) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for name, p := range rt.cfg.Profiles {
+		if p.Enabled && sc.busy[name] < max(p.Upstream.MaxConns, 1) {
+			return false
+		}
+	}
+	return true
+}
+
+// acquire takes one of a profile's connection slots, if one is free.
+func (sc *scheduler) acquire(profile string, limit int) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if limit <= 0 {
+		limit = 1
+	}
+	if sc.busy[profile] >= limit {
+		return false
+	}
+	sc.busy[profile]++
+	return true
+}
+
+func (sc *scheduler) release(profile string) {
+	sc.mu.Lock()
+	sc.busy[profile]--
+	sc.mu.Unlock()
+}
+
+// recoverPanic logs and counts a panic at a goroutine's top; the message it
+// was working on stays queued (its lease expires).
+func (s *Server) recoverPanic(component string) {
+	if r := recover(); r != nil {
+		s.metrics.panics.WithLabelValues(component).Inc()
+		s.log.Error("panic", "component", component, "panic", r, "stack", string(debug.Stack()))
+	}
+}

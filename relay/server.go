@@ -1,0 +1,273 @@
+// Package relay is relayd's core, the middle of SPEC §1's data flow:
+//
+//	SMTP client -> relay (listener, session, limits, client auth)
+//	            -> policy (team, routing, rewrites)
+//	            -> spool (durable before the 250 reply)
+//	            -> upstream (delivery) -> result back into spool -> DSN, metrics, logs
+//
+// A Server owns the SMTP listeners (go-smtp), the acceptance pipeline that
+// answers 250 only after the spool has fsync'd the message, the delivery
+// scheduler and its workers, bounces, and the admin API handler. It imports
+// policy, spool and upstream; they never import it.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relayd/relayd/spool"
+	"github.com/relayd/relayd/upstream"
+)
+
+// Options configure a Server. Spool and Config are required.
+type Options struct {
+	Config     *Config
+	Spool      *spool.Store          // opened by the caller, closed by the caller after Run returns
+	Logger     *slog.Logger          // nil = discard
+	Registerer prometheus.Registerer // nil = no metrics registered
+	Now        func() time.Time      // clock for schedules; nil = time.Now
+	// Dial connects to upstreams; nil = net.Dialer. Tests may redirect it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Server is a running relay. Its methods are safe for concurrent use.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	spool   *spool.Store
+	pool    *upstream.Pool
+	metrics *metrics
+	rt      atomic.Pointer[runtime]
+	sched   *scheduler
+	auth    authCache
+	fails   authFailures
+	waiting waiters
+
+	mu        sync.Mutex
+	listeners []*listener
+}
+
+// New builds a Server; nothing is bound or started until Listen and Run.
+func New(opts Options) (*Server, error) {
+	if opts.Config == nil || opts.Spool == nil {
+		return nil, errors.New("relay: Options.Config and Options.Spool are required")
+	}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, spool: opts.Spool}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.metrics = newMetrics(opts.Registerer)
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now))
+	}
+	s.metrics.precreate(opts.Config)
+	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
+		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
+	s.rt.Store(newRuntime(opts.Config))
+	s.sched = newScheduler(s)
+	return s, nil
+}
+
+// Listen binds every configured listener. On error nothing stays bound.
+func (s *Server) Listen() error {
+	cfg := s.rt.Load().cfg
+	var bound []*listener
+	for i := range cfg.Listeners {
+		l, err := s.bind(cfg.Listeners[i])
+		if err != nil {
+			for _, b := range bound {
+				b.Close()
+			}
+			return err
+		}
+		bound = append(bound, l)
+	}
+	s.mu.Lock()
+	s.listeners = bound
+	s.mu.Unlock()
+	return nil
+}
+
+// bind opens one listener and its go-smtp server.
+func (s *Server) bind(cfg Listener) (*listener, error) {
+	nl, err := listen(cfg)
+	if err != nil {
+		return nil, err
+	}
+	l := &listener{Listener: nl, srv: s, name: cfg.Name, cfg: cfg, perIP: map[netip.Addr]int{}, conns: map[*conn]struct{}{}}
+	l.cfgp.Store(&cfg)
+	l.smtp = s.newSMTPServer(l, cfg)
+	return l, nil
+}
+
+// newSMTPServer configures go-smtp for one listener. Line limits, timeouts
+// and the greeting are enforced below it, in conn and greetConn.
+func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
+	ss := smtp.NewServer(l)
+	ss.Domain = s.rt.Load().cfg.Hostname
+	ss.MaxMessageBytes = cfg.MaxMessageSize
+	ss.MaxRecipients = 0 // enforced by the session with SPEC's 452 4.5.3
+	// conn limits plaintext command lines to 2000 octets; this bounds DATA
+	// lines, and every line of a TLS session, which conn cannot see.
+	ss.MaxLineLength = int(cfg.MaxLineLength)
+	ss.AllowInsecureAuth = true // the session offers AUTH only over TLS or locally
+	ss.EnableSMTPUTF8 = true
+	ss.WriteTimeout = time.Minute
+	ss.ErrorLog = slogLogger{s.log.With("listener", cfg.Name)}
+	if cfg.TLS == "starttls" {
+		ss.TLSConfig = cfg.TLSConfig
+	}
+	return ss
+}
+
+// Addrs returns the bound listener addresses by listener name (for tests
+// and logs).
+func (s *Server) Addrs() map[string]net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]net.Addr{}
+	for _, l := range s.listeners {
+		out[l.name] = l.Addr()
+	}
+	return out
+}
+
+// Run serves the listeners and runs the scheduler and housekeeping until
+// ctx is done. Then it stops accepting (sessions get a short grace to finish
+// what they are committing), lets in-flight deliveries finish within drain
+// and cancels the rest (an abandoned delivery stays queued), and returns.
+// The caller closes the spool afterwards.
+func (s *Server) Run(ctx context.Context, drain time.Duration) error {
+	s.mu.Lock()
+	ls := append([]*listener(nil), s.listeners...)
+	s.mu.Unlock()
+	if len(ls) == 0 {
+		return errors.New("relay: Run before Listen")
+	}
+	for _, l := range ls {
+		go l.serve(ctx)
+	}
+	dctx, cancelDeliveries := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelDeliveries()
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		s.sched.run(ctx, dctx)
+	}()
+	go s.housekeeping(ctx)
+
+	<-ctx.Done()
+	s.log.Info("shutting down: no new connections")
+	deadline := time.Now().Add(drain)
+	gctx, cancel := context.WithTimeout(context.Background(), min(drain/2, 5*time.Second))
+	for _, l := range ls {
+		l.smtp.Shutdown(gctx) // stops accepting; waits for sessions until gctx
+	}
+	cancel()
+	for _, l := range ls {
+		l.killAll()
+		l.smtp.Close()
+	}
+	<-schedDone
+	if !waitTimeout(&s.sched.wg, time.Until(deadline)) {
+		s.log.Warn("drain time over: abandoning in-flight deliveries; they stay queued")
+		cancelDeliveries()
+		s.sched.wg.Wait()
+	}
+	s.pool.Close()
+	return nil
+}
+
+// waitTimeout waits for wg at most d and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Kick makes the scheduler look at the spool now (after an admin action or,
+// in tests, after advancing the clock).
+func (s *Server) Kick() { s.sched.kick() }
+
+// Reload swaps in a new configuration atomically. Listener limits, policy and
+// profiles take effect for new sessions and deliveries; a listener whose
+// address, network or TLS mode changed needs a restart and is reported.
+func (s *Server) Reload(cfg *Config) error {
+	old := s.rt.Load().cfg
+	var changed []string
+	byName := map[string]Listener{}
+	for _, l := range cfg.Listeners {
+		byName[l.Name] = l
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		n, ok := byName[l.name]
+		if !ok || n.Address != l.cfg.Address || n.Network != l.cfg.Network || n.TLS != l.cfg.TLS {
+			changed = append(changed, l.name)
+		}
+	}
+	if len(changed) > 0 || len(cfg.Listeners) != len(old.Listeners) {
+		return fmt.Errorf("relay: listeners %v added, removed or re-addressed: restart relayd to apply", changed)
+	}
+	for _, l := range s.listeners {
+		n := byName[l.name]
+		l.cfgp.Store(&n)
+		l.smtp.MaxMessageBytes = n.MaxMessageSize
+		if n.TLS == "starttls" {
+			l.smtp.TLSConfig = n.TLSConfig
+		}
+	}
+	s.metrics.precreate(cfg)
+	s.rt.Store(newRuntime(cfg))
+	s.sched.kick()
+	return nil
+}
+
+// housekeeping expires old journal records once a minute.
+func (s *Server) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rt := s.rt.Load()
+		if n, err := s.spool.Expire(s.now(), rt.cfg.JournalRetention); err != nil {
+			s.log.Error("journal expiry failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("journal records expired", "count", n)
+		}
+	}
+}
+
+// greeting is SPEC §4's banner.
+func (s *Server) greeting() string {
+	return "220 " + s.rt.Load().cfg.Hostname + " ESMTP relayd\r\n"
+}

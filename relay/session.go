@@ -1,0 +1,202 @@
+package relay
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// session is one SMTP session as go-smtp sees it: from EHLO to QUIT, or to
+// STARTTLS, after which go-smtp starts a new one on the same conn.
+type session struct {
+	srv   *Server
+	rt    *runtime // config snapshot taken at EHLO; a reload affects new sessions
+	ln    *listener
+	lcfg  *Listener
+	c     *conn
+	sc    *smtp.Conn
+	tls   *tls.ConnectionState
+	helo  string
+	log   *slog.Logger
+	user  string // authenticated username, "" = none
+	team  string
+	from  string
+	mail  bool // MAIL accepted: a transaction is open
+	utf8  bool
+	rcpts []string
+}
+
+var (
+	_ smtp.Backend     = (*listener)(nil)
+	_ smtp.AuthSession = (*session)(nil)
+)
+
+// NewSession implements smtp.Backend; go-smtp calls it at the first EHLO/HELO
+// and again after STARTTLS.
+func (l *listener) NewSession(sc *smtp.Conn) (smtp.Session, error) {
+	c, state := rawConn(sc.Conn())
+	if c == nil {
+		return nil, errTemporary
+	}
+	s := &session{srv: l.srv, rt: l.srv.rt.Load(), ln: l, lcfg: l.config(), c: c, sc: sc, tls: state,
+		helo: sc.Hostname()}
+	s.log = l.srv.log.With("listener", l.name, "client", clientString(c))
+	s.team = s.rt.router.TeamOf("", c.addr, s.lcfg.Team)
+	return s, nil
+}
+
+func clientString(c *conn) string {
+	if c.addr.IsValid() {
+		return c.addr.String()
+	}
+	return "unix"
+}
+
+// AuthMechanisms implements smtp.AuthSession. AUTH is offered only over TLS
+// or on a loopback / unix connection (SPEC §4), and never when auth = "none".
+func (s *session) AuthMechanisms() []string {
+	if !s.authAllowed() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (s *session) authAllowed() bool {
+	return s.lcfg.Auth != "none" && (s.tls != nil || s.c.local)
+}
+
+// Auth implements smtp.AuthSession with server-side PLAIN and LOGIN.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if s.mail {
+		return nil, errAuthInTxn
+	}
+	if !s.authAllowed() {
+		return nil, errAuthTLS
+	}
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return s.authFailed(username)
+			}
+			return s.authenticate(username, password)
+		}), nil
+	case sasl.Login:
+		return newLoginServer(s.authenticate), nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// authenticate checks a username and password against [[team.user]].
+func (s *session) authenticate(username, password string) error {
+	if !s.srv.checkPassword(s.rt, username, password) {
+		return s.authFailed(username)
+	}
+	s.user = username
+	s.team = s.rt.router.TeamOf(s.rt.cfg.Users[username].Team, s.c.addr, s.lcfg.Team)
+	s.log.Info("authenticated", "user", username, "team", s.team)
+	return nil
+}
+
+// authFailed counts a failure, delays the answer (at least 1 s, longer for
+// repeated failures from the same address) and closes the connection after
+// max_auth_failures.
+func (s *session) authFailed(username string) error {
+	s.c.authFailures++
+	s.srv.metrics.rejected.WithLabelValues(s.ln.name, "auth").Inc()
+	s.log.Warn("authentication failed", "user", username, "failures", s.c.authFailures)
+	s.srv.authDelay(s.c.addr)
+	if s.lcfg.MaxAuthFailures > 0 && s.c.authFailures >= s.lcfg.MaxAuthFailures {
+		s.c.kill()
+		return errAuthTooMany
+	}
+	return errAuthFailed
+}
+
+// Mail implements smtp.Session.
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.mail {
+		return s.fail(errNestedMail, "syntax")
+	}
+	if s.lcfg.Auth == "required" && s.user == "" {
+		return s.fail(errAuthRequired, "auth")
+	}
+	s.utf8 = opts != nil && opts.UTF8
+	if opts != nil && s.lcfg.MaxMessageSize > 0 && opts.Size > s.lcfg.MaxMessageSize {
+		return s.fail(errTooBig, "size")
+	}
+	if err := checkAddress(from, s.utf8, true, errBadSender); err != nil {
+		return s.fail(err, "syntax")
+	}
+	s.from, s.mail, s.rcpts = from, true, nil
+	return nil
+}
+
+// Rcpt implements smtp.Session. Routing is checked here (without the
+// X-Relay-Profile header, which arrives with DATA) so a recipient with no
+// enabled profile is refused before the client sends the message.
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if !s.mail {
+		return s.fail(errNeedMail, "syntax")
+	}
+	if s.lcfg.MaxRecipients > 0 && len(s.rcpts) >= s.lcfg.MaxRecipients {
+		return s.fail(errTooManyRcpts, "recipients")
+	}
+	if err := checkAddress(to, s.utf8, false, errBadAddress); err != nil {
+		return s.fail(err, "syntax")
+	}
+	if _, err := s.rt.route(s.from, s.team, to, ""); err != nil {
+		return s.fail(noProfile(s.from, to), "policy")
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// Data implements smtp.Session: read, check, commit, then answer 250.
+func (s *session) Data(r io.Reader) error {
+	s.c.beginData()
+	id, err := s.accept(r, s.c.endData)
+	if err != nil && id != "" {
+		return err // immediate mode: the final reply is the delivery's
+	}
+	if err != nil {
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) {
+			s.log.Error("accepting message failed", "err", err)
+			se = errTemporary
+		}
+		return se
+	}
+	return reply(250, 2, 0, 0, "Ok: queued as "+id)
+}
+
+// fail counts a rejection and closes the connection after max_errors.
+func (s *session) fail(e *smtp.SMTPError, reason string) error {
+	s.srv.metrics.rejected.WithLabelValues(s.ln.name, reason).Inc()
+	s.c.errors++
+	if s.lcfg.MaxErrors > 0 && s.c.errors > s.lcfg.MaxErrors {
+		s.c.kill()
+		return reply(421, 4, 7, 0, "Too many errors, closing connection")
+	}
+	return e
+}
+
+// Reset implements smtp.Session.
+func (s *session) Reset() {
+	s.from, s.mail, s.utf8, s.rcpts = "", false, false, nil
+}
+
+// Logout implements smtp.Session.
+func (s *session) Logout() error { return nil }
+
+func noProfile(from, to string) *smtp.SMTPError {
+	if from == "" {
+		from = "<>"
+	}
+	return reply(451, 4, 3, 5, "No enabled profile for sender "+from+" and recipient "+to)
+}
