@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/relayd/relayd/policy"
+)
+
+// route is `relayd route -from ADDR [-team T] [-to ADDR]...`: one line per
+// recipient, "RECIPIENT -> PROFILE (RULE)", routed by the same policy.Router
+// the daemon uses (SPEC §6). Recipients may also be given as arguments.
+// Exit 0; 1 when a recipient has no enabled profile; 2 on bad usage or a bad
+// config.
+func (c *cli) route(args []string) int {
+	fs, cfg := c.newFlags("route")
+	from := fs.String("from", "", "envelope sender (required; \"<>\" for the null sender)")
+	team := fs.String("team", "", "the session's team")
+	header := fs.String("header-profile", "", "an X-Relay-Profile header value, as if the listener allowed it")
+	var to stringList
+	fs.Var(&to, "to", "recipient (repeatable)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	to = append(to, fs.Args()...)
+	if *from == "" || len(to) == 0 {
+		fmt.Fprintln(c.stderr, "usage: relayd route -from ADDR [-team T] [-to ADDR]...")
+		return 2
+	}
+	sender := *from
+	if sender == "<>" {
+		sender = ""
+	}
+	f, _, ok := c.loadConfig(*cfg)
+	if !ok {
+		return 2
+	}
+	if *team != "" && !hasTeam(f, *team) {
+		fmt.Fprintf(c.stderr, "relayd route: no team is named %q\n", *team)
+		return 2
+	}
+	router := policy.NewRouter(f.policyConfig())
+	code := 0
+	for _, rcpt := range to {
+		d, err := router.Route(policy.Request{Sender: sender, Team: *team, Recipient: rcpt, HeaderProfile: *header})
+		if err != nil {
+			fmt.Fprintf(c.stdout, "%s -> none (no enabled profile)\n", rcpt)
+			code = 1
+			continue
+		}
+		fmt.Fprintf(c.stdout, "%s -> %s (%s)\n", rcpt, d.Profile, d.Rule)
+	}
+	return code
+}
+
+func hasTeam(f *File, name string) bool {
+	for _, t := range f.Teams {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}

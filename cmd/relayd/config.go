@@ -1,0 +1,115 @@
+package main
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// The configuration file: finding it (SPEC §2), loading it (SPEC §3) and the
+// embedded default (SPEC §3.1).
+//
+// Load runs, in order: decode (config_decode.go; unknown keys and bad values,
+// with lines), resolveExtends (config_extends.go), setDefaults
+// (config_defaults.go), validate (config_validate*.go; also reads every
+// certificate, key and secret the file names). (*File).Relay
+// (config_relay.go) then translates the result into relay.Config.
+
+// defaultTOML is the embedded default configuration of SPEC §3.1.
+//
+//go:embed default.toml
+var defaultTOML string
+
+const (
+	// systemConfigPath is used when neither -config nor $RELAYD_CONFIG is
+	// given and the file exists.
+	systemConfigPath = "/etc/relayd/relayd.toml"
+	// configEnv names the config path when -config is not given.
+	configEnv = "RELAYD_CONFIG"
+	// embeddedName stands for the embedded default in messages.
+	embeddedName = "embedded default"
+	// maxConfigFile bounds what Load reads.
+	maxConfigFile = 16 << 20
+)
+
+// Load reads, checks and defaults the configuration at path; "" loads the
+// embedded default. On success it returns the File and any warnings (each
+// "PATH:LINE: key: message"), for check-config to print and serve to log.
+// On failure the error is a ConfigErrors listing every problem found (or a
+// plain error when the file cannot be read), and the warnings found so far
+// are returned with it. No error text contains a secret.
+func Load(path string) (*File, []string, error) {
+	if path == "" {
+		return load(embeddedName, "", []byte(defaultTOML), 0o600)
+	}
+	b, mode, err := readSmallFile(path, maxConfigFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	return load(path, path, b, mode)
+}
+
+// Embedded returns the embedded default configuration, loaded like a file.
+func Embedded() (*File, error) {
+	f, _, err := Load("")
+	return f, err
+}
+
+// load is Load on data already read. mode is the file's permission bits,
+// for the literal-password warning.
+func load(name, path string, data []byte, mode fs.FileMode) (*File, []string, error) {
+	p := newProblems(name)
+	f := decode(p, string(data))
+	if f == nil {
+		return nil, nil, p.result()
+	}
+	f.Path, f.name = path, name
+	resolveExtends(f, p)
+	setDefaults(f, hostname())
+	validate(f, p)
+	if path != "" {
+		checkLiteralSecrets(f, mode, p)
+	}
+	if err := p.result(); err != nil {
+		return nil, p.warnings, err
+	}
+	return f, p.warnings, nil
+}
+
+// hostname is the default server.hostname.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || !validHostname(h) {
+		return defaultHostname
+	}
+	return h
+}
+
+// resolveConfig finds the configuration file per SPEC §2: flagPath (-config),
+// else $RELAYD_CONFIG, else /etc/relayd/relayd.toml if it exists, else the
+// embedded default, returned as "". A path given by -config or
+// $RELAYD_CONFIG that does not exist is an error (exit 2), never a silent
+// fall-back.
+func resolveConfig(flagPath string) (string, error) {
+	return resolveConfigFrom(flagPath, os.Getenv(configEnv), systemConfigPath)
+}
+
+func resolveConfigFrom(flagPath, envPath, systemPath string) (string, error) {
+	for _, c := range []struct{ path, from string }{{flagPath, "-config"}, {envPath, "$" + configEnv}} {
+		if c.path == "" {
+			continue
+		}
+		if _, err := os.Stat(c.path); errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("config file %s (from %s) does not exist", c.path, c.from)
+		}
+		return c.path, nil
+	}
+	if _, err := os.Stat(systemPath); err == nil {
+		return systemPath, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return systemPath, nil // exists but unreadable: let Load say why
+	}
+	return "", nil
+}

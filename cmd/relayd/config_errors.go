@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// ConfigError is one problem in a configuration file: where it is and what is
+// wrong. Its text never contains a secret value.
+type ConfigError struct {
+	File string // config path, or "embedded default"
+	Line int    // 1-based; 0 when unknown
+	Key  string // dotted TOML key without array indices ("listener.address"); "" for syntax errors
+	Msg  string
+}
+
+// Error formats e as "FILE:LINE: KEY: MSG".
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// ConfigErrors is every problem Load found, in line order. Load returns it
+// as its error; use errors.As to list them.
+type ConfigErrors []*ConfigError
+
+// Error implements error: one problem per line.
+func (l ConfigErrors) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// problems collects errors and warnings while a file is loaded.
+type problems struct {
+	file     string
+	lines    map[string]int
+	errs     ConfigErrors
+	seen     map[string]bool // indexed key path → an error was reported
+	warnings []string
+}
+
+func newProblems(file string) *problems {
+	return &problems{file: file, lines: map[string]int{}, seen: map[string]bool{}}
+}
+
+var indexRE = regexp.MustCompile(`\[\d+\]`)
+
+// displayKey drops array indices: "listener[1].address" → "listener.address".
+func displayKey(path string) string { return indexRE.ReplaceAllString(path, "") }
+
+// line finds the line of path, else of its nearest enclosing table.
+func (p *problems) line(path string) int {
+	for path != "" {
+		if n, ok := p.lines[path]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return 0
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// errAt reports a problem with key of the table at path (indexed). Only the
+// first problem of a key is kept: a value that failed to decode is not also
+// reported by validation.
+func (p *problems) errAt(path, key, format string, args ...any) {
+	full := join(path, key)
+	if p.seen[full] {
+		return
+	}
+	p.seen[full] = true
+	p.errs = append(p.errs, &ConfigError{File: p.file, Line: p.line(full), Key: displayKey(full), Msg: fmt.Sprintf(format, args...)})
+}
+
+// err reports a problem with key of table m, at the line where m's value of
+// key was set (the parent's line when it is inherited through extends).
+func (p *problems) err(m *tableMeta, key, format string, args ...any) {
+	path := m.path
+	if origin, ok := m.inherited[key]; ok {
+		path = origin
+	}
+	p.errAt(path, key, format, args...)
+}
+
+// warn records a warning for key of table m ("" key: the table).
+func (p *problems) warn(m *tableMeta, key, format string, args ...any) {
+	full := join(m.path, key)
+	e := ConfigError{File: p.file, Line: p.line(full), Key: displayKey(full), Msg: fmt.Sprintf(format, args...)}
+	p.warnings = append(p.warnings, e.Error())
+}
+
+// result returns the errors sorted by line, or nil.
+func (p *problems) result() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
+	return p.errs
+}

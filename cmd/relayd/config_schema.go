@@ -1,0 +1,231 @@
+package main
+
+import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+)
+
+// The TOML schema of relayd.toml (SPEC §3). Every exported field with a toml
+// tag is a key; config.example.toml documents each of them (a test checks).
+// Values are decoded key by key (config_decode.go), so each table records
+// which keys the file set: defaults and `extends` fill only the others.
+
+// File is one decoded, defaulted and validated configuration file. Build it
+// with Load; it is read-only afterwards and safe to share between goroutines.
+type File struct {
+	Server     Server     `toml:"server"`
+	Admin      Admin      `toml:"admin"`
+	RelayTable RelayTable `toml:"relay"` // [relay]; named so because Relay() is the translation
+	Listeners  []Listener `toml:"listener"`
+	Teams      []Team     `toml:"team"`
+	Profiles   []Profile  `toml:"profile"`
+	Routes     []Route    `toml:"route"`
+	DKIM       []DKIM     `toml:"dkim"`
+	Notify     Notify     `toml:"notify"`
+
+	// Path is the file it was loaded from; "" for the embedded default.
+	Path string `toml:"-"`
+
+	tableMeta
+	name  string         // Path, or "embedded default", for messages
+	lines map[string]int // indexed key path → line (config_lines.go)
+}
+
+// tableMeta is what the decoder records about one TOML table.
+type tableMeta struct {
+	path      string            // indexed path: "server", "listener[1]", "profile[0].oauth2"
+	set       map[string]bool   // keys given in the file (or inherited through extends)
+	inherited map[string]string // key → profile it was inherited from (profiles only)
+}
+
+func (m *tableMeta) meta() *tableMeta { return m }
+
+// isSet reports whether key was given in the file (or inherited).
+func (m *tableMeta) isSet(key string) bool { return m.set[key] }
+
+// metaHolder is implemented by every table struct through its embedded
+// tableMeta.
+type metaHolder interface{ meta() *tableMeta }
+
+// Server is [server].
+type Server struct {
+	Hostname     string    `toml:"hostname"`
+	StateDir     string    `toml:"state_dir"`
+	LogFormat    LogFormat `toml:"log_format"`
+	LogLevel     LogLevel  `toml:"log_level"`
+	SpoolKeyFile string    `toml:"spool_key_file"`
+	MinFreeSpace Size      `toml:"min_free_space"`
+
+	tableMeta
+	spoolKey []byte
+}
+
+// SpoolKey returns the AES key read from spool_key_file (16, 24 or 32
+// bytes), nil when the spool is not encrypted.
+func (s *Server) SpoolKey() []byte { return s.spoolKey }
+
+// Admin is [admin].
+type Admin struct {
+	Listen    string `toml:"listen"` // "" = no admin server
+	TokenFile string `toml:"token_file"`
+
+	tableMeta
+	token string
+}
+
+// Token returns the bearer token read from token_file, "" when none.
+func (a *Admin) Token() string { return a.token }
+
+// RelayTable is [relay].
+type RelayTable struct {
+	DefaultProfile   string     `toml:"default_profile"`
+	MaxQueueAge      Duration   `toml:"max_queue_age"`
+	RetrySchedule    []Duration `toml:"retry_schedule"`
+	JournalRetention Duration   `toml:"journal_retention"`
+	WarnAfter        Duration   `toml:"warn_after"`
+	BareLF           BareLF     `toml:"bare_lf"`
+
+	tableMeta
+}
+
+// Listener is one [[listener]].
+type Listener struct {
+	Name                string      `toml:"name"`
+	Address             string      `toml:"address"`
+	TLS                 ListenerTLS `toml:"tls"`
+	CertFile            string      `toml:"cert_file"`
+	KeyFile             string      `toml:"key_file"`
+	Auth                AuthMode    `toml:"auth"`
+	AllowNetworks       []CIDR      `toml:"allow_networks"`
+	Team                string      `toml:"team"`
+	MaxMessageSize      Size        `toml:"max_message_size"`
+	MaxRecipients       int         `toml:"max_recipients"`
+	MaxConnections      int         `toml:"max_connections"`
+	MaxConnectionsPerIP int         `toml:"max_connections_per_ip"`
+	MaxLineLength       Size        `toml:"max_line_length"`
+	IdleTimeout         Duration    `toml:"idle_timeout"`
+	SessionTimeout      Duration    `toml:"session_timeout"`
+	MaxErrors           int         `toml:"max_errors"`
+	MaxAuthFailures     int         `toml:"max_auth_failures"`
+	AllowProfileHeader  bool        `toml:"allow_profile_header"`
+
+	tableMeta
+	tlsConfig *tls.Config
+}
+
+// Team is one [[team]].
+type Team struct {
+	Name           string   `toml:"name"`
+	DefaultProfile string   `toml:"default_profile"`
+	Networks       []CIDR   `toml:"networks"`
+	Profiles       []string `toml:"profiles"`
+	Users          []User   `toml:"user"`
+
+	tableMeta
+}
+
+// User is one [[team.user]].
+type User struct {
+	Username     string `toml:"username"`
+	PasswordHash string `toml:"password_hash"`
+
+	tableMeta
+}
+
+// Profile is one [[profile]]. After Load, `extends` is resolved: every key the
+// profile does not set itself holds its parent's value.
+type Profile struct {
+	Name              string          `toml:"name"`
+	Description       string          `toml:"description"`
+	Enabled           bool            `toml:"enabled"`
+	Type              ProfileType     `toml:"type"`
+	Host              string          `toml:"host"`
+	Port              int             `toml:"port"`
+	TLS               ProfileTLS      `toml:"tls"`
+	TLSVerify         bool            `toml:"tls_verify"`
+	CAFile            string          `toml:"ca_file"`
+	Username          string          `toml:"username"`
+	Password          string          `toml:"password"`
+	PasswordFile      string          `toml:"password_file"`
+	PasswordEnv       string          `toml:"password_env"`
+	AuthMechanisms    []AuthMechanism `toml:"auth_mechanisms"`
+	Helo              string          `toml:"helo"`
+	Timeout           Duration        `toml:"timeout"`
+	DataTimeout       Duration        `toml:"data_timeout"`
+	Mode              Mode            `toml:"mode"`
+	SendDelay         Duration        `toml:"send_delay"`
+	MaxPerConnection  int             `toml:"max_per_connection"`
+	MaxConnections    int             `toml:"max_connections"`
+	Rate              Rate            `toml:"rate"`
+	FromAddress       string          `toml:"from_address"`
+	RewriteHeaderFrom bool            `toml:"rewrite_header_from"`
+	DefaultSenderName string          `toml:"default_sender_name"`
+	DefaultReplyTo    string          `toml:"default_reply_to"`
+	DebugTranscript   string          `toml:"debug_transcript"`
+	Extends           string          `toml:"extends"`
+	Fallback          []string        `toml:"fallback"`
+	Resolver          string          `toml:"resolver"`
+	AllowLoopback     bool            `toml:"allow_loopback"`
+	OAuth2            *OAuth2         `toml:"oauth2"`
+
+	tableMeta
+	chain    []string // extends chain, root first, this profile last
+	password string   // resolved secret
+	rootCAs  *x509.CertPool
+}
+
+// Chain returns the extends chain from the root ancestor down to p.
+func (p *Profile) Chain() []string { return p.chain }
+
+// OAuth2 is [profile.oauth2]: how to get an access token for XOAUTH2 or
+// OAUTHBEARER.
+type OAuth2 struct {
+	TokenURL         string   `toml:"token_url"`
+	ClientID         string   `toml:"client_id"`
+	ClientSecret     string   `toml:"client_secret"`
+	ClientSecretFile string   `toml:"client_secret_file"`
+	ClientSecretEnv  string   `toml:"client_secret_env"`
+	Grant            Grant    `toml:"grant"`
+	RefreshTokenFile string   `toml:"refresh_token_file"`
+	Scopes           []string `toml:"scopes"`
+
+	tableMeta
+	clientSecret string
+}
+
+// Secret returns the resolved client secret ("" for a public client).
+func (o *OAuth2) Secret() string { return o.clientSecret }
+
+// Route is one [[route]].
+type Route struct {
+	Sender    Glob   `toml:"sender"`
+	Team      string `toml:"team"`
+	Recipient Glob   `toml:"recipient"`
+	Profile   string `toml:"profile"`
+
+	tableMeta
+}
+
+// DKIM is one [[dkim]].
+type DKIM struct {
+	Domain   string   `toml:"domain"`
+	Selector string   `toml:"selector"`
+	KeyFile  string   `toml:"key_file"`
+	Headers  []string `toml:"headers"`
+
+	tableMeta
+	key crypto.Signer
+}
+
+// Key returns the parsed private key (*rsa.PrivateKey or ed25519.PrivateKey).
+func (d *DKIM) Key() crypto.Signer { return d.key }
+
+// Notify is [notify].
+type Notify struct {
+	From    string `toml:"from"`
+	Admin   string `toml:"admin"`
+	Bounces string `toml:"bounces"`
+
+	tableMeta
+}

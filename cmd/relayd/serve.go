@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/relayd/relayd/relay"
+	"github.com/relayd/relayd/spool"
+)
+
+// drainTime is how long a stopping relayd lets in-flight deliveries finish
+// before abandoning them (they stay queued). systemd's TimeoutStopSec must
+// be larger.
+const drainTime = 20 * time.Second
+
+// runServe is `relayd` / `relayd serve`: the daemon in the foreground.
+// Exit codes (SPEC §2): 0 clean shutdown, 1 fatal error, 2 bad config.
+func runServe(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFlag := fs.String("config", "", "configuration file (default $RELAYD_CONFIG, /etc/relayd/relayd.toml, or the embedded default)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	path, err := resolveConfig(*configFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "relayd:", err)
+		return 2
+	}
+	f, warnings, err := Load(path)
+	if err != nil {
+		printConfigError(stderr, err)
+		return 2
+	}
+	log := newLogger(stderr, string(f.Server.LogFormat), string(f.Server.LogLevel))
+	for _, w := range warnings {
+		log.Warn("config", "warning", w)
+	}
+	rc, err := f.Relay()
+	if err != nil {
+		printConfigError(stderr, err)
+		return 2
+	}
+	if err := serve(path, f, rc, log); err != nil {
+		log.Error("fatal", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the daemon until SIGTERM/SIGINT; SIGHUP reloads path.
+func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
+	dir := filepath.Join(f.Server.StateDir, "spool")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("state_dir %s: %w", f.Server.StateDir, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relayd_config_reloads_total",
+		Help: "Configuration reloads (SIGHUP), by result."}, []string{"result"})
+	reloads.WithLabelValues("ok")
+	reloads.WithLabelValues("error")
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relayd_build_info",
+		Help: "Always 1; the labels tell the build."}, []string{"version", "goversion"})
+	bv, gv, _ := buildVersion()
+	build.WithLabelValues(bv, gv).Set(1)
+	reg.MustRegister(reloads, build)
+
+	store, err := spool.Open(spool.Options{Dir: dir, Logger: log.With("component", "spool"),
+		MinFreeBytes: int64(f.Server.MinFreeSpace), EncryptionKey: f.Server.SpoolKey(), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	srv, err := relay.New(relay.Options{Config: rc, Spool: store, Logger: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	var ready atomic.Bool
+	admin, err := startAdmin(f, reg, srv.Handler(), &ready, log)
+	if err != nil {
+		return err
+	}
+	if admin != nil {
+		defer admin.Close()
+	}
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go handleSignals(ctx, stop, path, srv, reloads, log)
+	ready.Store(true)
+	sdNotify("READY=1")
+	log.Info("relayd started", "version", version, "listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen,
+		"config", configName(path), "spool", dir)
+	err = srv.Run(ctx, drainTime)
+	sdNotify("STOPPING=1")
+	log.Info("relayd stopped")
+	return err
+}
+
+// startAdmin binds the admin HTTP server; nil when [admin] listen is "".
+func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, log *slog.Logger) (*http.Server, error) {
+	if f.Admin.Listen == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", f.Admin.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("admin listen %s: %w", f.Admin.Listen, err)
+	}
+	hs := &http.Server{Handler: adminMux(reg, api, ready, f.Admin.Token()), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin server stopped", "err", err)
+		}
+	}()
+	return hs, nil
+}
+
+// handleSignals: SIGHUP reloads (validate all, then swap, or refuse and keep
+// running); the first SIGTERM/SIGINT stops gracefully, a second forces exit.
+func handleSignals(ctx context.Context, stop context.CancelFunc, path string, srv *relay.Server,
+	reloads *prometheus.CounterVec, log *slog.Logger) {
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	stopping := false
+	for sig := range ch {
+		if sig == syscall.SIGHUP && !stopping {
+			reload(path, srv, reloads, log)
+			continue
+		}
+		if stopping {
+			log.Error("second signal: exiting now; queued mail stays in the spool")
+			os.Exit(1)
+		}
+		stopping = true
+		log.Info("signal received, stopping", "signal", sig.String())
+		stop()
+	}
+}
+
+// reload re-reads the configuration and swaps it in, or keeps the running
+// one and says why (SPEC §2).
+func reload(path string, srv *relay.Server, reloads *prometheus.CounterVec, log *slog.Logger) {
+	sdNotify(sdReloading())
+	defer sdNotify("READY=1")
+	err := func() error {
+		f, warnings, err := Load(path)
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			log.Warn("config", "warning", w)
+		}
+		rc, err := f.Relay()
+		if err != nil {
+			return err
+		}
+		return srv.Reload(rc)
+	}()
+	if err != nil {
+		reloads.WithLabelValues("error").Inc()
+		log.Error("config reload refused; the running configuration stays", "config", configName(path), "err", err)
+		return
+	}
+	reloads.WithLabelValues("ok").Inc()
+	log.Info("config reloaded", "config", configName(path))
+}
+
+func configName(path string) string {
+	if path == "" {
+		return "embedded default"
+	}
+	return path
+}
