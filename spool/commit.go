@@ -17,9 +17,9 @@ import (
 // which the store copies. Every recipient must have a valid state. The
 // message must be new: an existing ID is an error. Before writing, Commit
 // checks that the spool's file system keeps Options.MinFreeBytes free after
-// the body is written, else it fails with ErrNoSpace. Bodies of any size up
-// to the 64 MiB SPEC maximum and beyond are stored as one value in Badger's
-// value log.
+// the body is written, else it fails with ErrNoSpace. A body of 4 KB or
+// more is one value in Badger's value log, so its size is not limited by
+// Badger's transaction size (64 MiB bodies are tested).
 func (s *Store) Commit(m *Message, body []byte) error {
 	if m.ID == "" {
 		m.ID = NewID()

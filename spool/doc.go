@@ -35,8 +35,9 @@
 // Durability: Badger runs with SyncWrites=false and the store does group
 // commit (groupsync.go): Commit writes its transaction and then waits for an
 // fsync that started after the write, so concurrent commits share one fsync.
-// Update is synced by a background flush within 50 ms, UpdateSync and the
-// admin actions before they return.
+// The fsync itself (filesync.go) also covers the files Badger rotated, which
+// Badger's own DB.Sync misses. Update is synced by a background flush within
+// 50 ms, UpdateSync and the admin actions before they return.
 //
 // All methods of Store are safe for concurrent use.
 package spool

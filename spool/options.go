@@ -17,7 +17,9 @@ type Options struct {
 	// Required.
 	Dir string
 	// Logger receives the store's and Badger's warnings and errors
-	// (Badger's info and debug lines are dropped). Default: discard.
+	// (Badger's info and debug lines are dropped; its lines carry
+	// subsystem=badger). The caller adds the component attribute.
+	// Default: discard.
 	Logger *slog.Logger
 	// Now is the clock for recovery, admin actions and Commit defaults.
 	// Default: time.Now.
@@ -41,22 +43,26 @@ type Options struct {
 // Tuning for a mail queue rather than Badger's database defaults (which take
 // about 600 MB): SPEC §11 wants 100,000 queued messages in under 150 MB RSS.
 const (
-	// memTableSize: 16 MB memtables hold ~25,000 envelopes. A transaction
-	// may use 15% of it (2.4 MB): enough, since bodies in the transaction
-	// cost only a 12-byte value pointer (valueThreshold).
-	memTableSize = 16 << 20
+	// memTableSize: 8 MB memtables hold ~15,000 envelopes. Memory scales
+	// with it (each memtable is an arena of this size, and flushing one
+	// builds a table of this size in memory). A transaction may use 15% of
+	// it (1.2 MB): enough, since a body costs the transaction only a 12-byte
+	// value pointer (valueThreshold) and envelopes are small.
+	memTableSize = 8 << 20
 	// numMemtables: the one being written and one being flushed; more only
-	// buffer write bursts at 16 MB each.
+	// buffer write bursts, at memTableSize each.
 	numMemtables = 2
 	// valueThreshold: values of 4 KB and more go to the value log. Envelopes
 	// (a few hundred bytes, rewritten at every state change) stay in the
 	// LSM where compaction drops old versions; bodies (written once, mostly
 	// larger) go to the value log and never pass through compaction.
 	valueThreshold = 4 << 10
-	// valueLogFileSize: 128 MiB files take the largest 64 MiB body (a write
-	// may run past the size into the 2x mmap) while keeping value log GC,
-	// which rewrites whole files, fine-grained.
-	valueLogFileSize = 128 << 20
+	// valueLogFileSize: Badger rotates the value log after a write that
+	// takes a file past this size, growing the file for that write if need
+	// be, so a 64 MiB body needs no larger files. Smaller files keep value
+	// log GC (which rewrites whole files) fine-grained and bound what Open
+	// reads: Badger checks the whole last file at every Open.
+	valueLogFileSize = 64 << 20
 	// numCompactors: Badger's minimum; the LSM holds only envelopes.
 	numCompactors = 2
 	// blockCacheSize is needed only with encryption (Badger requires a block
@@ -121,11 +127,11 @@ func checkOptions(opts Options) error {
 type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) Errorf(f string, a ...any) {
-	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "subsystem", "badger")
 }
 
 func (b badgerLogger) Warningf(f string, a ...any) {
-	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "component", "badger")
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "subsystem", "badger")
 }
 
 func (badgerLogger) Infof(string, ...any)  {}

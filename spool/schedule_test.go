@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,119 +122,6 @@ func TestUpdateFnError(t *testing.T) {
 	_, err = s.Update("NOSUCHID", func(*Message) error { return nil })
 	wantErr(t, err, ErrNotFound)
 	wantCounts(t, s, map[State]int{StateReady: 1})
-}
-
-func TestHoldRelease(t *testing.T) {
-	c := newClock()
-	s := openTest(t, t.TempDir(), c)
-	now := c.Now()
-	m := newMsg(StateDeferred, now.Add(time.Minute), "a@example.org", "b@example.org", "c@example.org", "d@example.org")
-	m.Recipients[1].State = StateDelayed
-	m.Recipients[1].NextAttempt = now.Add(time.Hour)
-	m.Recipients[2].State = StateSending
-	m.Recipients[3].State = StateSent
-	mustCommit(t, s, m, []byte("body"))
-	h, err := s.Hold(m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := rcptStates(h); got != "held held held sent" {
-		t.Errorf("after Hold: %s", got)
-	}
-	if _, ok := s.NextDue(); ok {
-		t.Error("held message scheduled")
-	}
-	if got := dueIDs(t, s, now.Add(48*time.Hour), 10); len(got) != 0 {
-		t.Errorf("held message due: %v", got)
-	}
-	wantCounts(t, s, map[State]int{StateHeld: 1, StateSent: 1})
-	if _, err := s.Hold(m.ID); err != nil { // holding again is a no-op
-		t.Errorf("second Hold: %v", err)
-	}
-	c.Add(2 * time.Minute)
-	r, err := s.Release(m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := rcptStates(r); got != "deferred delayed ready sent" {
-		t.Errorf("after Release: %s", got)
-	}
-	if !r.Recipients[0].NextAttempt.Equal(now.Add(time.Minute)) ||
-		!r.Recipients[1].NextAttempt.Equal(now.Add(time.Hour)) ||
-		!r.Recipients[2].NextAttempt.Equal(c.Now()) || r.Recipients[0].HeldFrom != "" {
-		t.Errorf("Release times: %+v", r.Recipients)
-	}
-	if got := dueIDs(t, s, c.Now(), 10); !slices.Equal(got, []string{m.ID}) {
-		t.Errorf("released message not due: %v", got)
-	}
-	_, err = s.Release(m.ID)
-	wantErr(t, err, ErrState)
-	_, err = s.Hold("NOSUCHID")
-	wantErr(t, err, ErrNotFound)
-	wantCounts(t, s, map[State]int{StateDeferred: 1, StateDelayed: 1, StateReady: 1, StateSent: 1})
-}
-
-func TestCancel(t *testing.T) {
-	c := newClock()
-	s := openTest(t, t.TempDir(), c)
-	m := newMsg(StateDelayed, c.Now().Add(time.Hour), "a@example.org", "b@example.org")
-	mustCommit(t, s, m, []byte("oops"))
-	if _, err := s.Hold(m.ID); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.Cancel(m.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rcptStates(got) != "cancelled cancelled" {
-		t.Errorf("after Cancel: %s", rcptStates(got))
-	}
-	_, err = s.Body(m.ID)
-	wantErr(t, err, ErrNotFound)
-	if rec := mustGet(t, s, m.ID); rcptStates(rec) != "cancelled cancelled" {
-		t.Errorf("journal record: %s", rcptStates(rec))
-	}
-	_, err = s.Cancel(m.ID)
-	wantErr(t, err, ErrState)
-	_, err = s.Hold(m.ID)
-	wantErr(t, err, ErrState)
-	_, err = s.RetryNow(m.ID)
-	wantErr(t, err, ErrState)
-	if _, ok := s.NextDue(); ok {
-		t.Error("cancelled message scheduled")
-	}
-	wantCounts(t, s, map[State]int{StateCancelled: 1})
-}
-
-func TestRetry(t *testing.T) {
-	c := newClock()
-	s := openTest(t, t.TempDir(), c)
-	now := c.Now()
-	d1 := newMsg(StateDeferred, now.Add(time.Hour), "a@example.org")
-	d2 := newMsg(StateDeferred, now.Add(2*time.Hour), "a@example.org", "b@example.org")
-	d2.Recipients[1].State = StateDelayed
-	delayed := newMsg(StateDelayed, now.Add(time.Hour), "a@example.org")
-	held := newMsg(StateHeld, now, "a@example.org")
-	for _, m := range []*Message{d1, d2, delayed, held} {
-		mustCommit(t, s, m, []byte("body"))
-	}
-	_, err := s.RetryNow(held.ID)
-	wantErr(t, err, ErrState)
-	got, err := s.RetryNow(delayed.ID)
-	if err != nil || got.Recipients[0].State != StateReady || !got.Recipients[0].NextAttempt.Equal(now) {
-		t.Fatalf("RetryNow: %+v %v", got, err)
-	}
-	n, err := s.RetryAll()
-	if err != nil || n != 2 {
-		t.Fatalf("RetryAll = %d, %v; want 2", n, err)
-	}
-	if got := mustGet(t, s, d2.ID); rcptStates(got) != "ready delayed" {
-		t.Errorf("RetryAll changed the delayed recipient: %s", rcptStates(got))
-	}
-	if got := dueIDs(t, s, now, 10); len(got) != 3 {
-		t.Errorf("Due after retry = %v, want 3 messages", got)
-	}
-	wantCounts(t, s, map[State]int{StateReady: 3, StateDelayed: 1, StateHeld: 1})
 }
 
 func TestExpire(t *testing.T) {
@@ -367,4 +255,75 @@ func TestRunGCStops(t *testing.T) {
 	go func() { s.RunGC(context.Background(), time.Millisecond); close(done) }()
 	closeTest(t, s)
 	<-done // returns once the store is closed
+}
+
+func TestConcurrentUpdates(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	s := openTest(t, dir, c)
+	var ids []string
+	for range 5 {
+		m := newMsg(StateReady, c.Now(), "a@example.org")
+		mustCommit(t, s, m, []byte("body"))
+		ids = append(ids, m.ID)
+	}
+	const workers, each = 10, 20
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				id := ids[(w+i)%len(ids)]
+				update := s.Update
+				if i%5 == 0 {
+					update = s.UpdateSync
+				}
+				_, err := update(id, func(m *Message) error {
+					r := &m.Recipients[0]
+					r.Attempts++
+					r.State = []State{StateReady, StateSending, StateDeferred, StateHeld}[r.Attempts%4]
+					r.NextAttempt = c.Now().Add(time.Duration(r.Attempts) * time.Second)
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	want := map[State]int{}
+	for _, id := range ids {
+		r := mustGet(t, s, id).Recipients[0]
+		total += r.Attempts
+		want[r.State]++
+	}
+	if total != workers*each {
+		t.Errorf("%d updates applied, want %d", total, workers*each)
+	}
+	wantCounts(t, s, want)
+	checkSchedule(t, s, ids, c.Now().Add(time.Hour))
+	closeTest(t, s)
+	s = openTest(t, dir, c)
+	want[StateDeferred] += want[StateSending] // recovered
+	delete(want, StateSending)
+	wantCounts(t, s, want)
+	checkSchedule(t, s, ids, c.Now().Add(time.Hour))
+}
+
+// checkSchedule checks that at now exactly the messages ids that are not
+// held are due.
+func checkSchedule(t *testing.T, s *Store, ids []string, now time.Time) {
+	t.Helper()
+	var want []string
+	for _, id := range ids {
+		if st := mustGet(t, s, id).Recipients[0].State; st != StateHeld {
+			want = append(want, id)
+		}
+	}
+	got := dueIDs(t, s, now, len(ids)+1)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("Due = %v, want %v", got, want)
+	}
 }

@@ -38,6 +38,7 @@ type Store struct {
 
 	written atomic.Int64 // bytes committed since the last trimMappings
 	mapDir  string       // dir as it appears in /proc/self/maps
+	trim    bool         // trimMappings works here; owned by background
 
 	closeMu sync.RWMutex // held shared by every operation, exclusively by Close
 	closed  bool
@@ -63,7 +64,6 @@ func Open(opts Options) (*Store, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s.log = s.log.With("component", "spool")
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -81,6 +81,9 @@ func Open(opts Options) (*Store, error) {
 	s.mapDir = resolveDir(opts.Dir)
 	if err := s.start(); err != nil {
 		s.db.Close()
+		if s.files != nil {
+			s.files.close()
+		}
 		return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, err)
 	}
 	return s, nil
@@ -96,18 +99,18 @@ func (s *Store) start() error {
 	if err := s.gs.wait(); err != nil {
 		return err
 	}
+	s.trim = trimMappings(s.mapDir) // Badger read the last value log file
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer s.recoverPanic("flush")
 		s.background()
 	}()
 	return nil
 }
 
 // background runs until Close: every flushEvery it fsyncs the non-durable
-// writes (Update) and, after trimEvery bytes were committed, trims Badger's
-// write-once mappings from RSS (trim_linux.go).
+// writes (Update, Expire) and, after trimEvery bytes were committed, trims
+// Badger's write-once mappings from RSS (trim_linux.go).
 func (s *Store) background() {
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
@@ -116,16 +119,21 @@ func (s *Store) background() {
 		case <-s.stop:
 			return
 		case <-t.C:
+			s.tick()
 		}
-		if s.gs.dirty.Load() {
-			if err := s.gs.wait(); err != nil {
-				s.log.Error("spool flush failed", "err", err)
-			}
+	}
+}
+
+func (s *Store) tick() {
+	defer s.recoverPanic("flush")
+	if s.gs.dirty.Load() {
+		if err := s.gs.wait(); err != nil {
+			s.log.Error("spool flush failed", "err", err)
 		}
-		if s.written.Load() >= trimEvery {
-			s.written.Store(0)
-			trimMappings(s.mapDir)
-		}
+	}
+	if s.trim && s.written.Load() >= trimEvery {
+		s.written.Store(0)
+		s.trim = trimMappings(s.mapDir)
 	}
 }
 

@@ -12,21 +12,26 @@ import (
 
 // trimMappings keeps Badger's write-once mappings out of the process's RSS.
 //
-// Badger writes the value log and the memtable WALs through shared mmaps, so
-// every body written stays resident in RSS (as RssFile) until the kernel
-// reclaims it: 100,000 5 KB messages add 500 MB of RSS, while SPEC §11 wants
-// them held in under 150 MB. The pages are only page cache and are read
-// again at most once (at delivery), so trimMappings drops them from the
-// process with madvise(MADV_DONTNEED) on the mappings of the *.vlog and
-// *.mem files under dir. On a MAP_SHARED file mapping this only removes the
-// page table entries: the data stays in the page cache and the file (dirty
-// pages are still written back), and the next access faults it back in.
-// The LSM tables (*.sst, the envelopes, read at every lookup) are left
-// alone. Errors are ignored: trimming is an optimisation.
-func trimMappings(dir string) {
+// Badger writes the value log and the memtable WALs through shared mmaps,
+// and reads the whole last value log file at Open, so every body written
+// stays resident in RSS (as RssFile) until the kernel needs the memory:
+// 100,000 5 KB messages add 500 MB of RSS, while SPEC §11 wants them held in
+// under 150 MB. trimMappings asks the kernel to reclaim those pages with
+// madvise(MADV_PAGEOUT) on the mappings of the *.vlog and *.mem files under
+// dir: clean pages leave memory, dirty ones are written back first; nothing
+// changes for Badger, which faults them back in from the file if it reads
+// them again (a body once, at delivery, with the kernel's read-around). The
+// LSM tables (*.sst: the envelopes, read at every lookup) are left alone.
+//
+// MADV_PAGEOUT is only a hint, so a mapping that Badger replaces between the
+// read of /proc/self/maps and the madvise call cannot be harmed, whatever
+// is mapped there by then (unlike MADV_DONTNEED, which would zero anonymous
+// memory). It needs Linux 5.4; trimMappings returns false when the kernel
+// does not support it, and the store stops calling it.
+func trimMappings(dir string) bool {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
-		return
+		return false
 	}
 	defer f.Close()
 	prefix := []byte(dir + "/")
@@ -41,19 +46,33 @@ func trimMappings(dir string) {
 		if !strings.HasSuffix(path, ".vlog") && !strings.HasSuffix(path, ".mem") {
 			continue
 		}
-		fields := strings.Fields(string(line[:i]))
-		if len(fields) < 2 || len(fields[1]) != 4 || fields[1][3] != 's' { // shared mappings only
-			continue
-		}
-		lo, hi, ok := strings.Cut(fields[0], "-")
+		start, end, ok := parseMapRange(string(line[:i]))
 		if !ok {
 			continue
 		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
-			continue
+		_, _, errno := unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_PAGEOUT)
+		if errno == unix.EINVAL {
+			return false
 		}
-		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
 	}
+	return true
+}
+
+// parseMapRange parses the address range of a /proc/self/maps line
+// ("7f12a000-7f12c000 rw-s ...").
+func parseMapRange(line string) (start, end uintptr, ok bool) {
+	fields := strings.Fields(line)
+	if len(fields) < 1 {
+		return 0, 0, false
+	}
+	lo, hi, found := strings.Cut(fields[0], "-")
+	if !found {
+		return 0, 0, false
+	}
+	s, err1 := strconv.ParseUint(lo, 16, 64)
+	e, err2 := strconv.ParseUint(hi, 16, 64)
+	if err1 != nil || err2 != nil || e <= s {
+		return 0, 0, false
+	}
+	return uintptr(s), uintptr(e), true
 }

@@ -3,4 +3,4 @@
 package spool
 
 // trimMappings is Linux-only (see trim_linux.go).
-func trimMappings(string) {}
+func trimMappings(string) bool { return false }

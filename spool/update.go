@@ -47,6 +47,21 @@ func (s *Store) update(id string, fn func(m *Message) error, durable bool) (*Mes
 		return nil, fmt.Errorf("spool: update %s: %w", id, err)
 	}
 	defer s.leave()
+	cur, err := s.updateLocked(id, fn)
+	if err != nil {
+		return nil, err
+	}
+	if !durable {
+		s.gs.dirty.Store(true)
+	} else if err := s.gs.wait(); err != nil {
+		return nil, fmt.Errorf("spool: update %s: %w", id, err)
+	}
+	return cur, nil
+}
+
+// updateLocked runs the update transaction and the index change under the
+// ID lock (not the fsync: other messages of the same lock need not wait).
+func (s *Store) updateLocked(id string, fn func(m *Message) error) (*Message, error) {
 	mu := s.lockID(id)
 	mu.Lock()
 	defer mu.Unlock()
@@ -68,11 +83,6 @@ func (s *Store) update(id string, fn func(m *Message) error, durable bool) (*Mes
 		return nil, fmt.Errorf("spool: update %s: %w", id, err)
 	}
 	s.apply(id, old, cur)
-	if !durable {
-		s.gs.dirty.Store(true)
-	} else if err := s.gs.wait(); err != nil {
-		return nil, fmt.Errorf("spool: update %s: %w", id, err)
-	}
 	return cloneMessage(cur), nil
 }
 
