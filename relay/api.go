@@ -36,7 +36,10 @@ type apiRecipient struct {
 var stateOrder = map[spool.State]int{spool.StateSending: 0, spool.StateReady: 1, spool.StateDeferred: 2,
 	spool.StateDelayed: 3, spool.StateHeld: 4, spool.StateBounced: 5, spool.StateSent: 6, spool.StateCancelled: 7}
 
-func itemOf(m *spool.Message) apiItem {
+// itemOf is a message as the API shows it. A ready recipient whose
+// profile is held back by its rate shows when it may go.
+func (s *Server) itemOf(m *spool.Message) apiItem {
+	now := s.now()
 	it := apiItem{ID: m.ID, Created: m.Created, Sender: m.Sender, Team: m.Team, Size: m.Size,
 		Recipients: []apiRecipient{}}
 	best := -1
@@ -45,6 +48,12 @@ func itemOf(m *spool.Message) apiItem {
 			Attempts: r.Attempts, LastError: r.LastError}
 		if !r.State.Final() && r.State != spool.StateHeld {
 			t := r.NextAttempt
+			if w := s.sched.rates.waitUntil(r.Profile, now); r.State == spool.StateReady && w.After(t) {
+				t = w
+				if p, ok := s.rt.Load().cfg.Profiles[r.Profile]; ok && ar.LastError == "" {
+					ar.LastError = "waiting for the profile's rate limit (" + p.Rate.String() + ")"
+				}
+			}
 			ar.NextAttempt = &t
 		}
 		it.Recipients = append(it.Recipients, ar)
@@ -81,7 +90,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 	}
 	items := []apiItem{}
 	err := s.spool.List(state, func(m *spool.Message) bool {
-		items = append(items, itemOf(m))
+		items = append(items, s.itemOf(m))
 		return len(items) < 10000
 	})
 	if err != nil {
@@ -97,7 +106,7 @@ func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
 		writeSpoolError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, itemOf(m))
+	writeJSON(w, http.StatusOK, s.itemOf(m))
 }
 
 // apiAction wraps one spool admin action: 200 with the item after the
@@ -112,7 +121,7 @@ func (s *Server) apiAction(act func(id string) (*spool.Message, error)) http.Han
 		}
 		s.log.Info("admin action", "msg_id", id, "action", r.Method+" "+r.URL.Path)
 		s.sched.kick()
-		writeJSON(w, http.StatusOK, itemOf(m))
+		writeJSON(w, http.StatusOK, s.itemOf(m))
 	}
 }
 
@@ -129,14 +138,16 @@ func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 func (s *Server) apiProfiles(w http.ResponseWriter, r *http.Request) {
 	rt := s.rt.Load()
 	type profile struct {
-		Name        string `json:"name"`
-		Type        string `json:"type"`
-		Description string `json:"description"`
-		Enabled     bool   `json:"enabled"`
-		Host        string `json:"host"`
-		Port        int    `json:"port"`
-		TLS         string `json:"tls"`
-		Mode        string `json:"mode"`
+		Name        string     `json:"name"`
+		Type        string     `json:"type"`
+		Description string     `json:"description"`
+		Enabled     bool       `json:"enabled"`
+		Host        string     `json:"host"`
+		Port        int        `json:"port"`
+		TLS         string     `json:"tls"`
+		Mode        string     `json:"mode"`
+		LastResult  string     `json:"last_result"`
+		LastAttempt *time.Time `json:"last_attempt"`
 	}
 	out := []profile{}
 	for name, p := range rt.cfg.Profiles {
@@ -144,8 +155,12 @@ func (s *Server) apiProfiles(w http.ResponseWriter, r *http.Request) {
 		if p.Immediate {
 			mode = "immediate"
 		}
-		out = append(out, profile{Name: name, Type: p.Upstream.Type, Description: p.Description, Enabled: p.Enabled,
-			Host: p.Upstream.Host, Port: p.Upstream.Port, TLS: string(p.Upstream.TLS), Mode: mode})
+		pr := profile{Name: name, Type: p.Upstream.Type, Description: p.Description, Enabled: p.Enabled,
+			Host: p.Upstream.Host, Port: p.Upstream.Port, TLS: string(p.Upstream.TLS), Mode: mode}
+		if res, at := s.health.lastResult(name); res != "" {
+			pr.LastResult, pr.LastAttempt = res, &at
+		}
+		out = append(out, pr)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, out)

@@ -41,6 +41,17 @@ func failureOf(addr string, e *upstream.Error, host string) failure {
 // logged when that is unset; a DSN of relayd's own that fails to reach
 // [notify] bounces is dropped, so bounces can never loop.
 func (s *Server) bounce(rt *runtime, m *spool.Message, failed []failure, body []byte, now time.Time) {
+	s.dsn(rt, m, failed, body, now, "failed")
+}
+
+// delayed sends the one "still trying" DSN of warn_after (RFC 3464
+// Action: delayed) to the sender, with a copy to [notify] bounces.
+func (s *Server) delayed(rt *runtime, m *spool.Message, waiting []failure, body []byte, now time.Time) {
+	s.dsn(rt, m, waiting, body, now, "delayed")
+}
+
+// dsn builds and queues a DSN whose recipients all have one action.
+func (s *Server) dsn(rt *runtime, m *spool.Message, failed []failure, body []byte, now time.Time, action string) {
 	var to []string
 	if m.Sender != "" {
 		to = append(to, m.Sender)
@@ -67,10 +78,18 @@ func (s *Server) bounce(rt *runtime, m *spool.Message, failed []failure, body []
 		info.To = rt.cfg.Notify.Bounces
 	}
 	for _, f := range failed {
-		info.Recipients = append(info.Recipients, message.DSNRecipient{Address: f.addr, Action: "failed",
-			Status: f.status, RemoteMTA: remoteMTA(f.remote), DiagnosticCode: f.diag, LastAttempt: now})
+		r := message.DSNRecipient{Address: f.addr, Action: action, Status: f.status,
+			RemoteMTA: remoteMTA(f.remote), DiagnosticCode: f.diag, LastAttempt: now}
+		if action == "delayed" && rt.cfg.MaxQueueAge > 0 {
+			r.WillRetryUntil = m.Created.Add(rt.cfg.MaxQueueAge)
+		}
+		info.Recipients = append(info.Recipients, r)
 	}
-	s.queueNotice(rt, m.Team, to, message.DSN(info), now, "bounce", m.ID)
+	kind := "bounce"
+	if action == "delayed" {
+		kind = "delay notice"
+	}
+	s.queueNotice(rt, m.Team, to, message.DSN(info), now, kind, m.ID)
 }
 
 func remoteMTA(hostport string) string {

@@ -122,13 +122,23 @@ func (r *testRelay) advance(d time.Duration) {
 	r.srv.Kick()
 }
 
-// idle waits until no recipient is ready or sending (bounded: 10 s).
+// idle waits until a whole scheduler pass that began after a kick left
+// nothing sending: whatever is still queued is not due, busy or held back
+// by a rate (bounded: 10 s).
 func (r *testRelay) idle() {
 	r.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		c := r.store.Counts()
-		if c[spool.StateReady] == 0 && c[spool.StateSending] == 0 {
+		// A kick during a pass queues one more; after the second pass that
+		// follows two kicks, one whole pass began after the first kick.
+		p0 := r.srv.sched.passes.Load()
+		for i := int64(1); i <= 2; i++ {
+			r.srv.Kick()
+			for r.srv.sched.passes.Load() < p0+i && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		if r.store.Counts()[spool.StateSending] == 0 && r.srv.sched.inFlight() == 0 {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -47,9 +47,9 @@ func (s *Server) record(ctx context.Context, rt *runtime, m *spool.Message, body
 	now := s.now()
 	out := outcomes(rcpts, res)
 	abandoned := ctx.Err() != nil && res.Err != nil && res.Err.Temporary
-	var bounced []failure
+	var bounced, waiting []failure
 	updated, err := s.spool.Update(m.ID, func(m *spool.Message) error {
-		bounced = bounced[:0]
+		bounced, waiting = bounced[:0], waiting[:0]
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
 			o, ok := out[r.Address]
@@ -73,6 +73,12 @@ func (s *Server) record(ctx context.Context, rt *runtime, m *spool.Message, body
 			case o.state == spool.StateBounced:
 				bounced = append(bounced, failureOf(r.Address, o.err, res.Host))
 			}
+			if r.State == spool.StateDeferred && warnDue(rt, m, now) {
+				waiting = append(waiting, failureOf(r.Address, o.err, res.Host))
+			}
+		}
+		if len(waiting) > 0 {
+			m.Warned = true
 		}
 		return nil
 	})
@@ -102,6 +108,16 @@ func (s *Server) record(ctx context.Context, rt *runtime, m *spool.Message, body
 	if len(bounced) > 0 {
 		s.bounce(rt, updated, bounced, body, now)
 	}
+	if len(waiting) > 0 {
+		s.delayed(rt, updated, waiting, body, now)
+	}
+	s.watch(rt, profile, res, now)
+}
+
+// warnDue reports whether m's one "still trying" DSN is due (warn_after;
+// never for the null sender or relayd's own notices).
+func warnDue(rt *runtime, m *spool.Message, now time.Time) bool {
+	return rt.cfg.WarnAfter > 0 && !m.Warned && m.Sender != "" && !m.DSN && now.Sub(m.Created) >= rt.cfg.WarnAfter
 }
 
 // expire bounces the recipients of m that have waited longer than

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/relayd/relayd/spool"
@@ -18,9 +19,13 @@ type scheduler struct {
 	srv   *Server
 	kickc chan struct{}
 
-	mu   sync.Mutex
-	busy map[string]int // profile → deliveries in flight
-	wg   sync.WaitGroup // deliveries in flight
+	mu    sync.Mutex
+	busy  map[string]int // profile → deliveries in flight
+	wg    sync.WaitGroup // deliveries in flight
+	rates limiters
+	// passes counts finished passes, so tests can wait for one that
+	// started after a change.
+	passes atomic.Int64
 }
 
 // dueBatch is how many due messages one pass looks at.
@@ -62,6 +67,7 @@ func (sc *scheduler) run(stop, dctx context.Context) {
 
 // pass dispatches every due delivery it can and returns how long to sleep.
 func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
+	defer sc.passes.Add(1)
 	defer sc.srv.recoverPanic("scheduler")
 	now := sc.srv.now()
 	msgs, err := sc.srv.spool.Due(now, dueBatch)
@@ -77,14 +83,19 @@ func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 		sc.dispatch(ctx, m, now)
 	}
 	next, ok := sc.srv.spool.NextDue()
+	wait := time.Hour
 	switch {
 	case !ok:
-		return time.Hour
 	case !next.After(now):
 		// Due work waits for a busy profile; a finished delivery kicks us.
-		return time.Second
+		wait = time.Second
+	default:
+		wait = next.Sub(now)
 	}
-	return next.Sub(now)
+	if wake := sc.rateWake(rt, now); !wake.IsZero() {
+		wait = min(wait, max(wake.Sub(now), time.Millisecond))
+	}
+	return wait
 }
 
 // dispatch starts the deliveries of one message's due recipients, grouped
@@ -98,6 +109,10 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 	for profile, rcpts := range groups {
 		p, ok := rt.usable(profile)
 		if !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
+			continue
+		}
+		if ok, _ := sc.rates.allow(profile, p.Rate, now); !ok {
+			sc.release(profile) // excess waits in the queue, never fails
 			continue
 		}
 		lease := p.Upstream.Timeout*4 + p.Upstream.DataTimeout + leaseSlack
@@ -125,12 +140,36 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 func (sc *scheduler) saturated(rt *runtime) bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
+	now := sc.srv.now()
 	for name, p := range rt.cfg.Profiles {
-		if p.Enabled && sc.busy[name] < max(p.Upstream.MaxConns, 1) {
+		if p.Enabled && sc.busy[name] < max(p.Upstream.MaxConns, 1) && sc.rates.waitUntil(name, now).IsZero() {
 			return false
 		}
 	}
 	return true
+}
+
+// rateWake is the earliest time a rate-limited profile may start again,
+// zero when none is limited.
+func (sc *scheduler) rateWake(rt *runtime, now time.Time) time.Time {
+	var wake time.Time
+	for name := range rt.cfg.Profiles {
+		if t := sc.rates.waitUntil(name, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
+			wake = t
+		}
+	}
+	return wake
+}
+
+// inFlight is the number of deliveries running now.
+func (sc *scheduler) inFlight() int {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	n := 0
+	for _, b := range sc.busy {
+		n += b
+	}
+	return n
 }
 
 // acquire takes one of a profile's connection slots, if one is free.

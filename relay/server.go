@@ -53,6 +53,7 @@ type Server struct {
 	auth    authCache
 	fails   authFailures
 	waiting waiters
+	health  healths
 
 	mu        sync.Mutex
 	listeners []*listener

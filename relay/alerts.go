@@ -1,0 +1,147 @@
+package relay
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/relayd/relayd/spool"
+	"github.com/relayd/relayd/upstream"
+)
+
+// Alerts to [notify] admin (SPEC §3): a profile that cannot authenticate,
+// fails TLS, has its sender refused, or has been unreachable for
+// alertDownAfter gets one alert mail, at most one per profile per
+// alertEvery, and a recovery mail once it delivers again.
+const (
+	alertDownAfter = 15 * time.Minute
+	alertEvery     = time.Hour
+)
+
+// health is what relay remembers about one profile's recent attempts.
+type health struct {
+	failingSince time.Time       // start of the current run of failed attempts
+	lastErr      *upstream.Error // latest failure of the run
+	alerted      bool            // an alert went out for this run
+	lastAlert    time.Time
+	lastResult   string // "ok" or the diagnosis, for GET /api/v1/profiles
+	lastTime     time.Time
+}
+
+type healths struct {
+	mu sync.Mutex
+	m  map[string]*health
+}
+
+func (hs *healths) get(profile string) *health {
+	if hs.m == nil {
+		hs.m = map[string]*health{}
+	}
+	h := hs.m[profile]
+	if h == nil {
+		h = &health{}
+		hs.m[profile] = h
+	}
+	return h
+}
+
+// lastResult returns a profile's latest attempt outcome and its time.
+func (hs *healths) lastResult(profile string) (string, time.Time) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	h := hs.m[profile]
+	if h == nil {
+		return "", time.Time{}
+	}
+	return h.lastResult, h.lastTime
+}
+
+// watch records one attempt's transaction-level outcome for profile and
+// sends an alert or recovery mail when one is due.
+func (s *Server) watch(rt *runtime, profile string, res *upstream.Result, now time.Time) {
+	e := res.Err
+	s.health.mu.Lock()
+	h := s.health.get(profile)
+	h.lastTime = now
+	var alert, recovered bool
+	if e == nil {
+		h.lastResult = "ok"
+		recovered = h.alerted
+		h.failingSince, h.lastErr, h.alerted = time.Time{}, nil, false
+	} else {
+		h.lastResult = e.Error()
+		if h.failingSince.IsZero() {
+			h.failingSince = now
+		}
+		h.lastErr = e
+		alert = alarming(e, now.Sub(h.failingSince)) && (h.lastAlert.IsZero() || now.Sub(h.lastAlert) >= alertEvery)
+		if alert {
+			h.alerted, h.lastAlert = true, now
+		}
+	}
+	since := h.failingSince
+	s.health.mu.Unlock()
+
+	if rt.cfg.Notify.Admin == "" || !(alert || recovered) {
+		return
+	}
+	if alert {
+		s.log.Warn("profile failing: alerting the admin", "profile", profile, "step", string(e.Step), "err", e.Error())
+		s.adminMail(rt, profile, now, fmt.Sprintf("[relayd] profile %s is failing (%s)", profile, e.Step),
+			fmt.Sprintf("relayd on %s cannot deliver through profile %q since %s.\r\n\r\n%s\r\n\r\n"+
+				"Mail for this profile stays queued and is retried; it bounces after max_queue_age.\r\n"+
+				"Check it with: relayd test %s\r\n"+
+				"You get at most one such mail per profile per hour, and one when it works again.\r\n",
+				rt.cfg.Hostname, profile, since.UTC().Format(time.RFC1123Z), wrap(e.Error()), profile))
+		return
+	}
+	s.log.Info("profile recovered: telling the admin", "profile", profile)
+	s.adminMail(rt, profile, now, fmt.Sprintf("[relayd] profile %s works again", profile),
+		fmt.Sprintf("relayd on %s delivered through profile %q again at %s.\r\n",
+			rt.cfg.Hostname, profile, now.UTC().Format(time.RFC1123Z)))
+}
+
+// alarming reports whether a failure deserves the admin's attention: what
+// only an admin can fix at once, or an upstream down for a while.
+func alarming(e *upstream.Error, down time.Duration) bool {
+	switch e.Step {
+	case upstream.StepAuth, upstream.StepStartTLS:
+		return true
+	case upstream.StepMail:
+		return !e.Temporary
+	case upstream.StepResolve, upstream.StepConnect, upstream.StepBanner, upstream.StepEHLO:
+		return down >= alertDownAfter
+	}
+	return false
+}
+
+// adminMail queues a plain text mail to [notify] admin.
+func (s *Server) adminMail(rt *runtime, profile string, now time.Time, subject, text string) {
+	from := s.notifyFrom(rt)
+	var b strings.Builder
+	fmt.Fprintf(&b, "From: relayd <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n", from, rt.cfg.Notify.Admin,
+		oneLine(subject), now.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n", spool.NewID(), rt.cfg.Hostname)
+	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+	b.WriteString(text)
+	s.queueNotice(rt, "", []string{rt.cfg.Notify.Admin}, []byte(b.String()), now, "alert", profile)
+}
+
+// wrap folds a long diagnosis into lines of at most 76 octets at spaces.
+func wrap(s string) string {
+	var out strings.Builder
+	n := 0
+	for _, w := range strings.Fields(s) {
+		if n > 0 && n+1+len(w) > 76 {
+			out.WriteString("\r\n")
+			n = 0
+		} else if n > 0 {
+			out.WriteByte(' ')
+			n++
+		}
+		out.WriteString(w)
+		n += len(w)
+	}
+	return out.String()
+}
