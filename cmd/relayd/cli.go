@@ -33,7 +33,7 @@ commands:
                      print the profile and rule each recipient is routed by
   test PROFILE [-from ADDR] [-to ADDR] [-send]
                      connection test of an upstream profile
-  queue list [-state S] | show ID | hold ID | release ID | delete ID | retry ID | retry -all
+  queue list [-state S] | show ID | hold ID | release ID | delete ID | retry ID | retry -all  [-json]
                      manage the queue of the running daemon
   passwd             read a password, print a bcrypt hash for [[team.user]]
   version            print version, Go version and commit

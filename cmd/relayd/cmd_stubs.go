@@ -5,7 +5,8 @@ import (
 	"fmt"
 )
 
-// Commands of SPEC §2 whose implementation comes later. The flags of `test`
+// Commands of SPEC §2 whose implementation comes later (queue is in
+// cmd_queue.go). The flags of `test`
 // are already declared, so its argument handling (and its test) is final.
 
 // testOptions are the flags of `relayd test PROFILE [-from ADDR] [-to ADDR]... [-send]`.
@@ -33,11 +34,5 @@ func (c *cli) test(args []string) int {
 		return code
 	}
 	fmt.Fprintln(c.stderr, "relayd test: not implemented yet")
-	return 1
-}
-
-// queue is `relayd queue ...`: not implemented yet (exit 1).
-func (c *cli) queue([]string) int {
-	fmt.Fprintln(c.stderr, "relayd queue: not implemented yet")
 	return 1
 }
