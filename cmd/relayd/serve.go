@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -27,6 +28,15 @@ import (
 // before abandoning them (they stay queued). systemd's TimeoutStopSec must
 // be larger.
 const drainTime = 20 * time.Second
+
+// gcEvery is how often the spool's value log is garbage collected; without
+// it the log only grows.
+const gcEvery = 5 * time.Minute
+
+// softMemoryLimit keeps the Go heap near SPEC §11's memory goal (Badger's
+// temporary buffers otherwise let it swell); GOMEMLIMIT overrides it. It is
+// a soft limit: the GC works harder, nothing fails.
+const softMemoryLimit = 128 << 20
 
 // runServe is `relayd` / `relayd serve`: the daemon in the foreground.
 // Exit codes (SPEC §2): 0 clean shutdown, 1 fatal error, 2 bad config.
@@ -48,6 +58,9 @@ func runServe(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(stderr, string(f.Server.LogFormat), string(f.Server.LogLevel))
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(softMemoryLimit)
+	}
 	for _, w := range warnings {
 		log.Warn("config", "warning", w)
 	}
@@ -105,6 +118,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	go store.RunGC(ctx, gcEvery)
 	go handleSignals(ctx, stop, path, srv, reloads, log)
 	ready.Store(true)
 	sdNotify("READY=1")
