@@ -38,17 +38,24 @@ var errSASLSteps = errors.New("too many AUTH challenges")
 // fix the profile and let the queue drain (the diagnosis says so, and SPEC
 // §3 [notify] admin gets told).
 func (c *client) authenticate(ctx context.Context, prof *Profile) *Error {
-	if prof.Username == "" {
+	if prof.Username == "" && prof.OAuth2 == nil {
 		return nil
 	}
 	if !c.tls && tlsMode(prof) != TLSNone {
+		what := "the password"
+		if prof.OAuth2 != nil {
+			what = "the OAuth2 access token"
+		}
 		return c.localError(StepStartTLS, fmt.Sprintf("%s does not offer STARTTLS, and relayd never sends "+
-			"the password for %s over an unencrypted connection: use a port with TLS (tls = \"starttls-required\" "+
-			"or \"implicit\"), or tls = \"none\" only on a trusted network", c.addr, prof.Username))
+			"%s for %s over an unencrypted connection: use a port with TLS (tls = \"starttls-required\" "+
+			"or \"implicit\"), or tls = \"none\" only on a trusted network", c.addr, what, prof.Username))
 	}
 	mech, xerr := c.chooseMech(prof)
 	if xerr != nil {
 		return xerr
+	}
+	if prof.OAuth2 != nil {
+		return c.authenticateOAuth(ctx, prof, mech)
 	}
 	r, xerr := c.sasl(ctx, prof.Username, newSASL(mech, prof.Username, prof.Password))
 	if xerr != nil {
@@ -64,15 +71,7 @@ func (c *client) authenticate(ctx context.Context, prof *Profile) *Error {
 // chooseMech picks the first allowed mechanism the server offers.
 func (c *client) chooseMech(prof *Profile) (string, *Error) {
 	offered := strings.Fields(strings.ToUpper(c.ext["AUTH"]))
-	allowed := bestMechs
-	if len(prof.AuthMechanisms) > 0 {
-		allowed = nil
-		for _, m := range prof.AuthMechanisms {
-			if m = strings.ToUpper(m); slices.Contains(bestMechs, m) {
-				allowed = append(allowed, m)
-			}
-		}
-	}
+	allowed := allowedMechs(prof)
 	for _, m := range allowed {
 		if slices.Contains(offered, m) {
 			return m, nil
@@ -88,6 +87,30 @@ func (c *client) chooseMech(prof *Profile) (string, *Error) {
 	return "", xerr
 }
 
+// allowedMechs is the profile's auth_mechanisms that relayd implements for
+// its kind of credentials, in order. With OAuth2 they are XOAUTH2 and
+// OAUTHBEARER: those that auth_mechanisms names, else both, XOAUTH2 first
+// (what Gmail and Office 365 offer).
+func allowedMechs(prof *Profile) []string {
+	known := bestMechs
+	if prof.OAuth2 != nil {
+		known = oauthMechs
+	}
+	if len(prof.AuthMechanisms) == 0 {
+		return known
+	}
+	var allowed []string
+	for _, m := range prof.AuthMechanisms {
+		if m = strings.ToUpper(m); slices.Contains(known, m) {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 && prof.OAuth2 != nil {
+		return known
+	}
+	return allowed
+}
+
 // sasl runs one AUTH exchange (RFC 4954 §4) and returns the final reply.
 // Nothing of it is logged.
 func (c *client) sasl(ctx context.Context, user string, sc sasl.Client) (*reply, *Error) {
@@ -98,6 +121,7 @@ func (c *client) sasl(ctx context.Context, user string, sc sasl.Client) (*reply,
 	line := "AUTH " + mech
 	if ir != nil {
 		line += " " + encode64(ir)
+		c.secrets = append(c.secrets, encode64(ir))
 	}
 	r, err := c.cmd(line)
 	for step := 0; err == nil && r.code == 334; step++ {
@@ -116,7 +140,9 @@ func (c *client) sasl(ctx context.Context, user string, sc sasl.Client) (*reply,
 			xerr.Subject, xerr.Err = user, err
 			return nil, xerr
 		}
-		r, err = c.cmd(encode64(resp))
+		// A continuation response is plain base64; an empty one is an
+		// empty line ("=" only stands for an empty initial response).
+		r, err = c.cmd(base64.StdEncoding.EncodeToString(resp))
 	}
 	if err != nil {
 		xerr := c.netError(ctx, StepAuth, err)

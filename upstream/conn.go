@@ -40,16 +40,17 @@ func (r *reply) ok() bool { return r.code >= 200 && r.code < 300 }
 // may be called concurrently (by the context watcher).
 type client struct {
 	profile string
-	addr    string   // host:port dialled
+	addr    string   // host:port for errors and logs (type direct: the MX host name)
 	raw     net.Conn // the TCP connection: closing it ends everything
 	conn    net.Conn // raw, or the *tls.Conn over it
 	r       *textproto.Reader
 	w       *bufio.Writer
 	ext     map[string]string // EHLO keywords (upper case) and their parameters
 	tls     bool
-	mech    string   // the AUTH mechanism used, "" = none
-	secrets []string // never shown in an Error (password, its base64)
-	broken  bool     // an I/O error happened: no QUIT, no reuse
+	mech    string      // the AUTH mechanism used, "" = none
+	secrets []string    // never shown in an Error (password, access token, their base64)
+	oauth   *oauthState // with [profile.oauth2]: the token source and what the upstream rejected
+	broken  bool        // an I/O error happened: no QUIT, no reuse
 
 	timeout     time.Duration // each command's reply
 	dataTimeout time.Duration // the body and the reply to the final "."

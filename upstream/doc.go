@@ -4,12 +4,14 @@
 //	                           <- upstream.Result    -> spool (sent / deferred / bounced)
 //
 // relay leases a message in the spool, builds an Envelope (after policy's
-// rewrites) and calls Pool.Send with the Profile the recipients were routed
-// to. upstream owns everything on the wire of SPEC §8.1: parsing the host,
-// dialling, the banner, EHLO, the TLS modes (none, starttls,
-// starttls-required, implicit), AUTH (CRAM-MD5, PLAIN, LOGIN), one
-// transaction per Send, connection pooling per profile, credentials and TLS
-// policy (SPEC §7.5: at most max_connections busy connections, at most
+// rewrites, and DKIM signing with SignDKIM) and calls Pool.Send with the
+// Profile the recipients were routed to. upstream owns everything on the
+// wire of SPEC §8: parsing the host, dialling, the banner, EHLO, the TLS
+// modes (none, starttls, starttls-required, implicit), AUTH (CRAM-MD5,
+// PLAIN, LOGIN, and XOAUTH2 / OAUTHBEARER with an OAuth2 access token),
+// one transaction per Send (type direct: one per recipient domain, to its
+// MX hosts), connection pooling per profile, destination, credentials and
+// TLS policy (SPEC §7.5: at most max_connections busy connections, at most
 // max_per_connection messages per connection, RSET between them).
 //
 // Every failure is an *Error: the profile, host and step that failed, the
@@ -24,6 +26,12 @@
 //   - smtp.go: connection setup: host parsing, dial, banner, EHLO, STARTTLS.
 //   - conn.go: the wire: commands, replies, deadlines, QUIT.
 //   - auth.go: mechanism choice and the SASL clients (CRAM-MD5, LOGIN).
+//   - auth_oauth.go, oauth.go: XOAUTH2 / OAUTHBEARER (RFC 7628) and the
+//     cached OAuth2 token source (refresh before expiry and after a
+//     rejection, rotated refresh tokens written back).
+//   - direct.go, mx.go: direct delivery (SPEC §8.2): grouping
+//     per domain, MX lookup (RFC 5321 §5.1, RFC 7505), MX order.
+//   - dkim.go, dkimkey.go: DKIM signing (RFC 6376, RFC 8463) and keys.
 //   - tx.go: one transaction: MAIL, RCPT, DATA, the final reply.
 //   - address.go: FormatAddress, the only way an address reaches the wire.
 //   - tls.go: TLS configuration and certificate diagnoses.

@@ -42,7 +42,8 @@ type Error struct {
 	Err       error  // underlying cause, if any
 
 	// Subject is what the step was about: the username at StepAuth, the
-	// envelope sender at StepMail, the recipient at StepRcpt; "" otherwise.
+	// envelope sender at StepMail, the recipient at StepRcpt, the
+	// recipient domain at StepResolve of a direct profile; "" otherwise.
 	Subject string
 }
 
@@ -89,6 +90,12 @@ func (e *Error) diagnosis() string {
 	case e.Ambiguous:
 		return fmt.Sprintf("the connection to %s broke after the message was sent, before %s confirmed it (%s): "+
 			"relayd will send it again, so it may arrive twice", host, host, e.Text)
+	case e.Step == StepResolve && e.Subject != "":
+		what := e.Text
+		if reply != "" {
+			what = reply
+		}
+		return fmt.Sprintf("cannot deliver to %s: %s (%s)", e.Subject, what, e.retryHint())
 	case e.Step == StepResolve:
 		if h, _, err := net.SplitHostPort(host); err == nil {
 			host = h
@@ -127,6 +134,10 @@ func (e *Error) diagnosis() string {
 // temporary (see authError): the admin fixes the password, the queue waits.
 func (e *Error) authDiagnosis(host, reply string) string {
 	switch {
+	case e.Code != 0 && errors.Is(e.Err, ErrOAuth2):
+		return fmt.Sprintf("the OAuth2 access token for %s was rejected by %s (%s): "+
+			"check that the app has the SMTP scope and that %s may send with OAuth2 (SMTP AUTH enabled "+
+			"for the mailbox); queued mail is retried", e.Subject, host, reply, e.Subject)
 	case e.Code == 535:
 		return fmt.Sprintf("authentication failed for %s at %s: wrong username or password (%s); "+
 			"fix the profile's password, queued mail is retried", e.Subject, host, reply)

@@ -42,6 +42,11 @@ type Options struct {
 	// Profiles are profile names whose metric series are created at 0 at
 	// once; other profiles get theirs on their first Send.
 	Profiles []string
+	// Resolver answers the MX and address lookups of type direct profiles
+	// (tests inject a map-backed one). nil = a *net.Resolver per profile
+	// that asks Profile.Resolver, or the system resolver when that is "".
+	// A non-nil Resolver overrides every profile's Resolver.
+	Resolver Resolver
 }
 
 // Pool delivers envelopes to upstreams over pooled connections. Connections
@@ -54,21 +59,24 @@ type Pool struct {
 	dial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	now         func() time.Time
 	idleTimeout time.Duration
+	resolver    Resolver // nil = per profile, see Options.Resolver
 
 	mu      sync.Mutex
 	closed  bool
-	entries map[poolKey]*entry // never removed: one small entry per profile version
+	entries map[poolKey]*entry        // never removed: one small entry per profile version and destination
+	tokens  map[tokenKey]*tokenSource // OAuth2 access tokens, one source per token configuration
 }
 
 // poolKey is everything a connection's session depends on. A reload that
 // changes any of it makes new connections; old idle ones expire.
 type poolKey struct {
-	profile, addr, serverName string
+	profile, addr, serverName string // addr: the address dialled (type direct: one per MX address)
 	tls                       TLSMode
 	verify                    bool
 	roots                     *x509.CertPool
 	username                  string
 	password                  [sha256.Size]byte // a digest, so a printed key shows no secret
+	oauth2                    [sha256.Size]byte // digest of the OAuth2 configuration, zero without
 	mechs, helo               string
 	maxConns                  int
 }
@@ -82,7 +90,8 @@ type entry struct {
 // NewPool returns an empty Pool; connections are opened on demand.
 func NewPool(opts Options) *Pool {
 	p := &Pool{log: opts.Logger, metrics: newMetrics(opts.Registerer), dial: opts.Dialer, now: opts.Now,
-		idleTimeout: opts.IdleTimeout, entries: map[poolKey]*entry{}}
+		idleTimeout: opts.IdleTimeout, resolver: opts.Resolver, entries: map[poolKey]*entry{},
+		tokens: map[tokenKey]*tokenSource{}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -102,8 +111,10 @@ func NewPool(opts Options) *Pool {
 }
 
 // Send delivers env through prof in one transaction and returns the outcome
-// per recipient (SPEC §8.1). It blocks while prof already has MaxConns busy
-// connections, reuses an idle connection of the same key (RSET first; one
+// per recipient (SPEC §8.1); for a direct profile, in one transaction per
+// recipient domain to that domain's MX hosts (SPEC §8.2, see Result). It
+// blocks while prof already has MaxConns busy connections (direct: per MX
+// address), reuses an idle connection of the same key (RSET first; one
 // found dead before MAIL is accepted is replaced by a new one, once), and
 // after MaxPerConn messages on a connection sends QUIT. Cancelling ctx
 // aborts the wait and closes the connection in use. Send never panics on
@@ -129,37 +140,75 @@ func (p *Pool) Send(ctx context.Context, prof *Profile, env *Envelope) *Result {
 }
 
 func (p *Pool) send(ctx context.Context, prof *Profile, w *wire, res *Result) {
+	if err := checkProfile(prof); err != nil {
+		fix := ": fix the profile's host, port, tls or helo"
+		if prof.OAuth2 != nil {
+			fix = ": fix the profile's host, port, tls, helo or oauth2"
+		}
+		if prof.Type == "direct" {
+			fix = ": fix the profile's port, tls, helo or resolver"
+		}
+		res.Err = &Error{Profile: prof.Name, Step: StepConnect, Temporary: true, Err: err, Text: err.Error() + fix}
+		return
+	}
 	if prof.Type == "direct" {
-		res.Err = &Error{Profile: prof.Name, Step: StepConnect, Temporary: true,
-			Text: "direct MX delivery is not available in this version: route to a type = \"smtp\" profile"}
+		p.sendDirect(ctx, prof, w, res)
 		return
 	}
-	serverName, addr, err := target(prof)
-	if err == nil {
-		_, err = heloName(prof)
-	}
-	if m := tlsMode(prof); err == nil && m != TLSNone && m != TLSStartTLS && m != TLSStartTLSRequired && m != TLSImplicit {
-		err = fmt.Errorf("unknown tls mode %q", m)
-	}
-	if err != nil {
-		res.Err = &Error{Profile: prof.Name, Step: StepConnect, Temporary: true, Err: err,
-			Text: err.Error() + ": fix the profile's host, port, tls or helo"}
-		return
-	}
-	e, xerr := p.acquire(ctx, prof, newKey(prof, serverName, addr), addr)
+	serverName, addr, _ := target(prof) // checked
+	p.sendTo(ctx, prof, dest{serverName: serverName, addr: addr, dial: addr}, w, res)
+}
+
+// dest is where one connection goes.
+type dest struct {
+	serverName string // the name the certificate must carry: the smarthost or the MX host
+	addr       string // host:port named in errors, logs and Result.Host
+	dial       string // host:port dialled: addr, or the MX host's IP address (type direct)
+}
+
+// sendTo runs w on a connection of d's pool entry, waiting for a free one.
+func (p *Pool) sendTo(ctx context.Context, prof *Profile, d dest, w *wire, res *Result) {
+	e, xerr := p.acquire(ctx, prof, newKey(prof, d), d.addr)
 	if xerr != nil {
 		res.Err = xerr
 		return
 	}
 	defer func() { <-e.sem }()
-	p.deliver(ctx, prof, e, serverName, addr, w, res)
+	p.deliver(ctx, prof, e, d, w, res)
 }
 
-func newKey(prof *Profile, serverName, addr string) poolKey {
-	return poolKey{profile: prof.Name, addr: addr, serverName: serverName, tls: tlsMode(prof),
+// checkProfile finds the profile errors no connection can fix.
+func checkProfile(prof *Profile) error {
+	var err error
+	switch prof.Type {
+	case "direct":
+		if prof.Port < 0 || prof.Port > 65535 {
+			err = fmt.Errorf("port %d out of range", prof.Port)
+		} else if prof.Resolver != "" {
+			_, err = resolverAddr(prof.Resolver)
+		}
+	case "", "smtp":
+		_, _, err = target(prof)
+	default:
+		err = fmt.Errorf("unknown profile type %q", prof.Type)
+	}
+	if err == nil {
+		_, err = heloName(prof)
+	}
+	if err == nil && prof.OAuth2 != nil {
+		err = prof.OAuth2.check()
+	}
+	if m := tlsMode(prof); err == nil && m != TLSNone && m != TLSStartTLS && m != TLSStartTLSRequired && m != TLSImplicit {
+		err = fmt.Errorf("unknown tls mode %q", m)
+	}
+	return err
+}
+
+func newKey(prof *Profile, d dest) poolKey {
+	return poolKey{profile: prof.Name, addr: d.dial, serverName: d.serverName, tls: tlsMode(prof),
 		verify: prof.TLSVerify, roots: prof.RootCAs, username: prof.Username,
-		password: sha256.Sum256([]byte(prof.Password)), mechs: strings.Join(prof.AuthMechanisms, ","),
-		helo: prof.Helo, maxConns: maxConns(prof)}
+		password: sha256.Sum256([]byte(prof.Password)), oauth2: oauthDigest(prof.OAuth2),
+		mechs: strings.Join(prof.AuthMechanisms, ","), helo: prof.Helo, maxConns: maxConns(prof)}
 }
 
 func maxConns(prof *Profile) int {
@@ -201,7 +250,7 @@ func (p *Pool) acquire(ctx context.Context, prof *Profile, key poolKey, addr str
 
 // deliver runs the transaction on an idle connection or a new one, and
 // once more on a new one when the idle one turns out dead.
-func (p *Pool) deliver(ctx context.Context, prof *Profile, e *entry, serverName, addr string, w *wire, res *Result) {
+func (p *Pool) deliver(ctx context.Context, prof *Profile, e *entry, d dest, w *wire, res *Result) {
 	for attempt := 0; ; attempt++ {
 		var c *client
 		if attempt == 0 {
@@ -210,12 +259,12 @@ func (p *Pool) deliver(ctx context.Context, prof *Profile, e *entry, serverName,
 		reused := c != nil
 		if c == nil {
 			var xerr *Error
-			if c, xerr = p.connect(ctx, prof, serverName, addr); xerr != nil {
+			if c, xerr = p.connect(ctx, prof, d); xerr != nil {
 				res.Err = xerr
 				return
 			}
 		}
-		res.Host = addr
+		res.Host = d.addr
 		stop := context.AfterFunc(ctx, c.close)
 		out := c.transact(ctx, w, reused, res)
 		if !stop() {
@@ -223,7 +272,7 @@ func (p *Pool) deliver(ctx context.Context, prof *Profile, e *entry, serverName,
 		}
 		if out.retry && attempt == 0 {
 			p.log.Debug("pooled upstream connection is dead, opening a new one", "msg_id", w.env.ID,
-				"profile", prof.Name, "host", addr, "err", res.Err)
+				"profile", prof.Name, "host", d.addr, "err", res.Err)
 			c.close()
 			res.Err = nil
 			continue
@@ -231,7 +280,7 @@ func (p *Pool) deliver(ctx context.Context, prof *Profile, e *entry, serverName,
 		if res.Err != nil && res.Err.Ambiguous {
 			p.metrics.ambiguousDelivery(prof.Name)
 			p.log.Warn("no reply after the final dot: the message is retried and may arrive twice",
-				"msg_id", w.env.ID, "profile", prof.Name, "host", addr, "err", res.Err)
+				"msg_id", w.env.ID, "profile", prof.Name, "host", d.addr, "err", res.Err)
 		}
 		p.finish(e, prof, c, out.reuse)
 		return

@@ -33,6 +33,7 @@ type serverConfig struct {
 	insecureAuth bool
 	smtputf8     bool
 	dsn          bool
+	listen       string // "" = 127.0.0.1:0
 }
 
 // testServer is a go-smtp server on 127.0.0.1:0 (like maddy's
@@ -55,7 +56,8 @@ type testServer struct {
 	mailErr      error
 	rcptErr      map[string]error
 	dataErr      error
-	dataHook     func() // called in Data before replying, outside mu
+	dataHook     func()                        // called in Data before replying, outside mu
+	bearer       func(user, token string) bool // XOAUTH2 / OAUTHBEARER: is the token good; nil = none is
 	closed       chan struct{}
 }
 
@@ -91,7 +93,10 @@ func newTestServer(t *testing.T, cfg serverConfig) *testServer {
 	s.srv.EnableDSN = cfg.dsn
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
 	s.srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if cfg.listen == "" {
+		cfg.listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,6 +314,8 @@ func (ss *testSession) Auth(mech string) (sasl.Server, error) {
 		return &loginServer{check: check}, nil
 	case "CRAM-MD5":
 		return &cramServer{check: check}, nil
+	case "XOAUTH2", "OAUTHBEARER":
+		return newBearerServer(mech, ss), nil
 	}
 	return nil, smtp.ErrAuthUnknownMechanism
 }

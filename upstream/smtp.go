@@ -75,12 +75,15 @@ func splitHost(s string) (host string, port int, err error) {
 }
 
 // tlsMode is the profile's TLS mode; "" is the smarthost default
-// starttls-required (SPEC §3).
+// starttls-required, or opportunistic starttls for direct (SPEC §3).
 func tlsMode(prof *Profile) TLSMode {
-	if prof.TLS == "" {
-		return TLSStartTLSRequired
+	switch {
+	case prof.TLS != "":
+		return prof.TLS
+	case prof.Type == "direct":
+		return TLSStartTLS
 	}
-	return prof.TLS
+	return TLSStartTLSRequired
 }
 
 // heloName is the EHLO argument: the profile's helo, "localhost" if unset.
@@ -107,34 +110,51 @@ func timeouts(prof *Profile) (cmd, data time.Duration) {
 	return cmd, data
 }
 
-// connect opens a new connection to addr for prof and runs the session
+// connect opens a new connection to d for prof and runs the session
 // setup of SPEC §8.1: dial, banner, EHLO, STARTTLS or implicit TLS (the
-// certificate is checked before AUTH), AUTH. serverName is the name the
-// certificate must carry. It is the "dial" step a direct-MX resolver calls
-// once per MX host in preference order. Every attempt counts once in
-// relayd_upstream_connections_total.
-func (p *Pool) connect(ctx context.Context, prof *Profile, serverName, addr string) (*client, *Error) {
-	start := p.now()
-	c, xerr := p.setup(ctx, prof, serverName, addr)
-	if xerr != nil {
-		p.metrics.connection(prof.Name, connResult(xerr))
-		p.log.Debug("upstream connection failed", "profile", prof.Name, "host", addr, "step", xerr.Step,
-			"code", xerr.Code, "err", xerr, "duration", p.now().Sub(start))
-		return nil, xerr
+// certificate is checked before AUTH), AUTH. d.serverName is the name the
+// certificate must carry. Direct delivery calls it once per MX address in
+// preference order. When the upstream rejects an OAuth2 access token, the
+// token is refreshed and AUTH tried once more on a new connection. Every
+// attempt counts once in relayd_upstream_connections_total.
+func (p *Pool) connect(ctx context.Context, prof *Profile, d dest) (*client, *Error) {
+	c, xerr, rejected := p.connectOnce(ctx, prof, d, "")
+	if rejected != "" && ctx.Err() == nil {
+		p.log.Debug("upstream rejected the OAuth2 access token, refreshing it", "profile", prof.Name,
+			"host", d.addr, "code", xerr.Code)
+		c, xerr, _ = p.connectOnce(ctx, prof, d, rejected)
 	}
-	p.metrics.connection(prof.Name, "ok")
-	p.log.Debug("upstream connected", "profile", prof.Name, "host", addr, "tls", c.tls, "auth", c.mech,
-		"duration", p.now().Sub(start))
-	return c, nil
+	return c, xerr
 }
 
-func (p *Pool) setup(ctx context.Context, prof *Profile, serverName, addr string) (*client, *Error) {
+// connectOnce is one connection attempt. stale is an access token the
+// upstream rejected, to be replaced before AUTH. It returns the access token
+// used when the upstream rejected it, else "".
+func (p *Pool) connectOnce(ctx context.Context, prof *Profile, d dest, stale string) (*client, *Error, string) {
+	start := p.now()
+	c, xerr := p.setup(ctx, prof, d, stale)
+	if xerr != nil {
+		p.metrics.connection(prof.Name, connResult(xerr))
+		p.log.Debug("upstream connection failed", "profile", prof.Name, "host", d.addr, "ip", d.dial, "step", xerr.Step,
+			"code", xerr.Code, "err", xerr, "duration", p.now().Sub(start))
+		return nil, xerr, c.rejectedToken()
+	}
+	p.metrics.connection(prof.Name, "ok")
+	p.log.Debug("upstream connected", "profile", prof.Name, "host", d.addr, "ip", d.dial, "tls", c.tls, "auth", c.mech,
+		"duration", p.now().Sub(start))
+	return c, nil, ""
+}
+
+// setup dials and runs the handshake. On failure it returns the closed
+// client too, when there was one, so that connectOnce can read why AUTH
+// failed.
+func (p *Pool) setup(ctx context.Context, prof *Profile, d dest, stale string) (*client, *Error) {
 	cmdTimeout, dataTimeout := timeouts(prof)
 	dctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	raw, err := p.dial(dctx, "tcp", addr)
+	raw, err := p.dial(dctx, "tcp", d.dial)
 	cancel()
 	if err != nil {
-		xerr := &Error{Profile: prof.Name, Host: addr, Step: StepConnect, Text: netReason(ctx, err),
+		xerr := &Error{Profile: prof.Name, Host: d.addr, Step: StepConnect, Text: netReason(ctx, err),
 			Temporary: true, Err: cause(ctx, err)}
 		var dnsErr *net.DNSError
 		if errors.As(err, &dnsErr) && !dnsErr.IsTimeout {
@@ -142,13 +162,16 @@ func (p *Pool) setup(ctx context.Context, prof *Profile, serverName, addr string
 		}
 		return nil, xerr
 	}
-	c := newClient(prof.Name, addr, raw)
+	c := newClient(prof.Name, d.addr, raw)
 	c.timeout, c.dataTimeout, c.secrets = cmdTimeout, dataTimeout, secrets(prof)
+	if prof.OAuth2 != nil {
+		c.oauth = &oauthState{src: p.tokenSource(prof), stale: stale}
+	}
 	stop := context.AfterFunc(ctx, c.close)
 	defer stop()
-	if xerr := c.handshake(ctx, prof, serverName); xerr != nil {
+	if xerr := c.handshake(ctx, prof, d.serverName); xerr != nil {
 		c.close()
-		return nil, xerr
+		return c, xerr
 	}
 	return c, nil
 }

@@ -252,7 +252,12 @@ func TestSTARTTLSInjection(t *testing.T) {
 func TestInvalidProfiles(t *testing.T) {
 	p, _ := newTestPool(t, Options{})
 	for _, prof := range []*Profile{
-		{Name: "direct", Type: "direct"},
+		{Name: "badresolver", Type: "direct", Resolver: "dns.example.com:53"},
+		{Name: "directport", Type: "direct", Port: 70000},
+		{Name: "badtype", Type: "lmtp", Host: "127.0.0.1"},
+		{Name: "badtokenurl", Type: "smtp", Host: "127.0.0.1", OAuth2: &OAuth2{TokenURL: "ftp://x/t"}},
+		{Name: "nofile", Type: "smtp", Host: "127.0.0.1", OAuth2: &OAuth2{TokenURL: "https://x/t", Grant: "refresh_token"}},
+		{Name: "badgrant", Type: "smtp", Host: "127.0.0.1", OAuth2: &OAuth2{TokenURL: "https://x/t", Grant: "password"}},
 		{Name: "nohost", Type: "smtp"},
 		{Name: "badtls", Type: "smtp", Host: "127.0.0.1", TLS: "ssl"},
 		{Name: "badhelo", Type: "smtp", Host: "127.0.0.1", Helo: "a b"},

@@ -22,20 +22,21 @@ type Profile struct {
 	Name           string
 	Type           string         // "smtp" (smarthost) | "direct" (MX delivery)
 	Host           string         // smarthost: "host", "host:port", "host,port", "[v6]:port" or a bare IPv6 literal (type smtp)
-	Port           int            // TCP port, overrides one in Host; 0 = Host's, else 25, or 465 for TLSImplicit
-	TLS            TLSMode        // "" = TLSStartTLSRequired
-	TLSVerify      bool           // verify the upstream certificate chain and name
+	Port           int            // TCP port, overrides one in Host; 0 = Host's, else 25, or 465 for TLSImplicit (direct: 0 = 25)
+	TLS            TLSMode        // "" = TLSStartTLSRequired (direct: TLSStartTLS, opportunistic)
+	TLSVerify      bool           // verify the upstream certificate chain and name (direct: against the MX host name)
 	RootCAs        *x509.CertPool // nil = system roots (ca_file appended by the caller)
 	Username       string         // AUTH identity; "" = no AUTH
 	Password       string         // secret: never logged, never in an error text
-	AuthMechanisms []string       // allowed mechanisms in order of preference; empty = best of CRAM-MD5, PLAIN, LOGIN offered
+	AuthMechanisms []string       // allowed mechanisms in order of preference; empty = best of CRAM-MD5, PLAIN, LOGIN offered (with OAuth2: XOAUTH2, then OAUTHBEARER)
+	OAuth2         *OAuth2        // non-nil: AUTH with an OAuth2 access token (XOAUTH2 / OAUTHBEARER) instead of Password
 	Helo           string         // EHLO name; "" = "localhost" (cmd/relayd sets server.hostname)
 	Timeout        time.Duration  // connect, TLS handshake and each command's reply; 0 = 30 s
 	DataTimeout    time.Duration  // writing the body and the reply to the final "."; 0 = 10 min
 	MaxPerConn     int            // messages per connection, then QUIT and reconnect; 0 = 100
 	MaxConns       int            // busy connections to this upstream at once; 0 = 2
-	Resolver       string         // type direct: DNS server host:port; "" = system
-	AllowLoopback  bool           // type direct: permit MX hosts on loopback
+	Resolver       string         // type direct: DNS server "host:port" (port 53 when omitted), UDP then TCP; "" = system
+	AllowLoopback  bool           // type direct: permit MX hosts that resolve to loopback or unspecified addresses
 }
 
 // Envelope is one SMTP transaction to send: one message to the recipients of
@@ -49,14 +50,28 @@ type Envelope struct {
 	EightBit bool     // body has 8-bit octets (8BITMIME)
 }
 
-// Result is the outcome of one Send.
+// Result is the outcome of one Send. Callers look at Rcpt[i] first, then
+// at Err: a recipient failed when Rcpt[i] != nil, else when Err != nil.
 type Result struct {
 	// Rcpt holds, per Envelope.To index, nil when the recipient was
 	// accepted at RCPT and *Error when it was refused.
+	//
+	// type direct: nil when the message was delivered to the recipient;
+	// a failure of its domain's whole transaction (DNS, connect, TLS,
+	// MAIL, DATA, the final reply) is put into Rcpt[i] of every recipient
+	// of that domain.
 	Rcpt []*Error
 	// Err is a transaction-level failure (connect, TLS, AUTH, MAIL, DATA or
 	// the final reply). It applies to every recipient accepted at RCPT.
 	// nil means the message was accepted for every recipient with a nil Rcpt.
-	Err  *Error
-	Host string // host:port that answered
+	//
+	// type direct: Err is the first domain's failure when every domain
+	// failed as a whole and all those failures are alike (all temporary or
+	// all permanent), so that relay can try a fallback profile; nil
+	// otherwise. Rcpt is filled in either case.
+	Err *Error
+	// Host is the host:port that answered. type direct: the MX host
+	// ("mx.example.org:25") of the first domain, in Envelope.To order, whose
+	// MX was reached; each Error names its own.
+	Host string
 }
