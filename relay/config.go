@@ -24,6 +24,7 @@ type Config struct {
 	WarnAfter        time.Duration   // "still trying" DSN after this; 0 = never
 	BareLF           BareLF
 	Notify           Notify
+	DKIM             []upstream.DKIMKey // [[dkim]]: signed at delivery time, after rewrites (SPEC §8.3)
 }
 
 // BareLF is the [relay] bare_lf policy.

@@ -112,7 +112,7 @@ func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body [
 		if !ok {
 			continue
 		}
-		env, err := s.envelope(m, body, q, rcpts)
+		env, err := s.envelope(rt, m, body, q, rcpts)
 		if err != nil {
 			return &upstream.Result{Err: &upstream.Error{Profile: name, Step: "prepare", Text: err.Error(), Temporary: true}}, name
 		}
@@ -133,17 +133,34 @@ func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body [
 
 // envelope applies the profile's envelope and header rewrites (before any
 // signing) and builds what upstream sends.
-func (s *Server) envelope(m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Envelope, error) {
+func (s *Server) envelope(rt *runtime, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Envelope, error) {
 	env := &upstream.Envelope{ID: m.ID, From: p.Rewrite.Envelope(m.Sender), To: rcpts, Body: body,
 		UTF8: m.UTF8, EightBit: m.EightBit}
+	if err := s.rewrite(env, m, p); err != nil {
+		return nil, err
+	}
+	if len(rt.cfg.DKIM) > 0 {
+		signed, err := upstream.SignDKIM(env.Body, rt.cfg.DKIM)
+		if err != nil {
+			s.log.Warn("DKIM signing failed; sending unsigned", "msg_id", m.ID, "err", err)
+		} else {
+			env.Body = signed
+		}
+	}
+	return env, nil
+}
+
+// rewrite applies the profile's header rewrites to env.Body.
+func (s *Server) rewrite(env *upstream.Envelope, m *spool.Message, p *Profile) error {
 	rw := p.Rewrite
+	body := env.Body
 	if rw.FromAddress == "" && rw.DefaultSenderName == "" && rw.DefaultReplyTo == "" {
-		return env, nil
+		return nil
 	}
 	msg, err := message.Read(bytesReader(body), message.Limits{MaxSize: int64(len(body)) + 1,
 		MaxLineLength: len(body) + 1, MaxHeaderBytes: len(body) + 1, MaxReceived: 1 << 30})
 	if err != nil {
-		return nil, fmt.Errorf("relay: re-read %s for rewriting: %w", m.ID, err)
+		return fmt.Errorf("relay: re-read %s for rewriting: %w", m.ID, err)
 	}
 	edits := rw.Headers(msg.Get)
 	if len(edits) > 0 {
@@ -154,5 +171,5 @@ func (s *Server) envelope(m *spool.Message, body []byte, p *Profile, rcpts []str
 		msg.ApplyEdits(me)
 		env.Body = msg.Bytes()
 	}
-	return env, nil
+	return nil
 }

@@ -44,7 +44,20 @@ func (f *File) Relay() (*relay.Config, error) {
 		p := f.Profiles[i].relay()
 		c.Profiles[p.Upstream.Name] = p
 	}
+	for _, d := range f.DKIM {
+		c.DKIM = append(c.DKIM, upstream.DKIMKey{Domain: d.Domain, Selector: d.Selector, Signer: d.Key(),
+			Headers: append([]string(nil), d.Headers...)})
+	}
 	return c, nil
+}
+
+// oauth2 translates [profile.oauth2]; nil when the profile has none.
+func (o *OAuth2) upstream() *upstream.OAuth2 {
+	if o == nil {
+		return nil
+	}
+	return &upstream.OAuth2{TokenURL: o.TokenURL, ClientID: o.ClientID, ClientSecret: o.Secret(),
+		RefreshTokenFile: o.RefreshTokenFile, Scopes: append([]string(nil), o.Scopes...), Grant: string(o.Grant)}
 }
 
 // policyConfig is the routing part: teams, routes, defaults, enabled map.
@@ -140,6 +153,7 @@ func (p *Profile) relay() *relay.Profile {
 			MaxConns:       p.MaxConnections,
 			Resolver:       resolver,
 			AllowLoopback:  p.AllowLoopback && p.Type == "direct",
+			OAuth2:         p.OAuth2.upstream(),
 		},
 		Description: p.Description,
 		Enabled:     p.Enabled,
