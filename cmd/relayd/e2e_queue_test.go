@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EQueueRetract is the seeds' "oops, I didn't mean to send those":
+// with a send delay, a message is listed by `relayd queue list`, deleted
+// through the CLI against the running daemon, and never delivered; another
+// is held, released and sent at once with `queue retry`.
+func TestE2EQueueRetract(t *testing.T) {
+	pki := newPKI(t, t.TempDir())
+	up := newUpstream(t, pki)
+	up.start()
+	p := startRelayd(t, e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t),
+		UpstreamPort: up.port, CAFile: pki.caFile,
+		Secret: fmt.Sprintf("password_env = %q\nsend_delay = \"1h\"", e2ePassEnv)}))
+	queue := func(args ...string) (int, string, string) {
+		t.Helper()
+		return runRelayd(t, p.dir, p.env, append([]string{"queue", "-config", p.cfgPath}, args...)...)
+	}
+	oops, err := sendMail(p.smtpAddr, "app@example.com", []string{"wrong@example.org"}, "Subject: oops\r\n\r\nno\r\n", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep, err := sendMail(p.smtpAddr, "app@example.com", []string{"right@example.org"}, "Subject: keep\r\n\r\nyes\r\n", 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := queue("list", "-state", "delayed")
+	if code != 0 || !strings.Contains(out, oops.QueueID) || !strings.Contains(out, keep.QueueID) {
+		t.Fatalf("queue list: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = queue("delete", oops.QueueID); code != 0 {
+		t.Fatalf("queue delete: exit %d\n%s%s", code, out, errOut)
+	}
+	if st := queueState(t, queue, oops.QueueID); st != "cancelled" {
+		t.Fatalf("deleted message is %q, want cancelled (kept in the journal)", st)
+	}
+	if code, _, errOut = queue("delete", oops.QueueID); code != 1 || !strings.Contains(errOut, "state") {
+		t.Errorf("deleting twice: exit %d %q, want 1 and the API's 409 text", code, errOut)
+	}
+
+	if code, out, errOut = queue("hold", keep.QueueID); code != 0 || queueState(t, queue, keep.QueueID) != "held" {
+		t.Fatalf("queue hold: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = queue("release", keep.QueueID); code != 0 || queueState(t, queue, keep.QueueID) != "delayed" {
+		t.Fatalf("queue release: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = queue("retry", keep.QueueID); code != 0 {
+		t.Fatalf("queue retry: exit %d\n%s%s", code, out, errOut)
+	}
+	msgs := up.waitMessages(t, 1, 15*time.Second)
+	if err := poll(10*time.Second, func() (bool, error) { return queueState(t, queue, keep.QueueID) == "sent", nil }); err != nil {
+		t.Fatalf("retried message not sent: %v", err)
+	}
+	if code, out, errOut = queue("retry", "-all"); code != 0 {
+		t.Fatalf("queue retry -all: exit %d\n%s%s", code, out, errOut)
+	}
+	if len(up.messages()) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != "right@example.org" {
+		t.Fatalf("upstream got %+v; the deleted message must never be delivered", up.messages())
+	}
+	if code, _, errOut = queue("show", "NOSUCHID"); code != 1 || !strings.Contains(errOut, "no message NOSUCHID") {
+		t.Errorf("queue show unknown: exit %d %q", code, errOut)
+	}
+}
+
+// queueState returns the summary state of one message from `queue show -json`.
+func queueState(t *testing.T, queue func(...string) (int, string, string), id string) string {
+	t.Helper()
+	code, out, errOut := queue("show", id, "-json")
+	if code != 0 {
+		t.Fatalf("queue show %s: exit %d %s", id, code, errOut)
+	}
+	var item struct {
+		State string `json:"state"`
+	}
+	if err := json.Unmarshal([]byte(out), &item); err != nil {
+		t.Fatalf("queue show -json: %v\n%s", err, out)
+	}
+	return item.State
+}
