@@ -5,6 +5,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/upstream"
 )
 
 // RFC 5321 4.5.3.1: local-part 64 octets, domain 255, path 256 (less "<>").
@@ -46,6 +48,16 @@ func checkAddress(addr string, smtputf8, null bool, bad *smtp.SMTPError) *smtp.S
 		}
 	}
 	if !validDomain(domain) {
+		return bad
+	}
+	// go-smtp hands over the local-part unquoted, so '"', '\\' and '@' in it
+	// cannot be told from quoting or a second domain ("a@b"@c vs a@b@c):
+	// refuse them rather than relay to a different mailbox than meant.
+	if strings.ContainsAny(local, "\"\\@<>") {
+		return bad
+	}
+	// Whatever is accepted here must be sendable: upstream re-quotes it.
+	if _, err := upstream.FormatAddress(addr); err != nil {
 		return bad
 	}
 	return nil

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -104,11 +103,11 @@ func (l *listener) admit(raw net.Conn) net.Conn {
 	l.mu.Unlock()
 	l.srv.metrics.sessions.WithLabelValues(l.name).Inc()
 
-	var inner net.Conn = c
+	var below net.Conn = c
 	if cfg.TLS == "implicit" {
-		inner = tls.Server(c, cfg.TLSConfig)
+		below = tls.Server(c, cfg.TLSConfig)
 	}
-	return &greetConn{Conn: inner, raw: c, greeting: l.srv.greeting()}
+	return &lineConn{Conn: below, raw: c, ln: l, greeting: l.srv.greeting()}
 }
 
 // release returns a closed connection's slots.
@@ -159,42 +158,17 @@ func allowed(addr netip.Addr, nets []netip.Prefix) bool {
 	return false
 }
 
-// greetConn is the outermost connection handed to go-smtp. It replaces
-// go-smtp's fixed greeting ("<domain> ESMTP Service Ready") by SPEC §4's
-// "220 <hostname> ESMTP relayd"; go-smtp writes the greeting in one Write.
-type greetConn struct {
-	net.Conn
-	raw      *conn
-	greeting string
-	greeted  atomic.Bool
-}
-
-func (g *greetConn) Write(p []byte) (int, error) {
-	if bytes.HasPrefix(p, []byte("550 5.0.0 Handshake error")) {
-		// go-smtp would go on in plaintext after a failed STARTTLS
-		// handshake; the client's next bytes are TLS garbage or an attack.
-		g.raw.kill()
-		defer g.raw.Close()
-	}
-	if !g.greeted.Swap(true) && bytes.HasPrefix(p, []byte("220 ")) {
-		if _, err := g.Conn.Write([]byte(g.greeting)); err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	return g.Conn.Write(p)
-}
-
-// rawConn finds relayd's conn below go-smtp's connection (plain, implicit TLS
-// or after STARTTLS) and reports the TLS state if any.
-func rawConn(c net.Conn) (*conn, *tls.ConnectionState) {
+// rawConn finds relayd's connection layers below go-smtp's connection
+// (plain, implicit TLS, or after STARTTLS) and the TLS state if any.
+func rawConn(c net.Conn) (*conn, *lineConn, *tls.ConnectionState) {
 	var state *tls.ConnectionState
+	var lc *lineConn
 	for {
 		switch v := c.(type) {
 		case *conn:
-			return v, state
-		case *greetConn:
-			c = v.Conn
+			return v, lc, state
+		case *lineConn:
+			lc, c = v, v.Conn
 		case *tls.Conn:
 			if state == nil {
 				s := v.ConnectionState()
@@ -202,7 +176,7 @@ func rawConn(c net.Conn) (*conn, *tls.ConnectionState) {
 			}
 			c = v.NetConn()
 		default:
-			return nil, state
+			return nil, lc, state
 		}
 	}
 }

@@ -118,3 +118,33 @@ func TestAdminAlertOncePerProfileAndRecovery(t *testing.T) {
 		}
 	}
 }
+
+func TestProfileTestEndpoint(t *testing.T) {
+	sk := newSink(t)
+	r := startRelay(t, baseConfig(sk.addr))
+	for _, tc := range []struct {
+		path, body string
+		status     int
+		ok         bool
+	}{
+		{"/api/v1/profiles/sink/test", `{"from":"app@example.com","to":["x@example.org"]}`, 200, true},
+		{"/api/v1/profiles/nope/test", "", 404, false},
+	} {
+		rec := httptest.NewRecorder()
+		r.srv.Handler().ServeHTTP(rec, httptest.NewRequest("POST", tc.path, strings.NewReader(tc.body)))
+		if rec.Code != tc.status {
+			t.Fatalf("%s: status %d\n%s", tc.path, rec.Code, rec.Body.String())
+		}
+		var out struct {
+			OK    bool `json:"ok"`
+			Steps []struct {
+				Step string `json:"step"`
+			} `json:"steps"`
+		}
+		json.Unmarshal(rec.Body.Bytes(), &out)
+		if out.OK != tc.ok || (tc.ok && len(out.Steps) < 5) {
+			t.Errorf("%s: %s", tc.path, rec.Body.String())
+		}
+	}
+	sk.none(r) // a test without -send delivers nothing
+}

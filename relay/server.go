@@ -116,15 +116,18 @@ func (s *Server) bind(cfg Listener) (*listener, error) {
 }
 
 // newSMTPServer configures go-smtp for one listener. Line limits, timeouts
-// and the greeting are enforced below it, in conn and greetConn.
+// and the greeting are enforced below it, in conn and lineConn.
 func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
 	ss := smtp.NewServer(l)
 	ss.Domain = s.rt.Load().cfg.Hostname
 	ss.MaxMessageBytes = cfg.MaxMessageSize
 	ss.MaxRecipients = 0 // enforced by the session with SPEC's 452 4.5.3
-	// conn limits plaintext command lines to 2000 octets; this bounds DATA
-	// lines, and every line of a TLS session, which conn cannot see.
-	ss.MaxLineLength = int(cfg.MaxLineLength)
+	// lineConn limits command lines to 2000 octets and stops message lines
+	// over max_line_length first; this bounds what lineConn cannot see
+	// (sessions after STARTTLS). go-smtp counts the LF of the previous line
+	// and the CR, hence the slack, so a line of exactly max_line_length
+	// passes.
+	ss.MaxLineLength = int(cfg.MaxLineLength) + 3
 	ss.AllowInsecureAuth = true // the session offers AUTH only over TLS or locally
 	ss.EnableSMTPUTF8 = true
 	ss.WriteTimeout = time.Minute

@@ -19,6 +19,7 @@ type session struct {
 	ln    *listener
 	lcfg  *Listener
 	c     *conn
+	lc    *lineConn
 	sc    *smtp.Conn
 	tls   *tls.ConnectionState
 	helo  string
@@ -39,11 +40,11 @@ var (
 // NewSession implements smtp.Backend; go-smtp calls it at the first EHLO/HELO
 // and again after STARTTLS.
 func (l *listener) NewSession(sc *smtp.Conn) (smtp.Session, error) {
-	c, state := rawConn(sc.Conn())
-	if c == nil {
+	c, lc, state := rawConn(sc.Conn())
+	if c == nil || lc == nil {
 		return nil, errTemporary
 	}
-	s := &session{srv: l.srv, rt: l.srv.rt.Load(), ln: l, lcfg: l.config(), c: c, sc: sc, tls: state,
+	s := &session{srv: l.srv, rt: l.srv.rt.Load(), ln: l, lcfg: l.config(), c: c, lc: lc, sc: sc, tls: state,
 		helo: sc.Hostname()}
 	s.log = l.srv.log.With("listener", l.name, "client", clientString(c))
 	s.team = s.rt.router.TeamOf("", c.addr, s.lcfg.Team)
@@ -134,6 +135,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return s.fail(err, "syntax")
 	}
 	s.from, s.mail, s.rcpts = from, true, nil
+	s.lc.startMessage()
 	return nil
 }
 
@@ -159,8 +161,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data implements smtp.Session: read, check, commit, then answer 250.
 func (s *session) Data(r io.Reader) error {
-	s.c.beginData()
-	id, err := s.accept(r, s.c.endData)
+	s.lc.beginData()
+	id, err := s.accept(r, s.lc.endData)
 	if err != nil && id != "" {
 		return err // immediate mode: the final reply is the delivery's
 	}

@@ -1,0 +1,267 @@
+package relay
+
+import (
+	"bytes"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// commandLineLimit is the longest command line accepted, CRLF included
+// (SPEC §4: "command lines are always limited to 2000 octets").
+const commandLineLimit = 2000
+
+// lineConn is the connection go-smtp reads from: above TLS for implicit-TLS
+// listeners, right above conn otherwise. It sees the SMTP dialogue in
+// plaintext and enforces what go-smtp cannot be trusted with:
+//
+//   - it hands go-smtp only complete command lines. A partial line is held
+//     back until its LF arrives, so a timeout (or a limit) can never make
+//     go-smtp run a truncated command (bufio returns a partial line as a
+//     line and drops the error behind it).
+//   - timeouts are answered here, "421 4.4.2", and the connection closed.
+//   - command lines over 2000 octets: "500 5.5.2" and closed; HTTP request
+//     lines: closed at once.
+//   - BDAT chunks are followed octet by octet, exactly as go-smtp reads
+//     them, so chunk data is never checked as commands.
+//   - message lines over max_line_length stop the message before go-smtp's
+//     own (sticky) line limit fires, so the client gets one reply.
+//   - bare CR/LF inside a message are noted for bare_lf = "reject"
+//     (go-smtp's DATA reader silently drops ".\r").
+//   - commands pipelined behind STARTTLS are discarded (RFC 3207 5).
+//   - go-smtp's fixed greeting becomes "220 <hostname> ESMTP relayd".
+//
+// After STARTTLS go-smtp runs TLS on top of lineConn, which from then on
+// passes octets through unseen ("opaque"); such sessions get go-smtp's own
+// line limit and timeout handling.
+type lineConn struct {
+	net.Conn       // *conn, or *tls.Conn over *conn for implicit TLS
+	raw      *conn // the socket below
+	ln       *listener
+	greeting string
+	greeted  atomic.Bool
+
+	mu       sync.Mutex
+	buf      []byte // read from below, not yet handed up
+	pass     int    // octets at the head of buf already vetted
+	chunk    int64  // BDAT chunk octets still to pass unchecked
+	opaque   bool
+	dataMode bool
+	lineLen  int64 // octets since the last LF inside a message
+	prevCR   bool
+	bareEOL  bool
+	pending  error // returned once buf is drained
+}
+
+// readSize is how much one read from below asks for.
+const readSize = 4096
+
+// Read implements net.Conn.
+func (l *lineConn) Read(p []byte) (int, error) {
+	for {
+		l.mu.Lock()
+		n, err, ok := l.serveLocked(p)
+		l.mu.Unlock()
+		if ok {
+			return n, err
+		}
+		if err := l.fill(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// serveLocked hands up what may go up now; ok false means more octets are
+// needed from below.
+func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
+	switch {
+	case l.pass > 0:
+		n := copy(p, l.buf[:l.pass])
+		l.buf, l.pass = l.buf[n:], l.pass-n
+		return n, nil, true
+	case l.pending != nil && len(l.buf) == 0:
+		err := l.pending
+		l.pending = nil
+		l.raw.kill()
+		return 0, err, true
+	case len(l.buf) == 0:
+		return 0, nil, false
+	case l.opaque:
+		l.pass = len(l.buf)
+	case l.chunk > 0:
+		l.pass = int(min(int64(len(l.buf)), l.chunk))
+		l.chunk -= int64(l.pass)
+		l.scanMessage(l.buf[:l.pass])
+	case l.dataMode:
+		l.pass = l.scanMessage(l.buf)
+		if l.pass < len(l.buf) {
+			l.buf, l.pending = l.buf[:l.pass], smtp.ErrTooLongLine
+		}
+	default:
+		if err := l.commandLocked(); err != nil {
+			return 0, err, true
+		}
+		if l.pass == 0 {
+			return 0, nil, false // a partial line: wait for its LF
+		}
+	}
+	return l.serveLocked(p)
+}
+
+// commandLocked vets the next complete command line in buf, setting pass
+// to its length; pass stays 0 while the line is incomplete. An error means
+// the connection was closed.
+func (l *lineConn) commandLocked() error {
+	i := bytes.IndexByte(l.buf, '\n')
+	if (i < 0 && len(l.buf) > commandLineLimit) || i+1 > commandLineLimit {
+		l.abort("500 5.5.2 Line too long, closing connection\r\n", "syntax")
+		return net.ErrClosed
+	}
+	if isCrossProtocol(l.buf) {
+		l.abort("", "syntax")
+		return net.ErrClosed
+	}
+	if i < 0 {
+		return nil
+	}
+	line := strings.TrimRight(string(l.buf[:i+1]), "\r\n")
+	l.pass = i + 1
+	switch {
+	case l.ln.config().TLS == "starttls" && strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
+		// RFC 3207 5: what the client pipelined behind STARTTLS is dropped;
+		// from here on this connection carries TLS.
+		l.buf, l.opaque = l.buf[:l.pass], true
+	default:
+		l.chunk = bdatSize(line)
+	}
+	return nil
+}
+
+// bdatSize is the size of the chunk that follows a BDAT command line, as
+// go-smtp (conn.go handleBdat) will read it: 0 when go-smtp refuses the
+// command before reading a chunk.
+func bdatSize(line string) int64 {
+	if len(line) <= 5 || line[4] != ' ' || !strings.EqualFold(line[:4], "BDAT") {
+		return 0
+	}
+	args := strings.Fields(line[5:])
+	if len(args) == 0 || len(args) > 2 || (len(args) == 2 && !strings.EqualFold(args[1], "LAST")) {
+		return 0
+	}
+	n, err := strconv.ParseUint(args[0], 10, 32)
+	if err != nil {
+		return 0
+	}
+	return int64(n)
+}
+
+// scanMessage notes bare line ends and returns how many octets of b stay
+// within max_line_length (plus CRLF).
+func (l *lineConn) scanMessage(b []byte) int {
+	limit := l.ln.config().MaxLineLength + 2
+	for i, ch := range b {
+		if (ch == '\n' && !l.prevCR) || (l.prevCR && ch != '\n') {
+			l.bareEOL = true
+		}
+		l.prevCR = ch == '\r'
+		if ch == '\n' {
+			l.lineLen = 0
+			continue
+		}
+		if l.lineLen++; limit > 2 && l.lineLen > limit && l.chunk == 0 {
+			return i
+		}
+	}
+	return len(b)
+}
+
+// fill reads more octets from below. A timeout is answered here, while the
+// dialogue is still visible (not after STARTTLS), and closes.
+func (l *lineConn) fill() error {
+	tmp := make([]byte, readSize)
+	n, err := l.Conn.Read(tmp)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, tmp[:n]...)
+	if err == nil {
+		return nil
+	}
+	if timedOut(err) && !l.opaque {
+		l.abort("421 4.4.2 Timeout exceeded, closing connection\r\n", "timeout")
+		return net.ErrClosed
+	}
+	return err
+}
+
+// abort writes a last reply (if any), counts it and closes the connection.
+func (l *lineConn) abort(reply, reason string) {
+	l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
+	if reply != "" {
+		l.raw.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		l.Conn.Write([]byte(reply))
+	}
+	l.buf, l.pass = nil, 0
+	l.raw.kill()
+	l.raw.Close()
+}
+
+// Write implements net.Conn: the greeting is replaced, and a failed
+// STARTTLS handshake closes (go-smtp would go on in plaintext, reading TLS
+// garbage or an attacker's commands).
+func (l *lineConn) Write(p []byte) (int, error) {
+	if !l.greeted.Swap(true) && bytes.HasPrefix(p, []byte("220 ")) {
+		if _, err := l.Conn.Write([]byte(l.greeting)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	if bytes.HasPrefix(p, []byte("550 5.0.0 Handshake error")) {
+		l.raw.kill()
+		defer l.raw.Close()
+	}
+	return l.Conn.Write(p)
+}
+
+// startMessage is called at MAIL: bare line ends are looked for from here.
+func (l *lineConn) startMessage() {
+	l.mu.Lock()
+	l.bareEOL, l.prevCR, l.lineLen = false, false, 0
+	l.mu.Unlock()
+}
+
+// beginData switches to message mode for DATA.
+func (l *lineConn) beginData() {
+	l.mu.Lock()
+	l.dataMode, l.lineLen = true, 0
+	l.mu.Unlock()
+}
+
+// endData switches back to command mode and reports whether the message
+// (DATA or BDAT) contained a bare CR or LF.
+func (l *lineConn) endData() (bare bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dataMode = false
+	return l.bareEOL
+}
+
+// crossProtocol are line starts that are never SMTP: HTTP request lines and
+// headers (a browser or proxy pointed at the SMTP port).
+var crossProtocol = []string{"GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "CONNECT ",
+	"PATCH ", "TRACE ", "HOST:", "USER-AGENT:"}
+
+func isCrossProtocol(line []byte) bool {
+	for _, p := range crossProtocol {
+		if len(line) >= len(p) && bytes.EqualFold(line[:len(p)], []byte(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+var _ net.Conn = (*lineConn)(nil)
