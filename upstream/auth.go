@@ -118,6 +118,8 @@ func (c *client) sasl(ctx context.Context, user string, sc sasl.Client) (*reply,
 	if err != nil {
 		return nil, c.localError(StepAuth, err.Error())
 	}
+	c.authing = true // the transcript shows no payload (transcript.go)
+	defer func() { c.authing = false }()
 	line := "AUTH " + mech
 	if ir != nil {
 		line += " " + encode64(ir)

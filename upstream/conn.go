@@ -2,12 +2,14 @@ package upstream
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/textproto"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +54,11 @@ type client struct {
 	oauth   *oauthState // with [profile.oauth2]: the token source and what the upstream rejected
 	broken  bool        // an I/O error happened: no QUIT, no reuse
 
+	tr      *transcript        // debug_transcript of the profile, nil = none
+	authing bool               // inside an AUTH exchange: the transcript shows no payload
+	trace   func(Step, string) // Probe: called as each handshake step succeeds; nil = none
+	closed  atomic.Bool        // close was called (noted once in the transcript)
+
 	timeout     time.Duration // each command's reply
 	dataTimeout time.Duration // the body and the reply to the final "."
 	msgs        int           // transactions started (MAIL sent)
@@ -81,6 +88,9 @@ func (c *client) write(lines ...string) error {
 			return errLineBreak
 		}
 	}
+	if c.tr != nil {
+		c.logSent(lines)
+	}
 	c.conn.SetWriteDeadline(time.Now().Add(c.timeout))
 	for _, l := range lines {
 		c.w.WriteString(l)
@@ -102,7 +112,13 @@ func (c *client) read(timeout time.Duration) (*reply, error) {
 		line, err := c.r.ReadLine()
 		if err != nil {
 			c.broken = true
+			if c.tr != nil {
+				c.note("read failed: " + netReason(context.Background(), err))
+			}
 			return nil, err
+		}
+		if c.tr != nil {
+			c.logReceived(line)
 		}
 		lc, last, text, err := parseReplyLine(line)
 		if err != nil || (code != 0 && lc != code) || len(lines) == maxReplyLines {
@@ -142,7 +158,12 @@ func (c *client) quit() {
 
 // close closes the TCP connection; it is safe to call concurrently and
 // more than once.
-func (c *client) close() { c.raw.Close() }
+func (c *client) close() {
+	if !c.closed.Swap(true) && c.tr != nil {
+		c.note("connection closed")
+	}
+	c.raw.Close()
+}
 
 // parseReplyLine splits "250-text" / "250 text" / "250" (RFC 5321 §4.2).
 func parseReplyLine(line string) (code int, last bool, text string, err error) {

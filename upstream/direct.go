@@ -124,14 +124,8 @@ func groupByDomain(w *wire) []domainGroup {
 // and host; a permanent reply, a delivery, or a possible one (no reply after
 // the final dot) ends it. The answers per recipient go into res.Rcpt[g.idx].
 func (p *Pool) deliverDomain(ctx context.Context, prof *Profile, r Resolver, w *wire, g domainGroup, res *Result) domainOutcome {
-	switch {
-	case g.literal:
-		return domainOutcome{err: domainError(prof, g.domain, 550, "5.1.2", false, nil, "address-literal "+
-			"recipient domains are not delivered by a direct profile (SPEC §8.2): use the domain name, or route "+
-			"the recipient to a smarthost profile")}
-	case g.invalid:
-		return domainOutcome{err: domainError(prof, g.domain, 550, "5.1.2", false, nil,
-			"the domain name is not valid (IDNA, RFC 5891)")}
+	if xerr := checkGroup(prof, g); xerr != nil {
+		return domainOutcome{err: xerr}
 	}
 	hosts, xerr := p.lookupMX(ctx, prof, r, g.domain)
 	if xerr != nil {
@@ -168,6 +162,20 @@ func (p *Pool) deliverDomain(ctx context.Context, prof *Profile, r Resolver, w *
 		return domainOutcome{err: last.Err}
 	}
 	return finishDomain(last, g.idx, res)
+}
+
+// checkGroup refuses the domains a direct profile never looks up.
+func checkGroup(prof *Profile, g domainGroup) *Error {
+	switch {
+	case g.literal:
+		return domainError(prof, g.domain, 550, "5.1.2", false, nil, "address-literal "+
+			"recipient domains are not delivered by a direct profile (SPEC §8.2): use the domain name, or route "+
+			"the recipient to a smarthost profile")
+	case g.invalid:
+		return domainError(prof, g.domain, 550, "5.1.2", false, nil,
+			"the domain name is not valid (IDNA, RFC 5891)")
+	}
+	return nil
 }
 
 // tryNext reports whether the next MX address may get the message: the

@@ -34,8 +34,14 @@
 //   - dkim.go, dkimkey.go: DKIM signing (RFC 6376, RFC 8463) and keys.
 //   - tx.go: one transaction: MAIL, RCPT, DATA, the final reply.
 //   - address.go: FormatAddress, the only way an address reaches the wire.
-//   - tls.go: TLS configuration and certificate diagnoses.
+//   - tls.go: STARTTLS and implicit TLS, configuration, certificate diagnoses.
 //   - error.go: Error and the diagnoses; metrics.go: Prometheus counters.
+//   - probe.go, probedetail.go: Pool.Probe, the step-by-step connection
+//     test behind `relayd test` and the admin API's profile test, on the
+//     same client code as Send.
+//   - transcript.go: debug_transcript files (AUTH and bodies redacted,
+//     line-atomic, rotated by size); owner_*.go keeps a file's owner when
+//     root rewrites it.
 //
 // The SMTP client is written here on net/textproto rather than taken from
 // go-smtp's Client: that one (v0.25) has no exported STARTTLS that can follow

@@ -233,14 +233,19 @@ func (s *tokenSource) rotate(rt string) {
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same
-// directory, mode 0600, fsync, rename, fsync of the directory. A crash
-// leaves either the old or the new content, never a mix.
+// directory, mode 0600 and the old file's owner, fsync, rename, fsync of
+// the directory. A crash leaves either the old or the new content, never a
+// mix.
 func writeFileAtomic(path string, data []byte) error {
+	old, statErr := os.Stat(path)
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
+	if statErr == nil {
+		sameOwner(f, old) // `relayd test` as root must not take the file from the relayd user
+	}
 	err = f.Chmod(0o600)
 	if err == nil {
 		_, err = f.Write(data)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,8 +46,12 @@ type Options struct {
 	// Resolver answers the MX and address lookups of type direct profiles
 	// (tests inject a map-backed one). nil = a *net.Resolver per profile
 	// that asks Profile.Resolver, or the system resolver when that is "".
-	// A non-nil Resolver overrides every profile's Resolver.
+	// A non-nil Resolver overrides every profile's Resolver, and answers
+	// the host lookup of Probe's resolve step for smarthost profiles too.
 	Resolver Resolver
+	// TranscriptMaxSize is the size in octets at which a debug_transcript
+	// file is rotated to PATH.1 (see transcript.go). 0 = 10 MiB.
+	TranscriptMaxSize int64
 }
 
 // Pool delivers envelopes to upstreams over pooled connections. Connections
@@ -61,10 +66,14 @@ type Pool struct {
 	idleTimeout time.Duration
 	resolver    Resolver // nil = per profile, see Options.Resolver
 
-	mu      sync.Mutex
-	closed  bool
-	entries map[poolKey]*entry        // never removed: one small entry per profile version and destination
-	tokens  map[tokenKey]*tokenSource // OAuth2 access tokens, one source per token configuration
+	transcriptMax int64         // rotation size of debug transcripts
+	connSeq       atomic.Uint64 // numbers connections in transcripts
+
+	mu          sync.Mutex
+	closed      bool
+	entries     map[poolKey]*entry         // never removed: one small entry per profile version and destination
+	tokens      map[tokenKey]*tokenSource  // OAuth2 access tokens, one source per token configuration
+	transcripts map[string]*transcriptFile // debug_transcript files by absolute path, shared by profiles
 }
 
 // poolKey is everything a connection's session depends on. A reload that
@@ -79,6 +88,7 @@ type poolKey struct {
 	oauth2                    [sha256.Size]byte // digest of the OAuth2 configuration, zero without
 	mechs, helo               string
 	maxConns                  int
+	transcript                string // debug_transcript: turning it on or off takes new connections
 }
 
 // entry holds one key's connections.
@@ -91,7 +101,8 @@ type entry struct {
 func NewPool(opts Options) *Pool {
 	p := &Pool{log: opts.Logger, metrics: newMetrics(opts.Registerer), dial: opts.Dialer, now: opts.Now,
 		idleTimeout: opts.IdleTimeout, resolver: opts.Resolver, entries: map[poolKey]*entry{},
-		tokens: map[tokenKey]*tokenSource{}}
+		tokens: map[tokenKey]*tokenSource{}, transcripts: map[string]*transcriptFile{},
+		transcriptMax: opts.TranscriptMaxSize}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -103,6 +114,9 @@ func NewPool(opts Options) *Pool {
 	}
 	if p.idleTimeout == 0 {
 		p.idleTimeout = defaultIdleTimeout
+	}
+	if p.transcriptMax <= 0 {
+		p.transcriptMax = defaultTranscriptMaxSize
 	}
 	for _, name := range opts.Profiles {
 		p.metrics.profile(name)
@@ -141,14 +155,7 @@ func (p *Pool) Send(ctx context.Context, prof *Profile, env *Envelope) *Result {
 
 func (p *Pool) send(ctx context.Context, prof *Profile, w *wire, res *Result) {
 	if err := checkProfile(prof); err != nil {
-		fix := ": fix the profile's host, port, tls or helo"
-		if prof.OAuth2 != nil {
-			fix = ": fix the profile's host, port, tls, helo or oauth2"
-		}
-		if prof.Type == "direct" {
-			fix = ": fix the profile's port, tls, helo or resolver"
-		}
-		res.Err = &Error{Profile: prof.Name, Step: StepConnect, Temporary: true, Err: err, Text: err.Error() + fix}
+		res.Err = profileError(prof, err)
 		return
 	}
 	if prof.Type == "direct" {
@@ -175,6 +182,18 @@ func (p *Pool) sendTo(ctx context.Context, prof *Profile, d dest, w *wire, res *
 	}
 	defer func() { <-e.sem }()
 	p.deliver(ctx, prof, e, d, w, res)
+}
+
+// profileError is the failure of a profile that checkProfile refused.
+func profileError(prof *Profile, err error) *Error {
+	fix := ": fix the profile's host, port, tls or helo"
+	if prof.OAuth2 != nil {
+		fix = ": fix the profile's host, port, tls, helo or oauth2"
+	}
+	if prof.Type == "direct" {
+		fix = ": fix the profile's port, tls, helo or resolver"
+	}
+	return &Error{Profile: prof.Name, Step: StepConnect, Temporary: true, Err: err, Text: err.Error() + fix}
 }
 
 // checkProfile finds the profile errors no connection can fix.
@@ -208,7 +227,8 @@ func newKey(prof *Profile, d dest) poolKey {
 	return poolKey{profile: prof.Name, addr: d.dial, serverName: d.serverName, tls: tlsMode(prof),
 		verify: prof.TLSVerify, roots: prof.RootCAs, username: prof.Username,
 		password: sha256.Sum256([]byte(prof.Password)), oauth2: oauthDigest(prof.OAuth2),
-		mechs: strings.Join(prof.AuthMechanisms, ","), helo: prof.Helo, maxConns: maxConns(prof)}
+		mechs: strings.Join(prof.AuthMechanisms, ","), helo: prof.Helo, maxConns: maxConns(prof),
+		transcript: prof.Transcript}
 }
 
 func maxConns(prof *Profile) int {
@@ -342,9 +362,10 @@ func (p *Pool) expire(e *entry, c *client) {
 }
 
 // Close sends QUIT on all idle connections and closes them, in parallel,
-// within the profiles' command timeouts (10 s at most). Connections busy in
-// a Send are closed when it ends; later Sends fail with ErrClosed. It
-// always returns nil.
+// within the profiles' command timeouts (10 s at most), then closes the
+// debug transcript files. Connections busy in a Send are closed when it
+// ends (what they say after Close is not transcribed); later Sends fail
+// with ErrClosed. It always returns nil.
 func (p *Pool) Close() error {
 	p.mu.Lock()
 	p.closed = true
@@ -360,5 +381,14 @@ func (p *Pool) Close() error {
 		wg.Go(c.quit)
 	}
 	wg.Wait()
+	p.mu.Lock()
+	files := make([]*transcriptFile, 0, len(p.transcripts))
+	for _, f := range p.transcripts {
+		files = append(files, f)
+	}
+	p.mu.Unlock()
+	for _, f := range files {
+		f.close()
+	}
 	return nil
 }

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -149,23 +148,9 @@ func (p *Pool) connectOnce(ctx context.Context, prof *Profile, d dest, stale str
 // client too, when there was one, so that connectOnce can read why AUTH
 // failed.
 func (p *Pool) setup(ctx context.Context, prof *Profile, d dest, stale string) (*client, *Error) {
-	cmdTimeout, dataTimeout := timeouts(prof)
-	dctx, cancel := context.WithTimeout(ctx, cmdTimeout)
-	raw, err := p.dial(dctx, "tcp", d.dial)
-	cancel()
-	if err != nil {
-		xerr := &Error{Profile: prof.Name, Host: d.addr, Step: StepConnect, Text: netReason(ctx, err),
-			Temporary: true, Err: cause(ctx, err)}
-		var dnsErr *net.DNSError
-		if errors.As(err, &dnsErr) && !dnsErr.IsTimeout {
-			xerr.Step = StepResolve
-		}
+	c, xerr := p.open(ctx, prof, d, stale)
+	if xerr != nil {
 		return nil, xerr
-	}
-	c := newClient(prof.Name, d.addr, raw)
-	c.timeout, c.dataTimeout, c.secrets = cmdTimeout, dataTimeout, secrets(prof)
-	if prof.OAuth2 != nil {
-		c.oauth = &oauthState{src: p.tokenSource(prof), stale: stale}
 	}
 	stop := context.AfterFunc(ctx, c.close)
 	defer stop()
@@ -176,7 +161,49 @@ func (p *Pool) setup(ctx context.Context, prof *Profile, d dest, stale string) (
 	return c, nil
 }
 
+// open dials d and returns the client, before the banner. stale is an
+// OAuth2 access token the upstream rejected (see connectOnce).
+func (p *Pool) open(ctx context.Context, prof *Profile, d dest, stale string) (*client, *Error) {
+	cmdTimeout, dataTimeout := timeouts(prof)
+	tr := p.transcriptFor(prof)
+	dctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	raw, err := p.dial(dctx, "tcp", d.dial)
+	cancel()
+	if err != nil {
+		xerr := &Error{Profile: prof.Name, Host: d.addr, Step: StepConnect, Text: netReason(ctx, err),
+			Temporary: true, Err: cause(ctx, err)}
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && !dnsErr.IsTimeout {
+			xerr.Step = StepResolve
+		}
+		if tr != nil {
+			tr.line("* ", fmt.Sprintf("connecting to %s failed: %s", dialName(d), xerr.Text))
+		}
+		return nil, xerr
+	}
+	c := newClient(prof.Name, d.addr, raw)
+	c.timeout, c.dataTimeout, c.secrets, c.tr = cmdTimeout, dataTimeout, secrets(prof), tr
+	if prof.OAuth2 != nil {
+		c.oauth = &oauthState{src: p.tokenSource(prof), stale: stale}
+	}
+	if tr != nil {
+		c.note(fmt.Sprintf("connected to %s from %s, profile %s, tls %s", dialName(d), raw.LocalAddr(), prof.Name,
+			tlsMode(prof)))
+	}
+	return c, nil
+}
+
+// dialName is "host:port (ip)", or the address alone when it was dialled.
+func dialName(d dest) string {
+	if d.dial == d.addr {
+		return d.addr
+	}
+	host, _, _ := net.SplitHostPort(d.dial)
+	return d.addr + " (" + host + ")"
+}
+
 // handshake runs everything between the TCP connect and the first MAIL.
+// With c.trace set (Probe) it reports each step that succeeded.
 func (c *client) handshake(ctx context.Context, prof *Profile, serverName string) *Error {
 	mode := tlsMode(prof)
 	helo, _ := heloName(prof) // checked by Send
@@ -184,6 +211,7 @@ func (c *client) handshake(ctx context.Context, prof *Profile, serverName string
 		if xerr := c.startTLSNow(ctx, prof, serverName); xerr != nil {
 			return xerr
 		}
+		c.traceStep(StepStartTLS, func() string { return "implicit TLS: " + c.tlsDetail(prof) })
 	}
 	r, err := c.read(c.timeout)
 	if err != nil {
@@ -192,15 +220,24 @@ func (c *client) handshake(ctx context.Context, prof *Profile, serverName string
 	if r.code != 220 {
 		return c.sessionError(StepBanner, "", r)
 	}
+	c.traceStep(StepBanner, func() string { return c.replyLine(r) })
 	if xerr := c.hello(ctx, helo); xerr != nil {
 		return xerr
 	}
-	if mode == TLSStartTLS || mode == TLSStartTLSRequired {
+	c.traceStep(StepEHLO, func() string { return c.heloDetail(helo) })
+	switch mode {
+	case TLSStartTLS, TLSStartTLSRequired:
 		if xerr := c.startTLS(ctx, prof, serverName, helo); xerr != nil {
 			return xerr
 		}
+	case TLSNone:
+		c.traceStep(StepStartTLS, func() string { return `not used (tls = "none"): plain text` })
 	}
-	return c.authenticate(ctx, prof)
+	if xerr := c.authenticate(ctx, prof); xerr != nil {
+		return xerr
+	}
+	c.traceStep(StepAuth, func() string { return c.authDetail(prof) })
+	return nil
 }
 
 // hello sends EHLO, and HELO when the server does not know EHLO
@@ -243,59 +280,6 @@ func parseExtensions(text string) map[string]string {
 		ext[kw] = params
 	}
 	return ext
-}
-
-// startTLS upgrades the connection in the starttls modes. Without STARTTLS
-// on offer, starttls-required fails and starttls goes on in plain text.
-func (c *client) startTLS(ctx context.Context, prof *Profile, serverName, helo string) *Error {
-	required := tlsMode(prof) == TLSStartTLSRequired
-	if !c.has("STARTTLS") {
-		if required {
-			return c.localError(StepStartTLS, fmt.Sprintf("%s does not offer STARTTLS and tls = \"starttls-required\", "+
-				"so nothing is sent in plain text: check the port (465 needs tls = \"implicit\"), or use "+
-				"tls = \"starttls\" or \"none\" only on a trusted network", c.addr))
-		}
-		return nil
-	}
-	r, err := c.cmd("STARTTLS")
-	if err != nil {
-		return c.netError(ctx, StepStartTLS, err)
-	}
-	if r.code != 220 {
-		if !required && r.code < 500 { // RFC 3207 §4: the client may go on without TLS
-			return nil
-		}
-		return c.sessionError(StepStartTLS, "", r)
-	}
-	if c.r.R.Buffered() > 0 { // CVE-2011-0411: plain text injected before the handshake
-		c.broken = true
-		return &Error{Profile: c.profile, Host: c.addr, Step: StepStartTLS, Temporary: true,
-			Text: errTLSInjection.Error(), Err: errTLSInjection}
-	}
-	if xerr := c.startTLSNow(ctx, prof, serverName); xerr != nil {
-		return xerr
-	}
-	return c.hello(ctx, helo) // RFC 3207 §4.2: forget what was said before TLS
-}
-
-// startTLSNow runs the TLS handshake at once, so a bad certificate fails at
-// the starttls step, before any EHLO or AUTH goes through it.
-func (c *client) startTLSNow(ctx context.Context, prof *Profile, serverName string) *Error {
-	tc := tls.Client(c.raw, tlsConfig(prof, serverName))
-	c.raw.SetDeadline(time.Now().Add(c.timeout))
-	if err := tc.HandshakeContext(ctx); err != nil {
-		c.broken = true
-		text := describeTLS(err)
-		if ctx.Err() != nil {
-			text = netReason(ctx, err)
-		}
-		return &Error{Profile: c.profile, Host: c.addr, Step: StepStartTLS, Text: text, Temporary: true,
-			Err: cause(ctx, err)}
-	}
-	c.raw.SetDeadline(time.Time{})
-	c.setConn(tc)
-	c.tls = true
-	return nil
 }
 
 // netError is a failure without a reply: always temporary.

@@ -1,10 +1,12 @@
 package upstream
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // tlsConfig is the client TLS configuration of SPEC §8.1: the certificate
@@ -51,4 +53,71 @@ func describeTLS(err error) string {
 			"may not match, or it wants a client certificate", err)
 	}
 	return fmt.Sprintf("TLS handshake failed (%v)", err)
+}
+
+// startTLS upgrades the connection in the starttls modes. Without STARTTLS
+// on offer, starttls-required fails and starttls goes on in plain text.
+func (c *client) startTLS(ctx context.Context, prof *Profile, serverName, helo string) *Error {
+	required := tlsMode(prof) == TLSStartTLSRequired
+	if !c.has("STARTTLS") {
+		if required {
+			return c.localError(StepStartTLS, fmt.Sprintf("%s does not offer STARTTLS and tls = \"starttls-required\", "+
+				"so nothing is sent in plain text: check the port (465 needs tls = \"implicit\"), or use "+
+				"tls = \"starttls\" or \"none\" only on a trusted network", c.addr))
+		}
+		c.traceStep(StepStartTLS, func() string { return `not offered: plain text (tls = "starttls")` })
+		return nil
+	}
+	r, err := c.cmd("STARTTLS")
+	if err != nil {
+		return c.netError(ctx, StepStartTLS, err)
+	}
+	if r.code != 220 {
+		if !required && r.code < 500 { // RFC 3207 §4: the client may go on without TLS
+			c.traceStep(StepStartTLS, func() string {
+				return "refused (" + c.replyLine(r) + `): plain text (tls = "starttls")`
+			})
+			return nil
+		}
+		return c.sessionError(StepStartTLS, "", r)
+	}
+	if c.r.R.Buffered() > 0 { // CVE-2011-0411: plain text injected before the handshake
+		c.broken = true
+		return &Error{Profile: c.profile, Host: c.addr, Step: StepStartTLS, Temporary: true,
+			Text: errTLSInjection.Error(), Err: errTLSInjection}
+	}
+	if xerr := c.startTLSNow(ctx, prof, serverName); xerr != nil {
+		return xerr
+	}
+	if xerr := c.hello(ctx, helo); xerr != nil { // RFC 3207 §4.2: forget what was said before TLS
+		return xerr
+	}
+	c.traceStep(StepStartTLS, func() string { return c.tlsDetail(prof) })
+	return nil
+}
+
+// startTLSNow runs the TLS handshake at once, so a bad certificate fails at
+// the starttls step, before any EHLO or AUTH goes through it.
+func (c *client) startTLSNow(ctx context.Context, prof *Profile, serverName string) *Error {
+	tc := tls.Client(c.raw, tlsConfig(prof, serverName))
+	c.raw.SetDeadline(time.Now().Add(c.timeout))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.broken = true
+		text := describeTLS(err)
+		if ctx.Err() != nil {
+			text = netReason(ctx, err)
+		}
+		if c.tr != nil {
+			c.note("TLS handshake failed: " + text)
+		}
+		return &Error{Profile: c.profile, Host: c.addr, Step: StepStartTLS, Text: text, Temporary: true,
+			Err: cause(ctx, err)}
+	}
+	c.raw.SetDeadline(time.Time{})
+	c.setConn(tc)
+	c.tls = true
+	if c.tr != nil {
+		c.note("TLS established: " + c.tlsDetail(prof))
+	}
+	return nil
 }

@@ -60,9 +60,7 @@ type txOutcome struct {
 // transact runs one transaction (RFC 5321 §3.3) on c and fills res. On a
 // reused connection it starts with RSET (SPEC §7.5).
 func (c *client) transact(ctx context.Context, w *wire, reused bool, res *Result) txOutcome {
-	if w.utf8 && !c.has("SMTPUTF8") {
-		res.Err = &Error{Profile: c.profile, Host: c.addr, Step: StepMail, Enhanced: "5.6.7", Subject: sender(w.env),
-			Text: "the message needs SMTPUTF8 (non-ASCII addresses, RFC 6531) and " + c.addr + " does not offer it"}
+	if res.Err = c.checkUTF8(w); res.Err != nil {
 		return txOutcome{reuse: true}
 	}
 	cmds := make([]string, 0, 2+w.valid)
@@ -86,6 +84,16 @@ func (c *client) transact(ctx context.Context, w *wire, reused bool, res *Result
 		return txOutcome{reuse: reuse && res.Err == nil}
 	}
 	return c.data(ctx, w, res)
+}
+
+// checkUTF8 fails a transaction that needs SMTPUTF8 on a connection
+// without it, before MAIL: permanent 5.6.7 (RFC 6531 §3.5).
+func (c *client) checkUTF8(w *wire) *Error {
+	if !w.utf8 || c.has("SMTPUTF8") {
+		return nil
+	}
+	return &Error{Profile: c.profile, Host: c.addr, Step: StepMail, Enhanced: "5.6.7", Subject: sender(w.env),
+		Text: "the message needs SMTPUTF8 (non-ASCII addresses, RFC 6531) and " + c.addr + " does not offer it"}
 }
 
 func (c *client) mailCommand(w *wire) string {
@@ -161,10 +169,15 @@ func (c *client) data(ctx context.Context, w *wire, res *Result) txOutcome {
 		res.Err = c.replyError(StepData, "", r)
 		return txOutcome{}
 	}
+	c.traceStep(StepData, func() string { return c.replyLine(r) })
 	c.conn.SetWriteDeadline(time.Now().Add(c.dataTimeout))
 	dw := textproto.NewWriter(c.w).DotWriter()
 	if _, err = dw.Write(w.env.Body); err == nil {
 		err = dw.Close()
+	}
+	if c.tr != nil { // the body is the users' mail: only its size (transcript.go)
+		c.tr.line("C: ", fmt.Sprintf("<message body, %d octets>", len(w.env.Body)))
+		c.tr.line("C: ", ".")
 	}
 	if err != nil { // the final "." did not get out: not ambiguous
 		res.Err = c.netError(ctx, StepData, err)
@@ -180,6 +193,7 @@ func (c *client) data(ctx context.Context, w *wire, res *Result) txOutcome {
 		res.Err = c.replyError(StepDot, "", r)
 		return txOutcome{}
 	}
+	c.traceStep(StepDot, func() string { return c.replyLine(r) })
 	return txOutcome{reuse: true}
 }
 

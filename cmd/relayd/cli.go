@@ -31,8 +31,10 @@ commands:
   check-config       validate the config and print what it resolves to
   route -from ADDR [-team T] [-to ADDR]...
                      print the profile and rule each recipient is routed by
-  test PROFILE [-from ADDR] [-to ADDR] [-send]
-                     connection test of an upstream profile
+  test PROFILE [-from ADDR] [-to ADDR]... [-send]
+                     connection test of an upstream profile, step by step
+  dkim-keygen -domain D -selector S [-type rsa|ed25519] [-bits 2048] [-out FILE]
+                     make a DKIM key; print its DNS record and [[dkim]] table
   queue list [-state S] | show ID | hold ID | release ID | delete ID | retry ID | retry -all  [-json]
                      manage the queue of the running daemon
   passwd             read a password, print a bcrypt hash for [[team.user]]
@@ -51,6 +53,7 @@ func commands() map[string]command {
 		"check-config": (*cli).checkConfig,
 		"route":        (*cli).route,
 		"test":         (*cli).test,
+		"dkim-keygen":  (*cli).dkimKeygen,
 		"queue":        (*cli).queue,
 		"passwd":       (*cli).passwd,
 		"version":      (*cli).version,

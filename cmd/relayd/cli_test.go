@@ -270,8 +270,8 @@ func TestDispatch(t *testing.T) {
 			t.Errorf("%s: exit %d", h, code)
 		}
 	}
-	if code, _, errs := runCLI(t, nil, "", "test", "office365", "-from", "a@x"); code != 1 || !strings.Contains(errs, "not implemented") {
-		t.Errorf("test: exit %d %s", code, errs)
+	if code, _, errs := runCLI(t, nil, "", "test", "office365", "-from", "a@x"); code != 2 || !strings.Contains(errs, `no profile is named "office365"; the profiles are: direct`) {
+		t.Errorf("test of an unknown profile: exit %d %s", code, errs)
 	}
 	if code, _, _ := runCLI(t, nil, "", "queue", "list"); code != 1 {
 		t.Errorf("queue: exit %d", code)

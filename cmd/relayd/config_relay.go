@@ -154,6 +154,7 @@ func (p *Profile) relay() *relay.Profile {
 			Resolver:       resolver,
 			AllowLoopback:  p.AllowLoopback && p.Type == "direct",
 			OAuth2:         p.OAuth2.upstream(),
+			Transcript:     p.DebugTranscript,
 		},
 		Description: p.Description,
 		Enabled:     p.Enabled,

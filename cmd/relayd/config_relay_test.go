@@ -113,7 +113,8 @@ admin = "it@example.com"
 	u.RootCAs = nil
 	wantU := upstream.Profile{Name: "o365", Type: "smtp", Host: "smtp.office365.com", Port: 587, TLS: upstream.TLSImplicit,
 		TLSVerify: true, Username: "u@example.com", Password: "pw", AuthMechanisms: []string{"LOGIN", "PLAIN"},
-		Helo: "helo.example.com", Timeout: 10 * time.Second, DataTimeout: 5 * time.Minute, MaxPerConn: 7, MaxConns: 3}
+		Helo: "helo.example.com", Timeout: 10 * time.Second, DataTimeout: 5 * time.Minute, MaxPerConn: 7, MaxConns: 3,
+		Transcript: "/tmp/t.log"}
 	if !reflect.DeepEqual(u, wantU) {
 		t.Errorf("upstream:\n%+v\nwant\n%+v", u, wantU)
 	}

@@ -1,0 +1,199 @@
+// Command relayd-bench is relayd's benchmark (SPEC §11, issue 8): it builds
+// relayd and measures it side by side with Postfix, in one run, on this
+// machine.
+//
+// For every load shape (N messages, C concurrent clients, S KiB, one
+// connection per message) it
+//
+//   - runs the project's reference harness, shared/bench/peer-bench.sh, with
+//     --peer postfix and --target relayd (started by the harness from a
+//     generated wrapper script, inside the harness's private network
+//     namespace): accept and end-to-end msg/s, CPU per message, peak
+//     RSS/PSS, lost messages; relayd-bench adds the bytes each daemon's
+//     process tree wrote to disk per message (/proc/PID/io write_bytes);
+//   - runs a short Go-driven phase against a fresh relayd and a fresh
+//     private Postfix (configured as the harness configures it), in a private
+//     network namespace, for the accept latency p50/p99;
+//   - prints relayd's and Postfix's figures and their ratio.
+//
+// -scale N queues N messages with the upstream down and reports RSS, disk
+// use, the time from a restart to the 220 greeting and the drain time once
+// the upstream is up. -profile DIR runs relayd's relay.Server in-process
+// under runtime/pprof (CPU, heap, allocs) and prints the top functions.
+//
+// Usage (root, Debian package postfix installed, from the module root):
+//
+//	go run ./cmd/relayd-bench -shapes 5000x20x5,2000x1x5,1000x20x100
+//	go run ./cmd/relayd-bench -n 0 -scale 100000
+//	go run ./cmd/relayd-bench -n 0 -profile /var/tmp/relayd-prof
+//
+// Every load is bounded in count and time; everything runs on loopback.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// shape is one load: N messages, C concurrent sessions, SizeKB KiB bodies.
+type shape struct {
+	N, C, SizeKB int
+}
+
+func (s shape) String() string { return fmt.Sprintf("N=%d C=%d S=%dKiB", s.N, s.C, s.SizeKB) }
+
+// options are the command line; the child phases get them as JSON.
+type options struct {
+	Shapes        []shape
+	Repeat        int
+	Warmup        int
+	LatencyN      int
+	UpstreamConns int
+	PerConn       int
+	LogLevel      string
+	Scale         int
+	ScaleC        int
+	ProfileDir    string
+	ProfileN      int
+	ProfileC      int
+	Relayd        string // the relayd binary (built unless -relayd is given)
+	Work          string // this run's directory under -workdir
+	Keep          bool
+	Netns         bool // the child phases run in a private network namespace
+
+	RunTimeout  time.Duration // cap per measured run and per phase
+	Postfix     bool          // compare with Postfix
+	ScaleSizeKB int
+
+	ceiling  bool
+	harness  string
+	src      string
+	workBase string
+}
+
+func main() {
+	if len(os.Args) == 3 && os.Args[1] == "-internal" {
+		os.Exit(childMain(os.Args[2]))
+	}
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "relayd-bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "relayd-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (*options, error) {
+	fs := flag.NewFlagSet("relayd-bench", flag.ContinueOnError)
+	o := &options{}
+	n := fs.Int("n", 20000, "messages per measured run (0: no harness runs)")
+	c := fs.Int("c", 20, "concurrent client sessions")
+	size := fs.Int("size", 5, "message body size in KiB")
+	shapes := fs.String("shapes", "", "several shapes NxCxS, comma-separated (e.g. 5000x20x5,2000x1x5); overrides -n -c -size")
+	fs.IntVar(&o.Repeat, "repeat", 1, "measured runs per target and shape (peer-bench --repeat; medians are compared)")
+	fs.IntVar(&o.Warmup, "warmup", 500, "unmeasured warm-up messages per target")
+	fs.IntVar(&o.LatencyN, "latency-n", 2000, "messages of the Go-driven latency phase per target (at most N; 0: skip)")
+	fs.IntVar(&o.UpstreamConns, "upstream-conns", 8, "relayd's [[profile]] max_connections to the sink")
+	fs.IntVar(&o.PerConn, "per-conn", 1000, "relayd's [[profile]] max_per_connection")
+	fs.StringVar(&o.LogLevel, "log-level", "info", "relayd's [server] log_level (info is relayd's default)")
+	fs.IntVar(&o.Scale, "scale", 0, "scale mode: queue this many messages with the upstream down (0: skip)")
+	fs.IntVar(&o.ScaleC, "scale-c", 20, "concurrent sessions of the scale mode's load")
+	fs.StringVar(&o.ProfileDir, "profile", "", "write CPU/heap/allocs profiles of an in-process relay.Server to this directory")
+	fs.IntVar(&o.ProfileN, "profile-n", 10000, "messages per profiled phase (C and S from -c, -size)")
+	fs.BoolVar(&o.Postfix, "postfix", true, "compare with Postfix (peer-bench --peer postfix; needs root)")
+	fs.BoolVar(&o.ceiling, "ceiling", true, "also measure smtp-source into smtp-sink directly (the tools' ceiling)")
+	fs.StringVar(&o.harness, "harness", "", "peer-bench.sh (default: ../shared/bench/peer-bench.sh from the module root)")
+	fs.StringVar(&o.src, "src", "", "module root to build relayd from (default: found from the working directory)")
+	fs.StringVar(&o.Relayd, "relayd", "", "use this relayd binary instead of building one")
+	workBase := fs.String("workdir", "/var/tmp", "base directory for state; must be a real disk, not tmpfs")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the run directory (configs, logs, spools)")
+	fs.DurationVar(&o.RunTimeout, "timeout", 15*time.Minute, "hard cap per measured run and per phase")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if *shapes != "" {
+		for _, s := range strings.Split(*shapes, ",") {
+			sh, err := parseShape(s)
+			if err != nil {
+				return nil, err
+			}
+			o.Shapes = append(o.Shapes, sh)
+		}
+	} else if *n > 0 {
+		o.Shapes = []shape{{N: *n, C: *c, SizeKB: *size}}
+	}
+	o.ScaleSizeKB, o.ProfileC = *size, *c
+	if err := checkRealDisk(*workBase); err != nil {
+		return nil, err
+	}
+	if o.Repeat < 1 || o.ScaleC < 1 || o.UpstreamConns < 1 {
+		return nil, fmt.Errorf("-repeat, -scale-c and -upstream-conns must be at least 1")
+	}
+	o.ProfileDir = absPath(o.ProfileDir)
+	o.workBase = *workBase
+	return o, nil
+}
+
+// parseShape parses "NxCxS".
+func parseShape(s string) (shape, error) {
+	f := strings.Split(strings.TrimSpace(s), "x")
+	var v [3]int
+	if len(f) != 3 {
+		return shape{}, fmt.Errorf("bad shape %q: want NxCxS, e.g. 5000x20x5", s)
+	}
+	for i := range f {
+		n, err := strconv.Atoi(f[i])
+		if err != nil || n < 1 {
+			return shape{}, fmt.Errorf("bad shape %q: want positive NxCxS", s)
+		}
+		v[i] = n
+	}
+	return shape{N: v[0], C: v[1], SizeKB: v[2]}, nil
+}
+
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// logf prints a progress line on stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%s] relayd-bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// writeJSON and readJSON pass jobs and results between the processes.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
