@@ -10,18 +10,21 @@ import (
 	"github.com/relayd/relayd/spool"
 )
 
-// apiItem is a queue item as SPEC §9 shows it.
-type apiItem struct {
-	ID         string         `json:"id"`
-	State      string         `json:"state"`
-	Created    time.Time      `json:"created"`
-	Sender     string         `json:"sender"`
-	Team       string         `json:"team"`
-	Size       int64          `json:"size"`
-	Recipients []apiRecipient `json:"recipients"`
+// QueueItem is a queue item as the admin API shows it (SPEC §9); the
+// queue CLI decodes the same type.
+type QueueItem struct {
+	ID         string           `json:"id"`
+	State      string           `json:"state"`
+	Created    time.Time        `json:"created"`
+	Sender     string           `json:"sender"`
+	Team       string           `json:"team"`
+	Size       int64            `json:"size"`
+	Recipients []QueueRecipient `json:"recipients"`
 }
 
-type apiRecipient struct {
+// QueueRecipient is one recipient of a QueueItem. NextAttempt is nil for
+// held and final recipients.
+type QueueRecipient struct {
 	Address     string     `json:"address"`
 	Profile     string     `json:"profile"`
 	Rule        string     `json:"rule"`
@@ -38,13 +41,13 @@ var stateOrder = map[spool.State]int{spool.StateSending: 0, spool.StateReady: 1,
 
 // itemOf is a message as the API shows it. A ready recipient whose
 // profile is held back by its rate shows when it may go.
-func (s *Server) itemOf(m *spool.Message) apiItem {
+func (s *Server) itemOf(m *spool.Message) QueueItem {
 	now := s.now()
-	it := apiItem{ID: m.ID, Created: m.Created, Sender: m.Sender, Team: m.Team, Size: m.Size,
-		Recipients: []apiRecipient{}}
+	it := QueueItem{ID: m.ID, Created: m.Created, Sender: m.Sender, Team: m.Team, Size: m.Size,
+		Recipients: []QueueRecipient{}}
 	best := -1
 	for _, r := range m.Recipients {
-		ar := apiRecipient{Address: r.Address, Profile: r.Profile, Rule: r.Rule, State: string(r.State),
+		ar := QueueRecipient{Address: r.Address, Profile: r.Profile, Rule: r.Rule, State: string(r.State),
 			Attempts: r.Attempts, LastError: r.LastError}
 		if !r.State.Final() && r.State != spool.StateHeld {
 			t := r.NextAttempt
@@ -89,7 +92,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "unknown state "+string(state))
 		return
 	}
-	items := []apiItem{}
+	items := []QueueItem{}
 	err := s.spool.List(state, func(m *spool.Message) bool {
 		items = append(items, s.itemOf(m))
 		return len(items) < 10000

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/relayd/relayd/relay"
 )
 
 // `relayd queue` is a client of the running daemon's admin API (SPEC §2,
@@ -36,26 +38,8 @@ const queueTimeout = 60 * time.Second
 // lastErrorWidth is where list truncates a recipient's last error.
 const lastErrorWidth = 60
 
-// queueItem and queueRecipient mirror the queue item of SPEC §9.
-type queueItem struct {
-	ID         string           `json:"id"`
-	State      string           `json:"state"`
-	Created    time.Time        `json:"created"`
-	Sender     string           `json:"sender"`
-	Team       string           `json:"team"`
-	Size       int64            `json:"size"`
-	Recipients []queueRecipient `json:"recipients"`
-}
-
-type queueRecipient struct {
-	Address     string     `json:"address"`
-	Profile     string     `json:"profile"`
-	Rule        string     `json:"rule"`
-	State       string     `json:"state"`
-	Attempts    int        `json:"attempts"`
-	NextAttempt *time.Time `json:"next_attempt"`
-	LastError   string     `json:"last_error"`
-}
+// queueItem is the admin API's queue item (SPEC §9).
+type queueItem = relay.QueueItem
 
 // queueAction is one per-message action: its HTTP method and path suffix
 // after /api/v1/queue/{id}, and the past tense printed after it.
@@ -265,7 +249,7 @@ func printQueueItem(w io.Writer, it *queueItem, now time.Time) {
 }
 
 // routeOf is "RECIPIENT -> PROFILE (RULE)", as `relayd route` prints it.
-func routeOf(r queueRecipient) string {
+func routeOf(r relay.QueueRecipient) string {
 	return fmt.Sprintf("%s -> %s (%s)", r.Address, orDash(r.Profile), orDash(r.Rule))
 }
 
