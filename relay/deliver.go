@@ -49,14 +49,14 @@ func isDue(r spool.Recipient, now time.Time) bool {
 // enough that a crash re-queues them (STYLE §4: persist the lease before any
 // network I/O). It returns the recipients actually leased: an admin may have
 // held or cancelled some since they were read.
-func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time) ([]string, error) {
+func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time) (*spool.Message, []string, error) {
 	var leased []string
 	want := map[string]bool{}
 	for _, a := range rcpts {
 		want[a] = true
 	}
 	rt := s.rt.Load()
-	_, err := s.spool.Update(id, func(m *spool.Message) error {
+	m, err := s.spool.Update(id, func(m *spool.Message) error {
 		leased = leased[:0]
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
@@ -75,29 +75,26 @@ func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time)
 		}
 		return nil
 	})
-	return leased, err
+	return m, leased, err
 }
 
 // deliver makes one delivery attempt of message id to rcpts through profile p
 // (and its fallbacks after a temporary failure) and records the outcome.
-func (s *Server) deliver(ctx context.Context, rt *runtime, id string, p *Profile, rcpts []string) {
+// m is the message as the lease left it.
+func (s *Server) deliver(ctx context.Context, rt *runtime, m *spool.Message, p *Profile, rcpts []string) {
 	start := time.Now()
-	m, err := s.spool.Get(id)
-	if err == nil {
-		var body []byte
-		body, err = s.spool.Body(id)
-		if err == nil {
-			res, used := s.send(ctx, rt, m, body, p, rcpts)
-			s.metrics.duration.WithLabelValues(used).Observe(time.Since(start).Seconds())
-			s.record(ctx, rt, m, body, used, rcpts, res)
-			return
+	body, err := s.spool.Body(m.ID)
+	if err != nil {
+		s.log.Error("cannot read queued message", "msg_id", m.ID, "err", err)
+		if !errors.Is(err, spool.ErrNotFound) {
+			s.record(ctx, rt, m, nil, p.Upstream.Name, rcpts, &upstream.Result{
+				Err: &upstream.Error{Profile: p.Upstream.Name, Step: "spool", Text: err.Error(), Temporary: true}})
 		}
+		return
 	}
-	s.log.Error("cannot read queued message", "msg_id", id, "err", err)
-	if !errors.Is(err, spool.ErrNotFound) {
-		s.record(ctx, rt, &spool.Message{ID: id}, nil, p.Upstream.Name, rcpts, &upstream.Result{
-			Err: &upstream.Error{Profile: p.Upstream.Name, Step: "spool", Text: err.Error(), Temporary: true}})
-	}
+	res, used := s.send(ctx, rt, m, body, p, rcpts)
+	s.metrics.duration.WithLabelValues(used).Observe(time.Since(start).Seconds())
+	s.record(ctx, rt, m, body, used, rcpts, res)
 }
 
 // send tries p, then each fallback profile after a temporary failure of the

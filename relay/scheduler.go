@@ -70,18 +70,33 @@ func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 	defer sc.passes.Add(1)
 	defer sc.srv.recoverPanic("scheduler")
 	now := sc.srv.now()
-	msgs, err := sc.srv.spool.Due(now, dueBatch)
+	rt := sc.srv.rt.Load()
+	// Reading and decoding due envelopes is the scheduler's main cost: read
+	// none while every profile is busy, and only a few per free slot.
+	// (A busy profile's messages at the head of the schedule can delay
+	// another profile's by up to that many; they drain first.)
+	free := sc.freeSlots(rt, now)
+	if free == 0 {
+		return sc.wait(rt, now)
+	}
+	msgs, err := sc.srv.spool.Due(now, min(dueBatch, max(16, 8*free)))
 	if err != nil {
 		sc.srv.log.Error("reading the schedule failed", "err", err)
 		return time.Second
 	}
-	rt := sc.srv.rt.Load()
 	for _, m := range msgs {
 		if stop.Err() != nil || sc.saturated(rt) {
 			break
 		}
 		sc.dispatch(ctx, m, now)
 	}
+	return sc.wait(rt, now)
+}
+
+// wait is how long the scheduler may sleep: until the next due time or the
+// end of a rate window, whichever is first; a second while due work waits
+// for a busy profile (a finished delivery kicks it sooner).
+func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 	next, ok := sc.srv.spool.NextDue()
 	wait := time.Hour
 	switch {
@@ -116,7 +131,7 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 			continue
 		}
 		lease := p.Upstream.Timeout*4 + p.Upstream.DataTimeout + leaseSlack
-		leased, err := sc.srv.lease(m.ID, profile, rcpts, now, now.Add(lease))
+		lm, leased, err := sc.srv.lease(m.ID, profile, rcpts, now, now.Add(lease))
 		if err != nil || len(leased) == 0 {
 			sc.release(profile)
 			if err != nil {
@@ -130,9 +145,23 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 			defer sc.kick()
 			defer sc.release(profile)
 			defer sc.srv.recoverPanic("delivery")
-			sc.srv.deliver(ctx, rt, m.ID, p, leased)
+			sc.srv.deliver(ctx, rt, lm, p, leased)
 		}()
 	}
+}
+
+// freeSlots counts the delivery slots of enabled profiles that are neither
+// busy nor held back by their rate.
+func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	free := 0
+	for name, p := range rt.cfg.Profiles {
+		if p.Enabled && sc.rates.waitUntil(name, now).IsZero() {
+			free += max(max(p.Upstream.MaxConns, 1)-sc.busy[name], 0)
+		}
+	}
+	return free
 }
 
 // saturated reports whether every enabled profile has all its slots busy,
