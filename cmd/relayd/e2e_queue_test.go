@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,4 +86,38 @@ func queueState(t *testing.T, queue func(...string) (int, string, string), id st
 		t.Fatalf("queue show -json: %v\n%s", err, out)
 	}
 	return item.State
+}
+
+// TestE2ETestCommand runs the built `relayd test` against a closed port and
+// a good upstream: the SPEC §8.4 diagnosis and exit 1, then every step ok
+// and exit 0, and never the password on the terminal.
+func TestE2ETestCommand(t *testing.T) {
+	pki := newPKI(t, t.TempDir())
+	up := newUpstream(t, pki)
+	up.start()
+	dir := t.TempDir()
+	write := func(port int) string {
+		cfg := strings.ReplaceAll(e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t),
+			UpstreamPort: port, CAFile: pki.caFile}), e2eDirToken, dir)
+		path := filepath.Join(dir, fmt.Sprintf("relayd-%d.toml", port))
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	env := childEnv(map[string]string{e2ePassEnv: e2ePass})
+	closed := freePort(t)
+	code, out, errOut := runRelayd(t, dir, env, "test", "up", "-config", write(closed))
+	want := fmt.Sprintf("could not connect to 127.0.0.1:%d (connection refused): the host is not a mail server or the port is closed or firewalled", closed)
+	if code != 1 || !strings.Contains(out+errOut, want) {
+		t.Errorf("closed port: exit %d, want 1 and %q:\n%s%s", code, want, out, errOut)
+	}
+	code, out, errOut = runRelayd(t, dir, env, "test", "up", "-from", "app@example.com", "-send", "-config", write(up.port))
+	if code != 0 || strings.Contains(out+errOut, "FAIL") || !strings.Contains(out, "auth") {
+		t.Errorf("good upstream: exit %d:\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, e2ePass) {
+		t.Errorf("the password appears in relayd test's output")
+	}
+	up.waitMessages(t, 1, 15*time.Second)
 }
