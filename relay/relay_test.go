@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/relayd/relayd/spool"
 )
 
@@ -223,5 +225,44 @@ func TestQuotedLocalPartIsRequotedUpstream(t *testing.T) {
 	}
 	if !strings.Contains(sk.transcript(), "RCPT TO:<\"john NOTIFY=SUCCESS doe\"@example.org>\r\n") {
 		t.Fatalf("RCPT not quoted on the wire:\n%s", sk.transcript())
+	}
+}
+
+// TestMaxQueueAgeBouncesOnce: a recipient that is still deferred when
+// max_queue_age runs out bounces with 4.4.7, its sender gets one DSN, and
+// the bounce is counted once.
+func TestMaxQueueAgeBouncesOnce(t *testing.T) {
+	sk := newSink(t)
+	sk.set(func() {
+		sk.onRcpt = func(to string) error {
+			if to == "slow@example.org" {
+				return errTemp
+			}
+			return nil
+		}
+	})
+	cfg := baseConfig(sk.addr)
+	cfg.MaxQueueAge = 10 * time.Minute
+	cfg.RetrySchedule = []time.Duration{4 * time.Minute}
+	r := startRelay(t, cfg)
+	id := send(t, r.addr, "app@example.com", []string{"slow@example.org"}, simpleBody)
+	r.waitState(id, spool.StateDeferred)
+	for i := 0; i < 2; i++ {
+		r.advance(4 * time.Minute)
+		waitAttempts(r, id, i+2)
+	}
+	r.advance(2 * time.Minute) // 10 minutes old: expired, not attempted again
+	m := r.waitState(id, spool.StateBounced)
+	if m.Recipients[0].Attempts != 3 || !strings.Contains(m.Recipients[0].LastError, "4.4.7") {
+		t.Errorf("after expiry: %+v", m.Recipients[0])
+	}
+	dsn := sk.wait()
+	if dsn.From != "" || strings.Join(dsn.To, ",") != "app@example.com" ||
+		!bytes.Contains(dsn.Data, []byte("Status: 4.4.7")) || !bytes.Contains(dsn.Data, []byte("Action: failed")) {
+		t.Fatalf("expiry DSN %q %v:\n%s", dsn.From, dsn.To, dsn.Data)
+	}
+	sk.none(r)
+	if got := testutil.ToFloat64(r.srv.metrics.deliveries.WithLabelValues("sink", "bounced")); got != 1 {
+		t.Errorf("bounced counted %v times, want 1", got)
 	}
 }

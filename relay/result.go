@@ -141,14 +141,23 @@ func (s *Server) expire(rt *runtime, m *spool.Message, now time.Time) bool {
 			r.LastError = "4.4.7 delivery time expired (max_queue_age): " + r.LastError
 			r.State, r.Updated = spool.StateBounced, now
 			bounced = append(bounced, failure{addr: r.Address, status: "4.4.7", diag: "x-local; " + r.LastError})
-			s.metrics.deliveries.WithLabelValues(r.Profile, "bounced").Inc()
-			s.log.Info("delivery", "msg_id", m.ID, "rcpt", r.Address, "profile", r.Profile, "result", "bounced", "err", r.LastError)
 		}
 		return nil
 	})
 	if err != nil {
 		s.log.Error("expiring message failed", "msg_id", m.ID, "err", err)
 		return true
+	}
+	// Counted here, not in the callback: Update may run it more than once.
+	expired := map[string]bool{}
+	for _, f := range bounced {
+		expired[f.addr] = true
+	}
+	for _, r := range updated.Recipients {
+		if expired[r.Address] {
+			s.metrics.deliveries.WithLabelValues(r.Profile, "bounced").Inc()
+			s.log.Info("delivery", "msg_id", m.ID, "rcpt", r.Address, "profile", r.Profile, "result", "bounced", "err", r.LastError)
+		}
 	}
 	if len(bounced) > 0 {
 		s.bounce(rt, updated, bounced, body, now)
