@@ -19,6 +19,9 @@ const (
 	maxReplyLine  = 2000
 	maxReplyLines = 200
 	quitTimeout   = 10 * time.Second
+	// writeBuffer holds a pipelined command group and most bodies whole,
+	// so a transaction is a few writes, not one per 4 KB.
+	writeBuffer = 64 << 10
 )
 
 var (
@@ -77,7 +80,7 @@ func newClient(profile, addr string, raw net.Conn) *client {
 func (c *client) setConn(conn net.Conn) {
 	c.conn = conn
 	c.r = textproto.NewReader(bufio.NewReader(&lineLimiter{r: conn}))
-	c.w = bufio.NewWriter(conn)
+	c.w = bufio.NewWriterSize(conn, writeBuffer)
 }
 
 // write sends the command lines in one flush (several when pipelining,

@@ -353,7 +353,7 @@ func (r *prober) transaction(ctx context.Context, c *client, w *wire, res *Resul
 	if !r.o.Send {
 		return r.command(ctx, c, StepRSET, "", "RSET")
 	}
-	c.data(ctx, w, res) // reports data and dot through c.trace
+	c.data(ctx, w, res, nil) // reports data and dot through c.trace
 	if res.Err != nil {
 		r.fail(res.Err)
 		return false

@@ -2,7 +2,9 @@ package upstream
 
 import (
 	"bufio"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,19 +24,22 @@ const (
 // rawPeer is a scripted SMTP server on 127.0.0.1:0 for what a go-smtp
 // server cannot do (like chasquid's internal/courier/fakeserver_test.go):
 // hang, drop after the final dot, record command lines verbatim, or answer
-// any command with a chosen reply.
+// any command with a chosen reply, or hold replies back until DATA to
+// check that a client pipelines (RFC 2920).
 type rawPeer struct {
 	t        *testing.T
 	ln       net.Listener
 	port     int
 	mode     rawMode
 	ehlo     []string          // EHLO keywords; default 8BITMIME
-	replies  map[string]string // verb ("MAIL", "DATA", ".") -> reply line
+	replies  map[string]string // whole command line or verb ("MAIL", "DATA", ".") -> reply line
+	holdFrom []string          // verbs from which replies are held back until DATA arrives
 	accepted chan struct{}     // one value per accepted connection
 
-	mu    sync.Mutex
-	lines []string // command lines received, verbatim, without CRLF
-	conns []net.Conn
+	mu     sync.Mutex
+	lines  []string   // command lines received, verbatim, without CRLF
+	bodies [][]string // per message after a 354: its lines as sent (dot-stuffed), without the final "."
+	conns  []net.Conn
 }
 
 func newRawPeer(t *testing.T, mode rawMode) *rawPeer {
@@ -69,6 +74,36 @@ func (p *rawPeer) received() []string {
 	return append([]string(nil), p.lines...)
 }
 
+func (p *rawPeer) messages() [][]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.bodies)
+}
+
+// heldWriter is a connection's output. While holding, replies are kept
+// back; release writes them all in one write, in order.
+type heldWriter struct {
+	net.Conn
+	holding bool
+	held    []byte
+}
+
+func (h *heldWriter) Write(b []byte) (int, error) {
+	if h.holding {
+		h.held = append(h.held, b...)
+		return len(b), nil
+	}
+	return h.Conn.Write(b)
+}
+
+func (h *heldWriter) release() {
+	h.holding = false
+	if len(h.held) > 0 {
+		h.Conn.Write(h.held)
+		h.held = nil
+	}
+}
+
 func (p *rawPeer) serve() {
 	for {
 		c, err := p.ln.Accept()
@@ -91,6 +126,7 @@ func (p *rawPeer) handle(c net.Conn) {
 		return
 	}
 	c.Write([]byte("220 raw.test ESMTP\r\n"))
+	w := &heldWriter{Conn: c}
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -101,15 +137,26 @@ func (p *rawPeer) handle(c net.Conn) {
 		p.lines = append(p.lines, line)
 		p.mu.Unlock()
 		verb, _, _ := strings.Cut(strings.ToUpper(line), " ")
-		if !p.answer(c, r, verb) {
+		switch {
+		case verb == "DATA":
+			// A client that waits for a reply before sending DATA never
+			// gets one: it times out instead.
+			w.release()
+		case slices.Contains(p.holdFrom, verb):
+			w.holding = true
+		}
+		if !p.answer(w, r, line, verb) {
 			return
 		}
 	}
 }
 
 // answer replies to one command; false ends the connection.
-func (p *rawPeer) answer(c net.Conn, r *bufio.Reader, verb string) bool {
+func (p *rawPeer) answer(c io.Writer, r *bufio.Reader, line, verb string) bool {
 	reply := func(def string) string {
+		if s, ok := p.replies[line]; ok {
+			return s
+		}
 		if s, ok := p.replies[verb]; ok {
 			return s
 		}
@@ -139,7 +186,8 @@ func (p *rawPeer) answer(c net.Conn, r *bufio.Reader, verb string) bool {
 }
 
 // message reads the message up to the final dot and acts per mode.
-func (p *rawPeer) message(c net.Conn, r *bufio.Reader) bool {
+func (p *rawPeer) message(c io.Writer, r *bufio.Reader) bool {
+	var body []string
 	for {
 		line, err := r.ReadString('\n')
 		if err != nil {
@@ -148,7 +196,11 @@ func (p *rawPeer) message(c net.Conn, r *bufio.Reader) bool {
 		if line == ".\r\n" {
 			break
 		}
+		body = append(body, strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"))
 	}
+	p.mu.Lock()
+	p.bodies = append(p.bodies, body)
+	p.mu.Unlock()
 	switch p.mode {
 	case rawDropAfterDot:
 		return false

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -73,17 +72,46 @@ func (c *client) transact(ctx context.Context, w *wire, reused bool, res *Result
 			cmds = append(cmds, "RCPT TO:<"+rcpt+">")
 		}
 	}
+	nrcpt := len(cmds) - 1 - boolInt(reused)
+	// With PIPELINING, DATA goes in the same write as MAIL and RCPT
+	// (RFC 2920 §3.1: it may be the last command of a group).
+	pipelined := c.has("PIPELINING")
+	if pipelined {
+		cmds = append(cmds, "DATA")
+	}
 	c.msgs++
 	head := 1 + boolInt(reused) // RSET and MAIL: the sequence stops when one fails
 	replies, err := c.exchange(cmds, head)
 	if len(replies) < head || !replies[0].ok() || !replies[head-1].ok() {
 		return c.mailFailed(ctx, w, replies, err, reused, res)
 	}
-	accepted, reuse := c.rcptResults(ctx, w, replies[head:], err, res)
-	if res.Err != nil || accepted == 0 {
-		return txOutcome{reuse: reuse && res.Err == nil}
+	accepted, reuse := c.rcptResults(ctx, w, replies[head:min(len(replies), head+nrcpt)], err, res)
+	if !pipelined {
+		if res.Err != nil || accepted == 0 {
+			return txOutcome{reuse: reuse && res.Err == nil}
+		}
+		return c.data(ctx, w, res, nil)
 	}
-	return c.data(ctx, w, res)
+	var dataReply *reply
+	if len(replies) == len(cmds) {
+		dataReply = replies[len(cmds)-1]
+	}
+	switch {
+	case res.Err != nil:
+		return txOutcome{}
+	case dataReply == nil:
+		res.Err = c.netError(ctx, StepData, orEOF(err))
+		return txOutcome{}
+	case accepted == 0 && dataReply.code == 354:
+		// RFC 2920 §3.1: a server that accepts DATA without any recipient
+		// gets an empty message, and the connection is not trusted again.
+		c.write(".")
+		c.read(c.timeout)
+		return txOutcome{}
+	case accepted == 0:
+		return txOutcome{reuse: reuse}
+	}
+	return c.data(ctx, w, res, dataReply)
 }
 
 // checkUTF8 fails a transaction that needs SMTPUTF8 on a connection
@@ -156,14 +184,15 @@ func (c *client) rcptResults(ctx context.Context, w *wire, replies []*reply, err
 	return accepted, reuse
 }
 
-// data sends DATA, the body (dot-stuffed by textproto's DotWriter, RFC 5321
-// §4.5.2) and reads the final reply within the data timeout. A connection
+// data sends DATA (unless r is its reply already: pipelined), the body (dot-stuffed, RFC 5321 §4.5.2: dotstuff.go) and reads the final reply within the data timeout. A connection
 // lost while waiting for that reply leaves the outcome unknown: Ambiguous.
-func (c *client) data(ctx context.Context, w *wire, res *Result) txOutcome {
-	r, err := c.cmd("DATA")
-	if err != nil {
-		res.Err = c.netError(ctx, StepData, err)
-		return txOutcome{}
+func (c *client) data(ctx context.Context, w *wire, res *Result, r *reply) txOutcome {
+	var err error
+	if r == nil {
+		if r, err = c.cmd("DATA"); err != nil {
+			res.Err = c.netError(ctx, StepData, err)
+			return txOutcome{}
+		}
 	}
 	if r.code != 354 {
 		res.Err = c.replyError(StepData, "", r)
@@ -171,10 +200,7 @@ func (c *client) data(ctx context.Context, w *wire, res *Result) txOutcome {
 	}
 	c.traceStep(StepData, func() string { return c.replyLine(r) })
 	c.conn.SetWriteDeadline(time.Now().Add(c.dataTimeout))
-	dw := textproto.NewWriter(c.w).DotWriter()
-	if _, err = dw.Write(w.env.Body); err == nil {
-		err = dw.Close()
-	}
+	err = writeDotStuffed(c.w, w.env.Body)
 	if c.tr != nil { // the body is the users' mail: only its size (transcript.go)
 		c.tr.line("C: ", fmt.Sprintf("<message body, %d octets>", len(w.env.Body)))
 		c.tr.line("C: ", ".")
