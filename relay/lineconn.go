@@ -56,6 +56,9 @@ type lineConn struct {
 	prevCR   bool
 	bareEOL  bool
 	pending  error // returned once buf is drained
+
+	rbuf  []byte // what fill reads into; only the reading goroutine uses it
+	store []byte // buf's backing array, reused whenever buf is empty
 }
 
 // readSize is how much one read from below asks for.
@@ -183,11 +186,19 @@ func (l *lineConn) scanMessage(b []byte) int {
 // fill reads more octets from below. A timeout is answered here, while the
 // dialogue is still visible (not after STARTTLS), and closes.
 func (l *lineConn) fill() error {
-	tmp := make([]byte, readSize)
-	n, err := l.Conn.Read(tmp)
+	if l.rbuf == nil {
+		l.rbuf = make([]byte, readSize)
+	}
+	n, err := l.Conn.Read(l.rbuf)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf = append(l.buf, tmp[:n]...)
+	if len(l.buf) == 0 { // start over at the front of the buffer, not after the octets handed up
+		if l.store == nil {
+			l.store = make([]byte, 0, 2*readSize)
+		}
+		l.buf = l.store[:0]
+	}
+	l.buf = append(l.buf, l.rbuf[:n]...)
 	if err == nil {
 		return nil
 	}
