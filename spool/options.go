@@ -76,6 +76,11 @@ const (
 	// trimEvery: drop written value log pages from RSS after this many
 	// bytes were committed (trim_linux.go).
 	trimEvery = 8 << 20
+	// trimAbove: also trim when RssFile (Badger's mapped pages that reads,
+	// lookups and compactions brought in, plus relayd's own text) is above
+	// this, checked every trimCheckEvery.
+	trimAbove      = 32 << 20
+	trimCheckEvery = time.Second
 )
 
 // badgerOptions returns the Badger options for opts; see the constants.

@@ -39,6 +39,8 @@ type Store struct {
 	written atomic.Int64 // bytes committed since the last trimMappings
 	mapDir  string       // dir as it appears in /proc/self/maps
 	trim    bool         // trimMappings works here; owned by background
+	// trimChecked is when background last compared RssFile with trimAbove.
+	trimChecked time.Time
 
 	closeMu sync.RWMutex // held shared by every operation, exclusively by Close
 	closed  bool
@@ -109,8 +111,9 @@ func (s *Store) start() error {
 }
 
 // background runs until Close: every flushEvery it fsyncs the non-durable
-// writes (Update, Expire) and, after trimEvery bytes were committed, trims
-// Badger's write-once mappings from RSS (trim_linux.go).
+// writes (Update, Expire) and, after trimEvery bytes were committed or
+// when RssFile is above trimAbove, trims Badger's mappings from RSS
+// (trim_linux.go).
 func (s *Store) background() {
 	t := time.NewTicker(flushEvery)
 	defer t.Stop()
@@ -131,7 +134,14 @@ func (s *Store) tick() {
 			s.log.Error("spool flush failed", "err", err)
 		}
 	}
-	if s.trim && s.written.Load() >= trimEvery {
+	if !s.trim {
+		return
+	}
+	check := time.Since(s.trimChecked) >= trimCheckEvery
+	if check {
+		s.trimChecked = time.Now()
+	}
+	if s.written.Load() >= trimEvery || (check && rssFileBytes() > trimAbove) {
 		s.written.Store(0)
 		s.trim = trimMappings(s.mapDir)
 	}

@@ -10,18 +10,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trimMappings keeps Badger's write-once mappings out of the process's RSS.
+// trimMappings keeps Badger's file mappings out of the process's RSS.
 //
 // Badger writes the value log and the memtable WALs through shared mmaps,
-// and reads the whole last value log file at Open, so every body written
-// stays resident in RSS (as RssFile) until the kernel needs the memory:
-// 100,000 5 KB messages add 500 MB of RSS, while SPEC §11 wants them held in
-// under 150 MB. trimMappings asks the kernel to reclaim those pages with
-// madvise(MADV_PAGEOUT) on the mappings of the *.vlog and *.mem files under
-// dir: clean pages leave memory, dirty ones are written back first; nothing
-// changes for Badger, which faults them back in from the file if it reads
-// them again (a body once, at delivery, with the kernel's read-around). The
-// LSM tables (*.sst: the envelopes, read at every lookup) are left alone.
+// reads the whole last value log file at Open, and reads bodies (at
+// delivery) and LSM tables (envelopes, at lookups and compactions) through
+// mmaps too, so every page it touched stays resident in RSS (as RssFile)
+// until the kernel needs the memory: 100,000 5 KB messages add 500 MB of
+// RSS, while SPEC §11 wants them held in under 150 MB. trimMappings asks
+// the kernel to reclaim those pages with madvise(MADV_PAGEOUT) on the
+// mappings of the *.vlog, *.mem and *.sst files under dir: clean pages
+// leave memory (dirty ones stay until written back); nothing changes for
+// Badger, which faults them back in from the file if it reads them again.
+// The store calls it when RssFile grows (rssFileBytes), so hot table pages
+// come back at the cost of a read.
 //
 // MADV_PAGEOUT is only a hint, so a mapping that Badger replaces between the
 // read of /proc/self/maps and the madvise call cannot be harmed, whatever
@@ -43,7 +45,7 @@ func trimMappings(dir string) bool {
 			continue
 		}
 		path := string(line[i:])
-		if !strings.HasSuffix(path, ".vlog") && !strings.HasSuffix(path, ".mem") {
+		if !strings.HasSuffix(path, ".vlog") && !strings.HasSuffix(path, ".mem") && !strings.HasSuffix(path, ".sst") {
 			continue
 		}
 		start, end, ok := parseMapRange(string(line[:i]))
@@ -75,4 +77,22 @@ func parseMapRange(line string) (start, end uintptr, ok bool) {
 		return 0, 0, false
 	}
 	return uintptr(s), uintptr(e), true
+}
+
+// rssFileBytes is the process's resident file-backed and shared memory
+// (the third field of /proc/self/statm: RssFile + RssShmem), or -1.
+func rssFileBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return -1
+	}
+	pages, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return pages * int64(os.Getpagesize())
 }

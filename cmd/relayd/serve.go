@@ -36,7 +36,7 @@ const gcEvery = 5 * time.Minute
 // softMemoryLimit keeps the Go heap near SPEC §11's memory goal (Badger's
 // temporary buffers otherwise let it swell); GOMEMLIMIT overrides it. It is
 // a soft limit: the GC works harder, nothing fails.
-const softMemoryLimit = 128 << 20
+const softMemoryLimit = 96 << 20
 
 // runServe is `relayd` / `relayd serve`: the daemon in the foreground.
 // Exit codes (SPEC §2): 0 clean shutdown, 1 fatal error, 2 bad config.
