@@ -486,10 +486,8 @@ func hostileCases() []hCase {
 			hSend("RCPT TO:<c@example.org>\r\n", "250 2.0.0"), hSend("RCPT TO:<d@example.org>\r\n", "452 4.5.3"), hFinish),
 		deliver: []hmsg{{from: hFrom, to: []string{"a@example.org", "b@example.org", "c@example.org"}}},
 	}, hCase{
-		name: "limits/message of exactly max_message_size",
-		cfg:  hMaxSize(1000),
-		limit: "go-smtp's DATA reader answers ErrDataTooLarge when it has read exactly MaxMessageBytes octets " +
-			"and is asked for the end marker; raising its limit would make EHLO advertise a SIZE other than max_message_size",
+		name:    "limits/message of exactly max_message_size",
+		cfg:     hMaxSize(1000),
 		steps:   hStd(hTx(), hQueued(sized(1000)+".\r\n"), hQuit()),
 		deliver: hOne("Subject: size"),
 	}, hCase{
@@ -539,6 +537,26 @@ func hostileCases() []hCase {
 		cfg:     func(c *Config) { c.Listeners[0].MaxLineLength = 1000 },
 		steps:   hStd(hTx(), hQueued("Subject: long\r\n\r\n"+strings.Repeat("q", 1000)+"\r\n.\r\n"), hQuit()),
 		deliver: hOne("Subject: long"),
+	})
+
+	// --- The DATA fast path (lineConn collects the message itself): the end
+	// of data and dot-stuffing split across reads, and what follows the
+	// end-of-data line is vetted as commands again.
+	add(hCase{
+		name: "data/end-of-data and stuffed dots split across writes",
+		steps: hStd(hTx(), hWrite("Subject: split\r\n\r\n."), hWrite(".dot\r"), hWrite("\n.\r"), hWrite("\n"),
+			hExpect("250 2.0.0", "Ok: queued as "), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"\r\n.dot\r\n"}, lacks: []string{"..dot"}}},
+	}, hCase{
+		name: "data/commands pipelined after the end of data are vetted",
+		steps: hStd(hTx(), hSend("Subject: piped\r\n\r\nbody\r\n.\r\nMAIL FROM:<"+strings.Repeat("a", 2100)+"@example.com>\r\n",
+			"250 2.0.0"), hExpect("500 5.5.2"), hClosed()),
+		deliver: hOne("Subject: piped"),
+	}, hCase{
+		name:  "data/second message on the connection",
+		steps: hStd(hTx(), hQueued("Subject: one\r\n\r\n.\r\n"), hTx(), hQueued("Subject: two\r\n\r\n..\r\n.\r\n"), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"Subject: one"}},
+			{from: hFrom, to: []string{hTo}, has: []string{"Subject: two", "\r\n.\r\n"}}},
 	})
 
 	// --- Timeouts (SPEC §4: 421 4.4.2, then closed; nothing sent after the

@@ -59,6 +59,16 @@ type lineConn struct {
 
 	rbuf  []byte // what fill reads into; only the reading goroutine uses it
 	store []byte // buf's backing array, reused whenever buf is empty
+
+	// The DATA fast path (takeData): after a DATA command line, lineConn
+	// un-stuffs the message itself into msg, a stretch of octets at a
+	// time, and hands go-smtp only the end-of-data line.
+	lastData bool      // the last command line handed up was DATA
+	fast     bool      // collecting a DATA message into msg
+	msg      []byte    // the message so far (capped at msgLimit+1 octets)
+	msgLimit int64     // max_message_size; 0: none
+	unstuff  unstuffer // state of the un-stuffing
+	msgDone  bool      // msg is complete: the end-of-data line was seen
 }
 
 // readSize is how much one read from below asks for.
@@ -100,6 +110,10 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 		l.pass = int(min(int64(len(l.buf)), l.chunk))
 		l.chunk -= int64(l.pass)
 		l.scanMessage(l.buf[:l.pass])
+	case l.fast:
+		if !l.collectLocked() {
+			return 0, nil, false
+		}
 	case l.dataMode:
 		l.pass = l.scanMessage(l.buf)
 		if l.pass < len(l.buf) {
@@ -114,6 +128,36 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 		}
 	}
 	return l.serveLocked(p)
+}
+
+// collectLocked is the DATA fast path: it moves the message octets of buf
+// into msg and, at the end-of-data line, leaves just that line (".\r\n")
+// for go-smtp's DATA reader, which then reads an empty message and stops;
+// what follows stays in buf, to be vetted as commands. It checks the line
+// length and notes bare line ends (scanMessage) exactly up to the end of
+// the message. It returns whether Read can go on without reading more.
+func (l *lineConn) collectLocked() bool {
+	var n int
+	var end bool
+	l.msg, n, end = l.unstuff.feed(l.msg, l.buf)
+	if l.msgLimit > 0 && int64(len(l.msg)) > l.msgLimit+1 {
+		l.msg = l.msg[:l.msgLimit+1] // enough for message.Read to say too big
+	}
+	if ok := l.scanMessage(l.buf[:n]); ok < n {
+		l.buf, l.pending, l.fast = l.buf[:0], smtp.ErrTooLongLine, false
+		return true
+	}
+	if !end {
+		l.buf = l.buf[:0]
+		return false
+	}
+	if n >= 3 { // the end-of-data line arrived whole in this read
+		l.buf = l.buf[n-3:]
+	} else {
+		l.buf = append([]byte(".\r\n"), l.buf[n:]...)
+	}
+	l.pass, l.fast, l.msgDone = 3, false, true
+	return true
 }
 
 // commandLocked vets the next complete command line in buf, setting pass
@@ -142,6 +186,7 @@ func (l *lineConn) commandLocked() error {
 	default:
 		l.chunk = bdatSize(line)
 	}
+	l.lastData = strings.EqualFold(line, "DATA")
 	return nil
 }
 
@@ -245,11 +290,30 @@ func (l *lineConn) startMessage() {
 	l.mu.Unlock()
 }
 
-// beginData switches to message mode for DATA.
-func (l *lineConn) beginData() {
+// beginData switches to message mode for DATA or BDAT. After a DATA
+// command, on a connection whose dialogue lineConn sees (not after
+// STARTTLS), it also starts the fast path: the message is then collected
+// here, and takeData returns it once go-smtp's reader has reached the end.
+// limit is max_message_size (0: none).
+func (l *lineConn) beginData(limit int64) (fast bool) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.dataMode, l.lineLen = true, 0
-	l.mu.Unlock()
+	l.fast = l.lastData && !l.opaque && l.chunk == 0
+	if cap(l.msg) > 1<<20 {
+		l.msg = nil // do not keep a large message's buffer for the next one
+	}
+	l.msg, l.msgLimit, l.unstuff, l.msgDone = l.msg[:0], limit, unstuffer{}, false
+	return l.fast
+}
+
+// takeData returns the message collected by the fast path, once go-smtp's
+// DATA reader has returned io.EOF (ok false: the end was not seen). The
+// slice is valid until the next beginData.
+func (l *lineConn) takeData() (msg []byte, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.msg, l.msgDone
 }
 
 // endData switches back to command mode and reports whether the message
@@ -257,7 +321,7 @@ func (l *lineConn) beginData() {
 func (l *lineConn) endData() (bare bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.dataMode = false
+	l.dataMode, l.fast = false, false
 	return l.bareEOL
 }
 

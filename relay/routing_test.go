@@ -250,9 +250,12 @@ func TestImmediateModeSuccessAndTemporary(t *testing.T) {
 
 func TestFallbackDeliversWhilePrimaryDown(t *testing.T) {
 	cfg, sa, sb := twoUpstreams(t)
-	sa.srv.Close() // primary down: connection refused
 	cfg.Profiles["a"].Fallback = []string{"b"}
 	r := startRelay(t, cfg)
+	// Primary down: connection refused. Closed only now, so that the
+	// relay's own listeners cannot be given its port (they were, once in
+	// ~100 runs, and the message went to the relay itself).
+	sa.srv.Close()
 	id := send(t, r.addr, "app@example.com", []string{"x@example.org"}, simpleBody)
 	sb.wait()
 	m := r.waitState(id, spool.StateSent)

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"io"
@@ -161,7 +162,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data implements smtp.Session: read, check, commit, then answer 250.
 func (s *session) Data(r io.Reader) error {
-	s.lc.beginData()
+	if s.lc.beginData(s.lcfg.MaxMessageSize) {
+		r = &fastData{r: r, lc: s.lc}
+	}
 	id, err := s.accept(r, s.lc.endData)
 	if err != nil && id != "" {
 		return err // immediate mode: the final reply is the delivery's
@@ -201,4 +204,27 @@ func noProfile(from, to string) *smtp.SMTPError {
 		from = "<>"
 	}
 	return reply(451, 4, 3, 5, "No enabled profile for sender "+from+" and recipient "+to)
+}
+
+// fastData reads a message collected by lineConn's DATA fast path: it
+// first runs go-smtp's DATA reader r to its end (which drives the
+// collection and ends at the end-of-data line), then returns the message.
+type fastData struct {
+	r    io.Reader
+	lc   *lineConn
+	body *bytes.Reader
+}
+
+func (f *fastData) Read(p []byte) (int, error) {
+	if f.body == nil {
+		if _, err := io.Copy(io.Discard, f.r); err != nil {
+			return 0, err
+		}
+		msg, ok := f.lc.takeData()
+		if !ok {
+			return 0, io.ErrUnexpectedEOF
+		}
+		f.body = bytes.NewReader(msg)
+	}
+	return f.body.Read(p)
 }
