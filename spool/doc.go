@@ -14,7 +14,7 @@
 // The store is one Badger v4 database (state_dir/spool) with four key
 // prefixes (keys.go):
 //
-//	m/<id>                 envelope (JSON) of an active message: at least one
+//	m/<id>                 envelope (codec.go) of an active message: at least one
 //	                       recipient is not final
 //	b/<id>                 body of an active message; dropped when every
 //	                       recipient is final

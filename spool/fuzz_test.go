@@ -2,8 +2,10 @@ package spool
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 )
 
 // FuzzDecodeMessage checks that the envelope decoder never panics, reports
@@ -42,4 +44,61 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		summarize(m) // must not panic on anything the decoder accepts
 	})
+}
+
+// TestEnvelopeCodec: every field survives the binary form (times as
+// instants, in UTC), and envelopes that earlier versions stored as JSON
+// still decode to the same message.
+func TestEnvelopeCodec(t *testing.T) {
+	at := time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.FixedZone("CET", 3600))
+	m := &Message{ID: NewID(), Created: at, Sender: "app@example.com", Team: "sales", Listener: "submission",
+		Size: 5120, UTF8: true, EightBit: true, Warned: true, DSN: true,
+		Recipients: []Recipient{
+			{Address: "a@example.org", Profile: "gmail", Rule: "route #2", State: StateDeferred, Attempts: 3,
+				NextAttempt: at.Add(time.Minute), LastError: "451 4.7.0 try later", Updated: at},
+			{Address: "b@example.org", Profile: "o365", Rule: "system default", State: StateHeld,
+				HeldFrom: StateSending, Updated: at},
+			{Address: "c@example.org", State: StateSent}, // zero times
+		}}
+	enc, err := encodeMessage(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"binary": enc, "json": legacy} {
+		got, err := decodeMessage(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !sameMessage(got, m) {
+			t.Errorf("%s: decoded %+v, want %+v", name, got, m)
+		}
+	}
+	if len(enc) >= len(legacy)/2 {
+		t.Errorf("binary envelope %d octets, JSON %d", len(enc), len(legacy))
+	}
+	if _, err := decodeMessage(append([]byte{0x02}, enc[1:]...)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("unknown version: %v, want ErrCorrupt", err)
+	}
+}
+
+// sameMessage compares messages with times as instants.
+func sameMessage(a, b *Message) bool {
+	if a.ID != b.ID || !a.Created.Equal(b.Created) || a.Sender != b.Sender || a.Team != b.Team ||
+		a.Listener != b.Listener || a.Size != b.Size || a.UTF8 != b.UTF8 || a.EightBit != b.EightBit ||
+		a.Warned != b.Warned || a.DSN != b.DSN || len(a.Recipients) != len(b.Recipients) {
+		return false
+	}
+	for i, x := range a.Recipients {
+		y := b.Recipients[i]
+		if x.Address != y.Address || x.Profile != y.Profile || x.Rule != y.Rule || x.State != y.State ||
+			x.Attempts != y.Attempts || !x.NextAttempt.Equal(y.NextAttempt) || x.LastError != y.LastError ||
+			x.HeldFrom != y.HeldFrom || !x.Updated.Equal(y.Updated) {
+			return false
+		}
+	}
+	return true
 }

@@ -94,7 +94,7 @@ func badgerOptions(opts Options, log *slog.Logger) badger.Options {
 		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(valueLogFileSize).
 		WithNumCompactors(numCompactors).
-		// Snappy would save little on short JSON envelopes (bodies in the
+		// Snappy would save little on short envelopes (bodies in the
 		// value log are never compressed) and costs CPU and a block cache.
 		WithCompression(options.None).
 		WithBlockCacheSize(0).

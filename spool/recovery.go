@@ -84,7 +84,7 @@ func (s *Store) load() error {
 }
 
 // loadActive indexes every m/ envelope, recovering "sending" recipients in
-// memory and collecting the changed messages in recovered. Decoding the JSON
+// memory and collecting the changed messages in recovered. Decoding the envelopes
 // is most of the cost of Open, so it runs on every CPU while this goroutine
 // reads the keys (SPEC §11: accepting within 2 s with 100,000 messages).
 func (s *Store) loadActive(txn *badger.Txn, now time.Time, recovered *[]*Message) error {
