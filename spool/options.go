@@ -79,8 +79,8 @@ const (
 	// trimAbove: also trim when RssFile (Badger's mapped pages that reads,
 	// lookups and compactions brought in, plus relayd's own text) is above
 	// this, checked every trimCheckEvery.
-	trimAbove      = 32 << 20
-	trimCheckEvery = time.Second
+	trimAbove      = 24 << 20
+	trimCheckEvery = 500 * time.Millisecond
 )
 
 // badgerOptions returns the Badger options for opts; see the constants.
