@@ -2,6 +2,8 @@ package spool
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -87,28 +89,56 @@ func retryRecipient(states ...State) func(r *Recipient, now time.Time) bool {
 // RetryAll makes every deferred recipient of every message ready and due
 // now (delayed recipients keep their send delay) and returns how many
 // messages it changed. The changes are durable when it returns.
+//
+// The messages are changed by retryWorkers goroutines at once, one update
+// each: Badger writes concurrent transactions in one batch, so 100,000
+// deferred messages take seconds, not the minute that one update after the
+// other took.
 func (s *Store) RetryAll() (int, error) {
 	ids := s.ix.ids(stateBit(StateDeferred))
 	retry := retryRecipient(StateDeferred)
-	n := 0
-	for _, id := range ids {
-		_, err := s.change("retry", id, retry, false)
-		switch {
-		case err == nil:
-			n++
-		case isSkippable(err):
-		default:
-			return n, err
-		}
+	var n atomic.Int64
+	var next atomic.Int64
+	var failed atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for range min(retryWorkers, len(ids)) {
+		wg.Go(func() {
+			for failed.Load() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(len(ids)) {
+					return
+				}
+				_, err := s.change("retry", ids[i], retry, false)
+				switch {
+				case err == nil:
+					n.Add(1)
+				case isSkippable(err):
+				default:
+					failed.CompareAndSwap(nil, &err)
+				}
+			}
+		})
 	}
+	wg.Wait()
+	if err := failed.Load(); err != nil {
+		return int(n.Load()), *err
+	}
+	return int(n.Load()), s.syncAdmin()
+}
+
+// retryWorkers is how many messages RetryAll changes at once.
+const retryWorkers = 16
+
+// syncAdmin makes the changes of a bulk admin action durable.
+func (s *Store) syncAdmin() error {
 	if err := s.enter(); err != nil {
-		return n, fmt.Errorf("spool: retry all: %w", err)
+		return fmt.Errorf("spool: retry all: %w", err)
 	}
 	defer s.leave()
 	if err := s.gs.wait(); err != nil {
-		return n, fmt.Errorf("spool: retry all: %w", err)
+		return fmt.Errorf("spool: retry all: %w", err)
 	}
-	return n, nil
+	return nil
 }
 
 // admin applies change to every recipient of message id, durably.

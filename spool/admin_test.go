@@ -118,3 +118,29 @@ func TestRetry(t *testing.T) {
 	}
 	wantCounts(t, s, map[State]int{StateReady: 3, StateDelayed: 1, StateHeld: 1})
 }
+
+// TestRetryAllMany: RetryAll changes many messages with its workers, counts
+// each once, and the change is on disk when it returns.
+func TestRetryAllMany(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	s := openTest(t, dir, c)
+	now := c.Now()
+	const n = 500
+	for i := range n {
+		mustCommit(t, s, newMsg(StateDeferred, now.Add(time.Duration(i+1)*time.Minute), "a@example.org"), []byte("body"))
+	}
+	held := newMsg(StateHeld, now, "b@example.org")
+	mustCommit(t, s, held, []byte("body"))
+	got, err := s.RetryAll()
+	if err != nil || got != n {
+		t.Fatalf("RetryAll = %d, %v; want %d", got, err, n)
+	}
+	wantCounts(t, s, map[State]int{StateReady: n, StateHeld: 1})
+	closeTest(t, s)
+	s = openTest(t, dir, c)
+	wantCounts(t, s, map[State]int{StateReady: n, StateHeld: 1})
+	if due := dueIDs(t, s, now, 2*n); len(due) != n {
+		t.Errorf("due after reopening: %d messages, want %d", len(due), n)
+	}
+}
