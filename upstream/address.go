@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -158,12 +159,7 @@ func validDomain(d string) bool {
 		if len(d) < 3 || d[len(d)-1] != ']' {
 			return false
 		}
-		for i := 1; i < len(d)-1; i++ {
-			if c := d[i]; c < 33 || c > 126 || c == '[' || c == ']' || c == '\\' {
-				return false
-			}
-		}
-		return true
+		return validLiteral(d[1 : len(d)-1])
 	}
 	for _, label := range strings.Split(d, ".") {
 		if label == "" {
@@ -178,4 +174,32 @@ func validDomain(d string) bool {
 		}
 	}
 	return true
+}
+
+// validLiteral reports whether lit (without its brackets) is an address
+// literal relayd passes on: IPv4, "IPv6:" and an IPv6 address, or a
+// General-address-literal (RFC 5321 §4.1.3) of a tag, ':' and letters,
+// digits, '.', '-' and ':'. RFC 5321's dcontent would also allow '"',
+// '<', '>' and more, which servers cannot be trusted to read as part of
+// the path (a '>' would end it early).
+func validLiteral(lit string) bool {
+	if a, err := netip.ParseAddr(lit); err == nil {
+		return a.Is4()
+	}
+	tag, content, ok := strings.Cut(lit, ":")
+	if !ok || tag == "" || content == "" {
+		return false
+	}
+	if strings.EqualFold(tag, "IPv6") {
+		a, err := netip.ParseAddr(content)
+		return err == nil && a.Is6() && a.Zone() == ""
+	}
+	for i := 0; i < len(lit); i++ {
+		c := lit[i]
+		if !(c >= '0' && c <= '9') && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') &&
+			c != '.' && c != '-' && c != ':' {
+			return false
+		}
+	}
+	return tag[len(tag)-1] != '-'
 }

@@ -46,6 +46,13 @@ func TestFormatAddress(t *testing.T) {
 		{"bob@example..org", ""},
 		{"bob@[1.2.3.4", ""},
 		{"bob@[1.2]3.4]", ""},
+		{`0@["]`, ""},                   // found by FuzzFormatAddress
+		{"bob@[a>b]", ""},               // '>' would end the path early
+		{"bob@[IPv6:fe80::1%eth0]", ""}, // zones are not in RFC 5321
+		{"bob@[::1]", ""},               // IPv6 needs its tag
+		{"bob@[999.1.1.1]", ""},
+		{"bob@[IPv6:::ffff:192.0.2.1]", "bob@[IPv6:::ffff:192.0.2.1]"},
+		{"bob@[x-tag:abc.def]", "bob@[x-tag:abc.def]"},
 		{"bob@exam<ple.org", ""},
 		{strings.Repeat("a", 250) + "@x.org", ""},
 	} {
