@@ -123,14 +123,14 @@ func (s *Store) RetryAll() (int, error) {
 	if err := failed.Load(); err != nil {
 		return int(n.Load()), *err
 	}
-	return int(n.Load()), s.syncAdmin()
+	return int(n.Load()), s.syncRetryAll()
 }
 
 // retryWorkers is how many messages RetryAll changes at once.
 const retryWorkers = 16
 
-// syncAdmin makes the changes of a bulk admin action durable.
-func (s *Store) syncAdmin() error {
+// syncRetryAll makes RetryAll's changes durable.
+func (s *Store) syncRetryAll() error {
 	if err := s.enter(); err != nil {
 		return fmt.Errorf("spool: retry all: %w", err)
 	}
