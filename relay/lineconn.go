@@ -52,10 +52,8 @@ type lineConn struct {
 	chunk    int64  // BDAT chunk octets still to pass unchecked
 	opaque   bool
 	dataMode bool
-	lineLen  int64 // octets since the last LF inside a message
-	prevCR   bool
-	bareEOL  bool
-	pending  error // returned once buf is drained
+	ls       lineScan // line length and bare line ends inside a message
+	pending  error    // returned once buf is drained
 
 	rbuf  []byte // what fill reads into; only the reading goroutine uses it
 	store []byte // buf's backing array, reused whenever buf is empty
@@ -209,23 +207,13 @@ func bdatSize(line string) int64 {
 }
 
 // scanMessage notes bare line ends and returns how many octets of b stay
-// within max_line_length (plus CRLF).
+// within max_line_length (plus CRLF); BDAT chunk data is not limited.
 func (l *lineConn) scanMessage(b []byte) int {
-	limit := l.ln.config().MaxLineLength + 2
-	for i, ch := range b {
-		if (ch == '\n' && !l.prevCR) || (l.prevCR && ch != '\n') {
-			l.bareEOL = true
-		}
-		l.prevCR = ch == '\r'
-		if ch == '\n' {
-			l.lineLen = 0
-			continue
-		}
-		if l.lineLen++; limit > 2 && l.lineLen > limit && l.chunk == 0 {
-			return i
-		}
+	var limit int64
+	if m := l.ln.config().MaxLineLength; m > 0 && l.chunk == 0 {
+		limit = m + 2
 	}
-	return len(b)
+	return l.ls.scan(b, limit)
 }
 
 // fill reads more octets from below. A timeout is answered here, while the
@@ -286,7 +274,7 @@ func (l *lineConn) Write(p []byte) (int, error) {
 // startMessage is called at MAIL: bare line ends are looked for from here.
 func (l *lineConn) startMessage() {
 	l.mu.Lock()
-	l.bareEOL, l.prevCR, l.lineLen = false, false, 0
+	l.ls = lineScan{}
 	l.mu.Unlock()
 }
 
@@ -298,7 +286,7 @@ func (l *lineConn) startMessage() {
 func (l *lineConn) beginData(limit int64) (fast bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.dataMode, l.lineLen = true, 0
+	l.dataMode, l.ls.lineLen = true, 0
 	l.fast = l.lastData && !l.opaque && l.chunk == 0
 	if cap(l.msg) > 1<<20 {
 		l.msg = nil // do not keep a large message's buffer for the next one
@@ -322,7 +310,7 @@ func (l *lineConn) endData() (bare bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.dataMode, l.fast = false, false
-	return l.bareEOL
+	return l.ls.bareEOL
 }
 
 // crossProtocol are line starts that are never SMTP: HTTP request lines and
