@@ -42,15 +42,7 @@ func TestRateSpreadsMessagesWithoutFailing(t *testing.T) {
 }
 
 func TestWarnAfterSendsOneDelayNotice(t *testing.T) {
-	sk := newSink(t)
-	sk.set(func() {
-		sk.onRcpt = func(to string) error {
-			if to == "slow@example.org" {
-				return errTemp
-			}
-			return nil
-		}
-	})
+	sk := newDeferringSink(t, "slow@example.org")
 	cfg := baseConfig(sk.addr)
 	cfg.WarnAfter = 4 * time.Minute
 	cfg.RetrySchedule = []time.Duration{5 * time.Minute}

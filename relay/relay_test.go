@@ -232,15 +232,7 @@ func TestQuotedLocalPartIsRequotedUpstream(t *testing.T) {
 // max_queue_age runs out bounces with 4.4.7, its sender gets one DSN, and
 // the bounce is counted once.
 func TestMaxQueueAgeBouncesOnce(t *testing.T) {
-	sk := newSink(t)
-	sk.set(func() {
-		sk.onRcpt = func(to string) error {
-			if to == "slow@example.org" {
-				return errTemp
-			}
-			return nil
-		}
-	})
+	sk := newDeferringSink(t, "slow@example.org")
 	cfg := baseConfig(sk.addr)
 	cfg.MaxQueueAge = 10 * time.Minute
 	cfg.RetrySchedule = []time.Duration{4 * time.Minute}

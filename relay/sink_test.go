@@ -111,6 +111,22 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 }
 
 // newSink starts a plain (no TLS, no AUTH) sink on 127.0.0.1.
+// newDeferringSink is a sink that answers RCPT TO:<rcpt> with a temporary
+// failure (errTemp) and accepts every other recipient.
+func newDeferringSink(t *testing.T, rcpt string) *sink {
+	t.Helper()
+	sk := newSink(t)
+	sk.set(func() {
+		sk.onRcpt = func(to string) error {
+			if to == rcpt {
+				return errTemp
+			}
+			return nil
+		}
+	})
+	return sk
+}
+
 func newSink(t *testing.T) *sink {
 	t.Helper()
 	s := &sink{t: t, msgs: make(chan sinkMsg, 1000)}
