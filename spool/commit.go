@@ -52,17 +52,24 @@ func (s *Store) commit(m *Message, body []byte) error {
 	mu := s.lockID(m.ID)
 	mu.Lock()
 	defer mu.Unlock()
-	err = s.db.Update(func(txn *badger.Txn) error {
-		for _, k := range [][]byte{activeKey(m.ID), journalKey(m.ID)} {
-			if _, err := txn.Get(k); err == nil {
-				return errDuplicate
-			} else if !errors.Is(err, badger.ErrKeyNotFound) {
-				return err
-			}
+	if s.blog != nil {
+		ref, err := s.blog.append(m.ID, enc, body)
+		if err == nil {
+			return s.commitLogged(m, enc, ref)
 		}
-		return writeMessage(txn, nil, m, enc, body)
-	})
-	if err != nil {
+		if !errors.Is(err, errLogFull) {
+			return err
+		}
+	}
+	// No body log (encrypted spool), or a body too large for it: the body
+	// goes to Badger's value log and the commit waits for Badger's fsync.
+	if err := s.db.Update(func(txn *badger.Txn) error {
+		if err := checkNew(txn, m.ID); err != nil {
+			return err
+		}
+		_, err := writeMessage(txn, nil, m, enc, body, nil)
+		return err
+	}); err != nil {
 		return err
 	}
 	if err := s.gs.wait(); err != nil {
@@ -74,12 +81,53 @@ func (s *Store) commit(m *Message, body []byte) error {
 	return nil
 }
 
+// commitLogged finishes a commit whose record is at ref in the body log:
+// it writes the envelope and the reference in Badger and waits for the
+// log's fdatasync. Badger's write becomes durable in the background
+// (Store.tick); until then the log record is what a restart replays.
+func (s *Store) commitLogged(m *Message, enc []byte, ref logRef) error {
+	defer s.blog.done(ref)
+	err := s.db.Update(func(txn *badger.Txn) error {
+		if err := checkNew(txn, m.ID); err != nil {
+			return err
+		}
+		_, err := writeMessage(txn, nil, m, enc, nil, ref.encode())
+		return err
+	})
+	if err != nil {
+		s.blog.kill(ref)
+		return err
+	}
+	s.gs.dirty.Store(true)
+	if err := s.logSync.wait(); err != nil {
+		s.rollback(m)
+		s.blog.kill(ref)
+		return err
+	}
+	s.blog.addLive(ref, 1)
+	s.apply(m.ID, nil, m)
+	s.written.Add(int64(len(enc)))
+	return nil
+}
+
+// checkNew fails with errDuplicate if message id exists.
+func checkNew(txn *badger.Txn, id string) error {
+	for _, k := range [][]byte{activeKey(id), journalKey(id)} {
+		if _, err := txn.Get(k); err == nil {
+			return errDuplicate
+		} else if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
 // rollback removes a message whose commit could not be made durable, so that
 // a message answered 452 is not delivered anyway. Best effort: the spool is
 // failing already.
 func (s *Store) rollback(m *Message) {
 	err := s.db.Update(func(txn *badger.Txn) error {
-		for _, k := range [][]byte{activeKey(m.ID), bodyKey(m.ID), journalKey(m.ID),
+		for _, k := range [][]byte{activeKey(m.ID), bodyKey(m.ID), logRefKey(m.ID), journalKey(m.ID),
 			retainKey(summarize(m).updated, m.ID)} {
 			if err := txn.Delete(k); err != nil {
 				return err
@@ -109,16 +157,36 @@ func (s *Store) checkSpace(n int) error {
 }
 
 // writeMessage writes the keys of message m (encoded as enc) in txn,
-// replacing those of its previous version old (nil for a new message).
-// body is stored only for a new active message.
-func writeMessage(txn *badger.Txn, old, m *Message, enc, body []byte) error {
+// replacing those of its previous version old (nil for a new message). A
+// new active message gets its body: ref, the l/ reference to its body log
+// record, or else body itself. When m becomes final its body is dropped;
+// if it was in the body log, writeMessage returns the reference, which the
+// caller releases (bodyLog.release) once txn committed.
+func writeMessage(txn *badger.Txn, old, m *Message, enc, body, ref []byte) (*logRef, error) {
 	cur := summarize(m)
 	var dels [][]byte
+	var released *logRef
 	if old != nil {
 		prev := summarize(old)
 		switch {
 		case prev.active && !cur.active:
-			dels = append(dels, activeKey(m.ID), bodyKey(m.ID)) // body dropped
+			dels = append(dels, activeKey(m.ID)) // body dropped
+			item, err := txn.Get(logRefKey(m.ID))
+			switch {
+			case err == nil:
+				v, err := item.ValueCopy(nil)
+				if err != nil {
+					return nil, err
+				}
+				if r, err := decodeLogRef(v); err == nil {
+					released = &r
+				}
+				dels = append(dels, logRefKey(m.ID))
+			case errors.Is(err, badger.ErrKeyNotFound):
+				dels = append(dels, bodyKey(m.ID))
+			default:
+				return nil, err
+			}
 		case !prev.active:
 			dels = append(dels, retainKey(prev.updated, m.ID))
 			if cur.active {
@@ -128,21 +196,25 @@ func writeMessage(txn *badger.Txn, old, m *Message, enc, body []byte) error {
 	}
 	for _, k := range dels {
 		if err := txn.Delete(k); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if cur.active {
 		if old == nil {
-			if err := txn.Set(bodyKey(m.ID), body); err != nil {
-				return err
+			k, v := bodyKey(m.ID), body
+			if ref != nil {
+				k, v = logRefKey(m.ID), ref
+			}
+			if err := txn.Set(k, v); err != nil {
+				return nil, err
 			}
 		}
-		return txn.Set(activeKey(m.ID), enc)
+		return released, txn.Set(activeKey(m.ID), enc)
 	}
 	if err := txn.Set(journalKey(m.ID), enc); err != nil {
-		return err
+		return nil, err
 	}
-	return txn.Set(retainKey(cur.updated, m.ID), []byte{byte(cur.mask)})
+	return released, txn.Set(retainKey(cur.updated, m.ID), []byte{byte(cur.mask)})
 }
 
 // readMessage reads and decodes message id in txn, active or journal.
@@ -199,8 +271,20 @@ func (s *Store) Body(id string) ([]byte, error) {
 	}
 	defer s.leave()
 	var body []byte
+	var ref *logRef
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(bodyKey(id))
+		item, err := txn.Get(logRefKey(id))
+		if err == nil {
+			return item.Value(func(v []byte) error {
+				r, err := decodeLogRef(v)
+				ref = &r
+				return err
+			})
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		item, err = txn.Get(bodyKey(id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return ErrNotFound
 		}
@@ -210,6 +294,9 @@ func (s *Store) Body(id string) ([]byte, error) {
 		body, err = item.ValueCopy(nil)
 		return err
 	})
+	if err == nil && ref != nil {
+		body, err = s.blog.read(*ref, id)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("spool: body %s: %w", id, err)
 	}

@@ -11,16 +11,22 @@
 //
 // # Implementation summary
 //
-// The store is one Badger v4 database (state_dir/spool) with four key
-// prefixes (keys.go):
+// The store is one Badger v4 database (state_dir/spool) with these keys
+// (keys.go), and the body log (bodylog.go) in state_dir/spool/bodies:
 //
 //	m/<id>                 envelope (codec.go) of an active message: at least one
 //	                       recipient is not final
-//	b/<id>                 body of an active message; dropped when every
-//	                       recipient is final
+//	l/<id>                 where the body of an active message is in the body
+//	                       log (segment, sequence number, offset, size)
+//	b/<id>                 body of an active message that is not in the body
+//	                       log (encrypted spool, body larger than a segment,
+//	                       moved out of a mostly finished segment, spool
+//	                       written before the body log)
+//	                       l/ and b/ are dropped when every recipient is final
 //	j/<id>                 envelope of a journal message (every recipient final)
 //	r/<8-byte nanos><id>   retention index of journal messages, keyed by the
 //	                       last Updated time; the value is the state bit mask
+//	c/log                  the body log checkpoint
 //
 // Active and journal envelopes live under different prefixes so that Open
 // decodes only the active ones; the journal is counted from the small r/
@@ -32,12 +38,16 @@
 // schedule avoids scanning the tombstones that a queue's churn leaves at the
 // head of an on-disk index.
 //
-// Durability: Badger runs with SyncWrites=false and the store does group
-// commit (groupsync.go): Commit writes its transaction and then waits for an
-// fsync that started after the write, so concurrent commits share one fsync.
-// The fsync itself (filesync.go) also covers the files Badger rotated, which
-// Badger's own DB.Sync misses. Update is synced by a background flush within
-// 50 ms, UpdateSync and the admin actions before they return.
+// Durability: Commit appends the message (envelope and body) to the body
+// log, writes its envelope and l/ reference in Badger, and returns after a
+// group fdatasync of the log (groupsync.go: concurrent commits share one).
+// Badger runs with SyncWrites=false and is fsynced in the background every
+// 50 ms (filesync.go, which also covers the files Badger rotated, unlike
+// Badger's own DB.Sync); the log's checkpoint in Badger tells Open which log
+// records may be missing from Badger after a power cut, and Open writes
+// those back. Without the body log (encrypted spool, huge body) Commit
+// waits for Badger's fsync itself. Update is synced by the background flush
+// within 50 ms, UpdateSync and the admin actions before they return.
 //
 // All methods of Store are safe for concurrent use.
 package spool

@@ -12,6 +12,9 @@ const (
 	prefixBody    = "b/"
 	prefixJournal = "j/"
 	prefixRetain  = "r/"
+	prefixLogRef  = "l/"
+	// logCheckpointKey holds the body log's checkpoint (bodylog.go).
+	logCheckpointKey = "c/log"
 )
 
 // maxIDLen bounds queue IDs; NewID makes 17 characters.
@@ -20,6 +23,7 @@ const maxIDLen = 64
 func activeKey(id string) []byte  { return []byte(prefixActive + id) }
 func bodyKey(id string) []byte    { return []byte(prefixBody + id) }
 func journalKey(id string) []byte { return []byte(prefixJournal + id) }
+func logRefKey(id string) []byte  { return []byte(prefixLogRef + id) }
 
 // retainKey is r/<8-byte big-endian unix nanos><id>, so that the keys sort
 // by time and Expire can stop at the cutoff.

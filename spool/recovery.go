@@ -3,6 +3,7 @@ package spool
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -61,6 +62,17 @@ func (s *Store) load() error {
 	})
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
+	}
+	if s.blog != nil {
+		seen, err := s.replayLog()
+		if err != nil {
+			return err
+		}
+		removed, err := s.loadRefs(seen)
+		if err != nil {
+			return err
+		}
+		recovered = slices.DeleteFunc(recovered, func(m *Message) bool { return removed[m.ID] })
 	}
 	if len(recovered) == 0 {
 		return nil

@@ -27,20 +27,29 @@ type Store struct {
 	reserve int64
 	metrics *metrics
 
-	ix     *memIndex
-	gs     *groupSync
-	files  *fileSync
-	locks  [256]sync.Mutex // per-ID locks, by hash: serialise Commit/Update of one message
-	seed   maphash.Seed
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	panics atomic.Int64
+	ix    *memIndex
+	gs    *groupSync // Badger's fsync (fileSync)
+	files *fileSync
+	// blog is the body log (bodylog.go), nil when the spool is encrypted;
+	// logSync is its group fdatasync. ckptWritten is the checkpoint last
+	// written in Badger, ckptDurable the one known durable; both are owned
+	// by Open and then the background goroutine.
+	blog                     *bodyLog
+	logSync                  *groupSync
+	ckptWritten, ckptDurable uint64
+	locks                    [256]sync.Mutex // per-ID locks, by hash: serialise Commit/Update of one message
+	seed                     maphash.Seed
+	stop                     chan struct{}
+	wg                       sync.WaitGroup
+	panics                   atomic.Int64
 
 	written atomic.Int64 // bytes committed since the last trimMappings
 	mapDir  string       // dir as it appears in /proc/self/maps
 	trim    bool         // trimMappings works here; owned by background
 	// trimChecked is when background last compared RssFile with trimAbove.
 	trimChecked time.Time
+
+	tickMu sync.Mutex // serialises tick (the background goroutine, tests)
 
 	closeMu sync.RWMutex // held shared by every operation, exclusively by Close
 	closed  bool
@@ -81,10 +90,21 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, err)
 	}
 	s.mapDir = resolveDir(opts.Dir)
+	if len(opts.EncryptionKey) == 0 {
+		s.blog, err = openLog(filepath.Join(opts.Dir, logDirName))
+		if err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("spool: open %s: body log: %w", opts.Dir, err)
+		}
+		s.logSync = newGroupSync(s.syncLog)
+	}
 	if err := s.start(); err != nil {
 		s.db.Close()
 		if s.files != nil {
 			s.files.close()
+		}
+		if s.blog != nil {
+			s.blog.close()
 		}
 		return nil, fmt.Errorf("spool: open %s: %w", opts.Dir, err)
 	}
@@ -100,6 +120,11 @@ func (s *Store) start() error {
 	}
 	if err := s.gs.wait(); err != nil {
 		return err
+	}
+	if s.blog != nil {
+		if err := s.startLog(); err != nil {
+			return err
+		}
 	}
 	s.trim = trimMappings(s.mapDir) // Badger read the last value log file
 	s.wg.Add(1)
@@ -129,7 +154,11 @@ func (s *Store) background() {
 
 func (s *Store) tick() {
 	defer s.recoverPanic("flush")
-	if s.gs.dirty.Load() {
+	s.tickMu.Lock()
+	defer s.tickMu.Unlock()
+	if s.blog != nil {
+		s.logTick()
+	} else if s.gs.dirty.Load() {
 		if err := s.gs.wait(); err != nil {
 			s.log.Error("spool flush failed", "err", err)
 		}
@@ -145,6 +174,14 @@ func (s *Store) tick() {
 		s.written.Store(0)
 		s.trim = trimMappings(s.mapDir)
 	}
+}
+
+// syncLog is the body log's fdatasync, timed with Badger's.
+func (s *Store) syncLog() error {
+	start := time.Now()
+	err := s.blog.sync()
+	s.metrics.syncTime.Observe(time.Since(start).Seconds())
+	return err
 }
 
 // syncAll is the store's fsync (fileSync), timed.
@@ -167,11 +204,20 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.stop)
 	s.wg.Wait()
-	err := s.db.Sync()
+	var err error
+	if s.blog != nil { // no commit is in flight: every record is in Badger
+		err = s.writeCheckpoint(s.blog.stable())
+	}
+	if serr := s.db.Sync(); err == nil {
+		err = serr
+	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr
 	}
 	s.files.close()
+	if s.blog != nil {
+		s.blog.close()
+	}
 	if err != nil {
 		return fmt.Errorf("spool: close %s: %w", s.dir, err)
 	}

@@ -66,9 +66,10 @@ func (s *Store) updateLocked(id string, fn func(m *Message) error) (*Message, er
 	mu.Lock()
 	defer mu.Unlock()
 	var old, cur *Message
+	var released *logRef
 	var err error
 	for range maxConflictRetries {
-		old, cur, err = s.updateTxn(id, fn)
+		old, cur, released, err = s.updateTxn(id, fn)
 		if !errors.Is(err, badger.ErrConflict) {
 			break
 		}
@@ -82,13 +83,16 @@ func (s *Store) updateLocked(id string, fn func(m *Message) error) (*Message, er
 	if err != nil {
 		return nil, fmt.Errorf("spool: update %s: %w", id, err)
 	}
+	if released != nil && s.blog != nil {
+		s.blog.release(*released)
+	}
 	s.apply(id, old, cur)
 	return cloneMessage(cur), nil
 }
 
 // updateTxn runs one attempt of update and returns the message before and
-// after it.
-func (s *Store) updateTxn(id string, fn func(m *Message) error) (old, cur *Message, err error) {
+// after it, and the body log reference it dropped.
+func (s *Store) updateTxn(id string, fn func(m *Message) error) (old, cur *Message, released *logRef, err error) {
 	err = s.db.Update(func(txn *badger.Txn) error {
 		var err error
 		if old, err = readMessage(txn, id); err != nil {
@@ -108,7 +112,8 @@ func (s *Store) updateTxn(id string, fn func(m *Message) error) (old, cur *Messa
 		if err != nil {
 			return err
 		}
-		return writeMessage(txn, old, cur, enc, nil)
+		released, err = writeMessage(txn, old, cur, enc, nil, nil)
+		return err
 	})
-	return old, cur, err
+	return old, cur, released, err
 }
