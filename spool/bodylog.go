@@ -241,7 +241,7 @@ func openLog(dir string) (*bodyLog, error) {
 		return nil, err
 	}
 	slots := map[uint32]*os.File{}
-	maxSlot := -1
+	maxSlot := -1 // the highest slot with a file
 	for _, e := range names {
 		n, ok := strings.CutPrefix(e.Name(), segPrefix)
 		slot, err := strconv.ParseUint(n, 10, 32)
@@ -257,29 +257,20 @@ func openLog(dir string) (*bodyLog, error) {
 		slots[uint32(slot)] = f
 		maxSlot = max(maxSlot, int(slot))
 	}
-	for slot := range maxSlot + 1 {
-		f := slots[uint32(slot)]
-		if f == nil { // a creation was interrupted: make the slot again
-			var err error
-			if f, err = l.createFile(l.slotName(uint32(slot))); err != nil {
-				closeFiles(slots)
-				l.close()
-				return nil, err
-			}
-		}
-		seg := &segment{slot: uint32(slot), f: f, sealed: true, end: segSize, free: true}
+	l.segs = make([]*segment, maxSlot+1) // slots without a file stay nil
+	for slot, f := range slots {
+		seg := &segment{slot: slot, f: f, sealed: true, end: segSize, free: true}
 		if info, err := f.Stat(); err != nil || info.Size() != segSize {
-			// a creation was interrupted before the size was reached
+			// its creation was interrupted before the size was reached
 			if err := l.zeroFill(f); err != nil {
 				closeFiles(slots)
-				l.close()
 				return nil, err
 			}
 		} else if seg.seq = readSegHeader(f); seg.seq != 0 {
 			seg.free = false
 		}
 		l.nextSeq = max(l.nextSeq, seg.seq+1)
-		l.segs = append(l.segs, seg)
+		l.segs[slot] = seg
 	}
 	return l, nil
 }
@@ -399,21 +390,21 @@ func (l *bodyLog) append(id string, env, body []byte) (logRef, error) {
 func (l *bodyLog) next() error {
 	var seg *segment
 	for _, s := range l.segs {
-		if s.free {
+		if s != nil && s.free {
 			seg = s
 			break
 		}
 	}
 	if seg == nil {
-		if len(l.segs) >= maxSegments {
+		slot, ok := l.newSlot()
+		if !ok {
 			return errLogFull
 		}
-		f, err := l.createFile(l.slotName(uint32(len(l.segs))))
+		f, err := l.createFile(l.slotName(slot))
 		if err != nil {
 			return err
 		}
-		seg = &segment{slot: uint32(len(l.segs)), f: f, free: true}
-		l.segs = append(l.segs, seg)
+		seg = l.place(slot, f)
 	}
 	if err := l.start(seg); err != nil {
 		return err
@@ -481,11 +472,69 @@ func (l *bodyLog) segment(ref logRef) *segment {
 	return l.segmentLocked(ref)
 }
 
+// newSlot returns the lowest slot without a segment; false when the log
+// has maxSegments. Called with l.mu held.
+func (l *bodyLog) newSlot() (uint32, bool) {
+	for i, s := range l.segs {
+		if s == nil {
+			return uint32(i), true
+		}
+	}
+	return uint32(len(l.segs)), len(l.segs) < maxSegments
+}
+
+// place adds a new, free segment of file f in slot. Called with l.mu held.
+func (l *bodyLog) place(slot uint32, f *os.File) *segment {
+	seg := &segment{slot: slot, f: f, free: true}
+	if int(slot) == len(l.segs) {
+		l.segs = append(l.segs, seg)
+	} else {
+		l.segs[slot] = seg
+	}
+	return seg
+}
+
+// shrink removes the free segments beyond keep, highest slots first, so that
+// the disk space a backlog took is given back once it has drained.
+func (l *bodyLog) shrink(keep int) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	free := 0
+	for _, s := range l.segs {
+		if s != nil && s.free {
+			free++
+		}
+	}
+	removed := false
+	for i := len(l.segs) - 1; i >= 0 && free > keep; i-- {
+		s := l.segs[i]
+		if s == nil || !s.free {
+			continue
+		}
+		s.mu.Lock() // no read of its old records is in progress
+		s.f.Close()
+		s.mu.Unlock()
+		l.segs[i] = nil
+		free--
+		removed = true
+		if err := os.Remove(l.slotName(s.slot)); err != nil {
+			return err
+		}
+	}
+	for len(l.segs) > 0 && l.segs[len(l.segs)-1] == nil {
+		l.segs = l.segs[:len(l.segs)-1]
+	}
+	if removed {
+		return syncDir(l.dir)
+	}
+	return nil
+}
+
 func (l *bodyLog) segmentLocked(ref logRef) *segment {
 	if int(ref.slot) >= len(l.segs) {
 		return nil
 	}
-	return l.segs[ref.slot]
+	return l.segs[ref.slot] // nil if removed
 }
 
 // sync fdatasyncs every segment written since its last sync; run by the
@@ -494,7 +543,7 @@ func (l *bodyLog) sync() error {
 	l.mu.Lock()
 	var files []*os.File
 	for _, s := range l.segs {
-		if s.dirty {
+		if s != nil && s.dirty {
 			files = append(files, s.f)
 			s.dirty = false
 		}
@@ -596,7 +645,7 @@ func (l *bodyLog) candidates() []*segment {
 	defer l.mu.Unlock()
 	var out []*segment
 	for _, s := range l.segs {
-		if !s.free && s.sealed && s.live <= 0 {
+		if s != nil && !s.free && s.sealed && s.live <= 0 {
 			out = append(out, s)
 		}
 	}
@@ -622,7 +671,7 @@ func (l *bodyLog) relocatable(ckpt uint64) (*segment, uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range l.segs {
-		if !s.free && s.sealed && s.live > 0 && logPos(s.seq+1, 0) <= ckpt &&
+		if s != nil && !s.free && s.sealed && s.live > 0 && logPos(s.seq+1, 0) <= ckpt &&
 			2*s.liveBytes < s.end-segHeaderLen {
 			return s, s.seq
 		}
@@ -635,11 +684,11 @@ func (l *bodyLog) relocatable(ckpt uint64) (*segment, uint64) {
 func (l *bodyLog) needSpare() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.segs) >= maxSegments || l.err != nil {
+	if _, ok := l.newSlot(); !ok || l.err != nil {
 		return false
 	}
 	for _, s := range l.segs {
-		if s.free {
+		if s != nil && s.free {
 			return false
 		}
 	}
@@ -656,7 +705,12 @@ func (l *bodyLog) addSpare() error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	slot := uint32(len(l.segs))
+	slot, ok := l.newSlot()
+	if !ok {
+		f.Close()
+		os.Remove(tmp)
+		return errLogFull
+	}
 	name := l.slotName(slot)
 	if err := os.Rename(tmp, name); err != nil {
 		f.Close()
@@ -667,7 +721,7 @@ func (l *bodyLog) addSpare() error {
 		f.Close()
 		return err
 	}
-	l.segs = append(l.segs, &segment{slot: slot, f: f, free: true})
+	l.place(slot, f)
 	return nil
 }
 
@@ -678,7 +732,7 @@ func (l *bodyLog) segmentsFrom(seq uint64) []*segment {
 	defer l.mu.Unlock()
 	var out []*segment
 	for _, s := range l.segs {
-		if !s.free && s.seq >= seq {
+		if s != nil && !s.free && s.seq >= seq {
 			out = append(out, s)
 		}
 	}
@@ -690,7 +744,9 @@ func (l *bodyLog) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range l.segs {
-		s.f.Close()
+		if s != nil {
+			s.f.Close()
+		}
 	}
 	l.segs = nil
 }

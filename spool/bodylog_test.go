@@ -223,6 +223,37 @@ func TestBodyLogReuse(t *testing.T) {
 			t.Fatalf("round %d: %d segment files for one segment of traffic at a time", round, n)
 		}
 	}
+
+	// A backlog of 5 segments, then the first one's messages stay queued
+	// while the rest is delivered: the drained segments' files go, but
+	// keepFreeSegments, and the one still in use stays.
+	var backlog []string
+	for range 5 * perSeg {
+		m := newMsg(StateReady, c.Now(), "a@example.org")
+		mustCommit(t, s, m, testBody(m.ID, size))
+		backlog = append(backlog, m.ID)
+	}
+	if n := segmentFiles(t, dir); n < 5 {
+		t.Fatalf("%d segment files for 5 segments of queued messages", n)
+	}
+	for _, id := range backlog[perSeg:] {
+		finish(t, s, id)
+	}
+	for range 4 {
+		s.tick()
+	}
+	if n := segmentFiles(t, dir); n > 2+keepFreeSegments {
+		t.Errorf("%d segment files after the backlog drained, want at most %d", n, 2+keepFreeSegments)
+	}
+	closeTest(t, s)
+	s = openTest(t, dir, c) // slots may have gaps now
+	for _, id := range backlog[:perSeg] {
+		if got, err := s.Body(id); err != nil || !bytes.Equal(got, testBody(id, size)) {
+			t.Fatalf("Body(%s) after the drain and a reopen: %v", id, err)
+		}
+	}
+	m := newMsg(StateReady, c.Now(), "a@example.org")
+	mustCommit(t, s, m, testBody(m.ID, 5000))
 	closeTest(t, s)
 }
 

@@ -197,6 +197,10 @@ func (s *Store) startLog() error {
 	return nil
 }
 
+// keepFreeSegments is how many free segments the log keeps for the next
+// appends; more are removed.
+const keepFreeSegments = 2
+
 // logTick is the body log's share of the background work (Store.tick):
 // move the checkpoint, reuse segments, relocate the few live bodies of a
 // mostly dead segment, and make a spare segment ahead of need.
@@ -225,6 +229,9 @@ func (s *Store) logTick() {
 		if err := s.relocate(seg, seq); err != nil {
 			s.log.Error("cannot move bodies out of a body log segment", "segment", seg.f.Name(), "err", err)
 		}
+	}
+	if err := s.blog.shrink(keepFreeSegments); err != nil {
+		s.log.Error("cannot remove a body log segment", "dir", s.blog.dir, "err", err)
 	}
 	if s.blog.needSpare() {
 		if err := s.blog.addSpare(); err != nil {
