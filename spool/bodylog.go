@@ -513,6 +513,7 @@ func (l *bodyLog) shrink(keep int) error {
 		}
 		s.mu.Lock() // no read of its old records is in progress
 		s.f.Close()
+		s.seq = 0 // a late read finds ErrNotFound, not a closed file
 		s.mu.Unlock()
 		l.segs[i] = nil
 		free--
