@@ -45,8 +45,8 @@ const (
 	segSize      = 16 << 20 // bytes per segment file
 	segHeaderLen = 4096     // the segment header block; records follow
 	recHeaderLen = 32
-	// maxRecord is the largest record the log takes; larger messages are
-	// committed into Badger as a whole.
+	// maxRecord is the largest record the log takes (a multiple of
+	// recAlign); larger messages are committed into Badger as a whole.
 	maxRecord = segSize - segHeaderLen
 	// maxSegments bounds the log (4 GiB); past it commits go to Badger.
 	maxSegments = 256
@@ -82,6 +82,14 @@ type logRecord struct {
 	size      int // bytes on disk
 }
 
+// recAlign: records start on a page boundary and are written as whole
+// pages (zero padded). The segment's pages are not cached (adviseSegment),
+// and writing part of an uncached page makes the kernel read it from disk
+// first: 0.1 ms per commit.
+const recAlign = 4096
+
+func pageAlign(n int) int { return (n + recAlign - 1) &^ (recAlign - 1) }
+
 // recordSize is the size of the record of id, env and body.
 func recordSize(id string, env, body []byte) int {
 	return recHeaderLen + len(id) + len(env) + len(body)
@@ -90,7 +98,8 @@ func recordSize(id string, env, body []byte) int {
 // buildRecord returns the record of id, env and body with its sequence
 // number and CRC still to be set (sealRecord).
 func buildRecord(id string, env, body []byte) []byte {
-	b := make([]byte, recordSize(id, env, body))
+	size := recordSize(id, env, body)
+	b := make([]byte, size, pageAlign(size)) // zeros up to the next page: see append
 	copy(b, recMagic[:])
 	binary.LittleEndian.PutUint32(b[20:], uint32(len(env)))
 	binary.LittleEndian.PutUint32(b[24:], uint32(len(body)))
@@ -364,7 +373,8 @@ func (l *bodyLog) append(id string, env, body []byte) (logRef, error) {
 	if l.err != nil {
 		return logRef{}, l.err
 	}
-	if l.cur == nil || l.cur.end+int64(size) > segSize {
+	padded := pageAlign(size)
+	if l.cur == nil || l.cur.end+int64(padded) > segSize {
 		if err := l.next(); err != nil {
 			return logRef{}, err
 		}
@@ -374,12 +384,12 @@ func (l *bodyLog) append(id string, env, body []byte) (logRef, error) {
 	// Appends are written in log order under the lock, so that a record
 	// made durable by an fdatasync has every earlier record durable too:
 	// replay stops at the first invalid record.
-	if _, err := seg.f.WriteAt(rec, seg.end); err != nil {
+	if _, err := seg.f.WriteAt(rec[:padded], seg.end); err != nil {
 		l.err = fmt.Errorf("body log write %s: %w", seg.f.Name(), err)
 		return logRef{}, l.err
 	}
 	ref := logRef{slot: seg.slot, seq: seg.seq, off: uint32(seg.end), size: uint32(size)}
-	seg.end += int64(size)
+	seg.end += int64(padded)
 	seg.dirty = true
 	l.inflight[ref.pos()]++
 	return ref, nil
@@ -634,7 +644,7 @@ func (l *bodyLog) scan(seg *segment, seq uint64, from int64, fn func(ref logRef,
 		if err := fn(logRef{slot: seg.slot, seq: seq, off: uint32(off), size: uint32(size)}, rec); err != nil {
 			return off, err
 		}
-		off += int64(size)
+		off += int64(pageAlign(size))
 	}
 	return off, nil
 }

@@ -173,7 +173,7 @@ func TestBodyLogDanglingRef(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lost := logRef{slot: ref.slot, seq: ref.seq, off: ref.off + ref.size, size: 6000}
+	lost := logRef{slot: ref.slot, seq: ref.seq, off: ref.off + uint32(pageAlign(int(ref.size))), size: 6000}
 	err = s.db.Update(func(txn *badger.Txn) error {
 		_, err := writeMessage(txn, nil, ghost, enc, nil, lost.encode())
 		return err
