@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -20,13 +19,13 @@ const (
 	maxReceived    = 100
 )
 
-// accept reads one message, checks it, routes every recipient, adds the
-// acceptance headers and commits it to the spool. It returns the queue ID
-// only once the message is durable (the 250-after-commit rule).
+// accept reads one message with read, checks it, routes every recipient,
+// adds the acceptance headers and commits it to the spool. It returns the
+// queue ID only once the message is durable (the 250-after-commit rule).
 // endData ends message mode on the conn and reports bare CR/LF seen there.
-func (s *session) accept(r io.Reader, endData func() bool) (string, error) {
+func (s *session) accept(read func(message.Limits) (*message.Message, error), endData func() bool) (string, error) {
 	rt := s.rt
-	msg, err := message.Read(r, message.Limits{
+	msg, err := read(message.Limits{
 		MaxSize:        s.lcfg.MaxMessageSize,
 		MaxLineLength:  int(s.lcfg.MaxLineLength),
 		MaxHeaderBytes: maxHeaderBytes,
@@ -72,7 +71,9 @@ func (s *session) accept(r io.Reader, endData func() bool) (string, error) {
 	}
 	msg.Prepend("Received", s.received(m.ID, now))
 
-	body := msg.Bytes()
+	// body may share the session's DATA buffer (readFast): Commit copies
+	// it, and nothing here keeps it past this DATA.
+	body := msg.Flatten()
 	m.Size = int64(len(body))
 	m.EightBit = msg.EightBit()
 	if err := s.srv.spool.Commit(m, body); err != nil {

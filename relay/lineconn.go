@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/relay/message"
 )
 
 // commandLineLimit is the longest command line accepted, CRLF included
@@ -55,21 +57,25 @@ type lineConn struct {
 	ls       lineScan // line length and bare line ends inside a message
 	pending  error    // returned once buf is drained
 
-	rbuf  []byte // what fill reads into; only the reading goroutine uses it
+	rbuf  []byte // what fill reads into off the fast path; only the reading goroutine uses it
 	store []byte // buf's backing array, reused whenever buf is empty
 
 	// The DATA fast path (takeData): after a DATA command line, lineConn
 	// un-stuffs the message itself into msg, a stretch of octets at a
-	// time, and hands go-smtp only the end-of-data line.
+	// time, and hands go-smtp only the end-of-data line. msg is the
+	// session's, reused for its next message, and is parsed in place
+	// (message.Parse).
 	lastData bool      // the last command line handed up was DATA
 	fast     bool      // collecting a DATA message into msg
-	msg      []byte    // the message so far (capped at msgLimit+1 octets)
+	msg      []byte    // message.HeaderRoom free octets, then the message so far (capped at msgLimit+1 octets)
 	msgLimit int64     // max_message_size; 0: none
+	msgSize  int64     // the size declared with MAIL SIZE= (RFC 1870); 0: none
 	unstuff  unstuffer // state of the un-stuffing
 	msgDone  bool      // msg is complete: the end-of-data line was seen
 }
 
-// readSize is how much one read from below asks for.
+// readSize is how much one read from below asks for, except on the DATA
+// fast path when msg has room for more (readBuffer).
 const readSize = 4096
 
 // Read implements net.Conn.
@@ -109,7 +115,7 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 		l.chunk -= int64(l.pass)
 		l.scanMessage(l.buf[:l.pass])
 	case l.fast:
-		if !l.collectLocked() {
+		if !l.collectLocked(l.buf) {
 			return 0, nil, false
 		}
 	case l.dataMode:
@@ -128,20 +134,22 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 	return l.serveLocked(p)
 }
 
-// collectLocked is the DATA fast path: it moves the message octets of buf
-// into msg and, at the end-of-data line, leaves just that line (".\r\n")
-// for go-smtp's DATA reader, which then reads an empty message and stops;
-// what follows stays in buf, to be vetted as commands. It checks the line
+// collectLocked is the DATA fast path: it moves the message octets of in
+// (buf, or what fill read into msg's free space) into msg and, at the
+// end-of-data line, leaves just that line (".\r\n") in buf for go-smtp's
+// DATA reader, which then reads an empty message and stops; what follows
+// the line is left in buf too, to be vetted as commands. It checks the line
 // length and notes bare line ends (scanMessage) exactly up to the end of
 // the message. It returns whether Read can go on without reading more.
-func (l *lineConn) collectLocked() bool {
+func (l *lineConn) collectLocked(in []byte) bool {
 	var n int
 	var end bool
-	l.msg, n, end = l.unstuff.feed(l.msg, l.buf)
-	if l.msgLimit > 0 && int64(len(l.msg)) > l.msgLimit+1 {
-		l.msg = l.msg[:l.msgLimit+1] // enough for message.Read to say too big
+	l.growMsg(len(in))
+	l.msg, n, end = l.unstuff.feed(l.msg, in)
+	if most := message.HeaderRoom + l.msgLimit + 1; l.msgLimit > 0 && int64(len(l.msg)) > most {
+		l.msg = l.msg[:most] // enough for message.Parse to say too big
 	}
-	if ok := l.scanMessage(l.buf[:n]); ok < n {
+	if ok := l.scanMessage(in[:n]); ok < n {
 		l.buf, l.pending, l.fast = l.buf[:0], smtp.ErrTooLongLine, false
 		return true
 	}
@@ -150,12 +158,38 @@ func (l *lineConn) collectLocked() bool {
 		return false
 	}
 	if n >= 3 { // the end-of-data line arrived whole in this read
-		l.buf = l.buf[n-3:]
+		l.buf = append(l.store[:0], in[n-3:]...) // in may be buf itself: a forward copy
 	} else {
-		l.buf = append([]byte(".\r\n"), l.buf[n:]...)
+		l.buf = append([]byte(".\r\n"), in[n:]...)
 	}
 	l.pass, l.fast, l.msgDone = 3, false, true
 	return true
+}
+
+// Sizes of the buffer a DATA message is collected into (lineConn.msg).
+const (
+	msgMin  = 8 << 10 // the first allocation: a small message needs no other
+	msgKeep = 1 << 20 // a larger buffer is not kept for the session's next message
+)
+
+// growMsg makes room in msg for n more octets, so that feed does not have
+// to grow it. msg doubles, so a message costs O(size) copies and msg stays
+// within about twice what has arrived; it does not grow past the size the
+// client declared (plus one read, for the end-of-data line and what
+// follows) while the message fits in it, nor past max_message_size plus n.
+func (l *lineConn) growMsg(n int) {
+	need := len(l.msg) + n
+	if need <= cap(l.msg) {
+		return
+	}
+	c := max(2*cap(l.msg), need, message.HeaderRoom+msgMin)
+	if d := message.HeaderRoom + l.msgSize + readSize; l.msgSize > 0 && int64(need) <= d {
+		c = int(min(int64(c), d))
+	}
+	if l.msgLimit > 0 {
+		c = int(min(int64(c), message.HeaderRoom+l.msgLimit+1+int64(n)))
+	}
+	l.msg = append(make([]byte, 0, c), l.msg...)
 }
 
 // commandLocked vets the next complete command line in buf, setting pass
@@ -219,19 +253,22 @@ func (l *lineConn) scanMessage(b []byte) int {
 // fill reads more octets from below. A timeout is answered here, while the
 // dialogue is still visible (not after STARTTLS), and closes.
 func (l *lineConn) fill() error {
-	if l.rbuf == nil {
-		l.rbuf = make([]byte, readSize)
-	}
-	n, err := l.Conn.Read(l.rbuf)
+	in := l.readBuffer()
+	n, err := l.Conn.Read(in)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.buf) == 0 { // start over at the front of the buffer, not after the octets handed up
-		if l.store == nil {
-			l.store = make([]byte, 0, 2*readSize)
+	switch {
+	case l.fast && len(l.buf) == 0: // as serveLocked would, without copying in to buf first
+		l.collectLocked(in[:n])
+	default:
+		if len(l.buf) == 0 { // start over at the front of the buffer, not after the octets handed up
+			if l.store == nil {
+				l.store = make([]byte, 0, 2*readSize)
+			}
+			l.buf = l.store[:0]
 		}
-		l.buf = l.store[:0]
+		l.buf = append(l.buf, in[:n]...)
 	}
-	l.buf = append(l.buf, l.rbuf[:n]...)
 	if err == nil {
 		return nil
 	}
@@ -240,6 +277,24 @@ func (l *lineConn) fill() error {
 		return net.ErrClosed
 	}
 	return err
+}
+
+// readBuffer returns where fill reads into: rbuf or, on the DATA fast path
+// with nothing buffered and at least 2*readSize octets free in msg, the
+// upper half of that free space, which collectLocked then un-stuffs into
+// the lower half (so the octets read are intact for scanMessage after
+// it): a larger read, and no copy on the way. Only the reading goroutine
+// uses msg on the fast path.
+func (l *lineConn) readBuffer() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if free := cap(l.msg) - len(l.msg); l.fast && len(l.buf) == 0 && free >= 2*readSize {
+		return l.msg[cap(l.msg)-free/2 : cap(l.msg)]
+	}
+	if l.rbuf == nil {
+		l.rbuf = make([]byte, readSize)
+	}
+	return l.rbuf
 }
 
 // abort writes a last reply (if any), counts it and closes the connection.
@@ -282,22 +337,29 @@ func (l *lineConn) startMessage() {
 // command, on a connection whose dialogue lineConn sees (not after
 // STARTTLS), it also starts the fast path: the message is then collected
 // here, and takeData returns it once go-smtp's reader has reached the end.
-// limit is max_message_size (0: none).
-func (l *lineConn) beginData(limit int64) (fast bool) {
+// limit is max_message_size (0: none), size the size declared at MAIL
+// (0: none), which only sizes the buffer.
+func (l *lineConn) beginData(limit, size int64) (fast bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.dataMode, l.ls.lineLen = true, 0
 	l.fast = l.lastData && !l.opaque && l.chunk == 0
-	if cap(l.msg) > 1<<20 {
+	if cap(l.msg) > msgKeep {
 		l.msg = nil // do not keep a large message's buffer for the next one
 	}
-	l.msg, l.msgLimit, l.unstuff, l.msgDone = l.msg[:0], limit, unstuffer{}, false
+	l.msg, l.msgLimit, l.msgSize, l.unstuff, l.msgDone = l.msg[:0], limit, size, unstuffer{}, false
+	if l.fast {
+		l.growMsg(message.HeaderRoom)
+		l.msg = l.msg[:message.HeaderRoom]
+	}
 	return l.fast
 }
 
 // takeData returns the message collected by the fast path, once go-smtp's
-// DATA reader has returned io.EOF (ok false: the end was not seen). The
-// slice is valid until the next beginData.
+// DATA reader has returned io.EOF (ok false: the end was not seen): it is
+// msg[message.HeaderRoom:], and msg[:message.HeaderRoom] is free room for
+// message.Parse. msg stays the session's, valid until the next beginData;
+// it may be modified (message.Flatten writes in the room) until then.
 func (l *lineConn) takeData() (msg []byte, ok bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -1,15 +1,17 @@
 package relay
 
 import (
-	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/relay/message"
 )
 
 // session is one SMTP session as go-smtp sees it: from EHLO to QUIT, or to
@@ -30,6 +32,7 @@ type session struct {
 	from  string
 	mail  bool // MAIL accepted: a transaction is open
 	utf8  bool
+	size  int64 // the message size declared with MAIL SIZE= (RFC 1870); 0: none
 	rcpts []string
 }
 
@@ -135,7 +138,10 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if err := checkAddress(from, s.utf8, true, errBadSender); err != nil {
 		return s.fail(err, "syntax")
 	}
-	s.from, s.mail, s.rcpts = from, true, nil
+	s.from, s.mail, s.rcpts, s.size = from, true, nil, 0
+	if opts != nil {
+		s.size = max(opts.Size, 0)
+	}
 	s.lc.startMessage()
 	return nil
 }
@@ -162,10 +168,11 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data implements smtp.Session: read, check, commit, then answer 250.
 func (s *session) Data(r io.Reader) error {
-	if s.lc.beginData(s.lcfg.MaxMessageSize) {
-		r = &fastData{r: r, lc: s.lc}
+	read := func(lim message.Limits) (*message.Message, error) { return message.Read(r, lim) }
+	if s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
+		read = func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
 	}
-	id, err := s.accept(r, s.lc.endData)
+	id, err := s.accept(read, s.lc.endData)
 	if err != nil && id != "" {
 		return err // immediate mode: the final reply is the delivery's
 	}
@@ -193,7 +200,7 @@ func (s *session) fail(e *smtp.SMTPError, reason string) error {
 
 // Reset implements smtp.Session.
 func (s *session) Reset() {
-	s.from, s.mail, s.utf8, s.rcpts = "", false, false, nil
+	s.from, s.mail, s.utf8, s.rcpts, s.size = "", false, false, nil, 0
 }
 
 // Logout implements smtp.Session.
@@ -206,25 +213,18 @@ func noProfile(from, to string) *smtp.SMTPError {
 	return reply(451, 4, 3, 5, "No enabled profile for sender "+from+" and recipient "+to)
 }
 
-// fastData reads a message collected by lineConn's DATA fast path: it
-// first runs go-smtp's DATA reader r to its end (which drives the
-// collection and ends at the end-of-data line), then returns the message.
-type fastData struct {
-	r    io.Reader
-	lc   *lineConn
-	body *bytes.Reader
-}
-
-func (f *fastData) Read(p []byte) (int, error) {
-	if f.body == nil {
-		if _, err := io.Copy(io.Discard, f.r); err != nil {
-			return 0, err
-		}
-		msg, ok := f.lc.takeData()
-		if !ok {
-			return 0, io.ErrUnexpectedEOF
-		}
-		f.body = bytes.NewReader(msg)
+// readFast reads a message collected by lineConn's DATA fast path: it
+// runs go-smtp's DATA reader r to its end (which drives the collection and
+// ends at the end-of-data line), then parses the message where lineConn
+// collected it. The Message points into the session's buffer, so it must
+// not outlive this DATA (accept commits a copy to the spool).
+func readFast(r io.Reader, lc *lineConn, lim message.Limits) (*message.Message, error) {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return nil, fmt.Errorf("relay: read message: %w", err)
 	}
-	return f.body.Read(p)
+	msg, ok := lc.takeData()
+	if !ok {
+		return nil, fmt.Errorf("relay: read message: %w", io.ErrUnexpectedEOF)
+	}
+	return message.Parse(msg, message.HeaderRoom, lim)
 }

@@ -2,7 +2,7 @@
 // relayd (SPEC §1 data flow):
 //
 //	SMTP client -> relay (listener, session, limits) -> policy -> spool -> upstream
-//	                 ^ message.Read, checks, header edits, FixLongLines
+//	                 ^ message.Read or Parse, checks, header edits, FixLongLines, Flatten
 //	                                            result -> message.DSN (bounces, SPEC §7.3)
 //
 // Implementation summary:
@@ -14,6 +14,12 @@
 //     the SMTP smuggling defence), and then splits the header section and
 //     checks it (header size, one From:, Received: loop count). Each check has
 //     its own sentinel error so relay maps it to exactly one SPEC reply.
+//   - Parse is Read for a message already in memory (relay's DATA fast path
+//     collects it): same results, but a message that needs no change (CRLF
+//     only, within the limits) is checked in place and not copied.
+//   - Flatten gives the message to spool (Bytes) without copying the body
+//     either: the edited header section is written in the room Read and
+//     Parse leave in front of the message (HeaderRoom).
 //   - Message keeps the raw bytes of every header field, so fields relayd
 //     does not touch leave byte-identical (DKIM signs them later, at delivery
 //     time). Get/Add/Prepend/Set/Del and ApplyEdits are the only header edits.

@@ -44,6 +44,35 @@ func FuzzRead(f *testing.F) {
 	})
 }
 
+// FuzzParse: Parse gives what Read gives (message or sentinel error), for
+// any room in front, and Flatten after the acceptance edits gives Bytes.
+// pad octets are put in the middle of data, for lines longer than Read's
+// 16 KiB chunks.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sample), uint16(0), uint8(0), false)
+	f.Add([]byte("A: 1\r\n\r\nx\n.\nMAIL FROM:<e@x>\r\n"), uint16(0), uint8(40), false)
+	f.Add([]byte("A: 1\r\n\r\nx\r.\rQUIT\r"), uint16(0), uint8(255), true)
+	f.Add([]byte("S: a\r\n\r\nx\x00\r\n"), uint16(20000), uint8(9), false)
+	f.Add([]byte("S: a\r\n\r\nbare\nLF\r\n"), uint16(40000), uint8(100), true)
+	f.Fuzz(func(t *testing.T, data []byte, pad uint16, off uint8, reject bool) {
+		if pad > 0 {
+			h := len(data) / 2
+			data = append(append(append([]byte(nil), data[:h]...), bytes.Repeat([]byte("p"), int(pad))...), data[h:]...)
+		}
+		lim := Limits{MaxSize: 1 << 16, MaxLineLength: 30000, MaxHeaderBytes: 4096, MaxReceived: 3, RejectBareLF: reject}
+		m, _ := parseAsRead(t, data, int(off), lim)
+		if m == nil {
+			return
+		}
+		m.Del("Bcc")
+		m.Prepend("Received", "from client.test ([127.0.0.1]) by relay.test (relayd) with ESMTP id x; Tue, 24 Nov 2026 09:00:00 +0000")
+		want := m.Bytes()
+		if got := m.Flatten(); !bytes.Equal(got, want) || !bytes.Equal(m.Bytes(), want) {
+			t.Fatalf("Flatten = %q, Bytes %q", got, want)
+		}
+	})
+}
+
 func knownError(err error) bool {
 	for _, e := range []error{ErrTooBig, ErrLineTooLong, ErrHeaderTooBig, ErrBareLF, ErrNUL, ErrMultipleFrom, ErrLoop} {
 		if errors.Is(err, e) {

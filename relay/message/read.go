@@ -98,30 +98,42 @@ func (l Limits) withDefaults() Limits {
 // it; on output an empty line then separates the two (RFC 5322 2.1). A
 // message whose first line is not a field thus has an empty header.
 //
-// Memory: the normalised message is held once (plus append growth); the
-// returned Message's fields and body point into that buffer.
+// Memory: the normalised message is held once (plus append growth), after
+// HeaderRoom free octets for Flatten; the returned Message's fields and
+// body point into that buffer. A message already in memory is better
+// given to Parse, which does not copy it.
 func Read(r io.Reader, lim Limits) (*Message, error) {
 	lim = lim.withDefaults()
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(r)
-	n := normaliser{lim: lim, out: make([]byte, 0, 8<<10)}
+	n := normaliser{lim: lim, out: make([]byte, HeaderRoom, HeaderRoom+8<<10)}
 	err := n.run(br)
 	br.Reset(nil) // drop r before pooling
 	readers.Put(br)
 	if err != nil {
 		return nil, err
 	}
-	h, body := splitHeader(n.out)
-	m := &Message{h: h, body: body}
+	return newMessage(n.out, HeaderRoom, lim)
+}
+
+// readerSize is the size of Read's bufio.Reader, so the longest chunk
+// normaliser.feed is given (Parse cuts the same chunks).
+const readerSize = 16 << 10
+
+// readers pools Read's buffers: relayd reads one message per SMTP
+// transaction, and the buffer never outlives Read.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readerSize) }}
+
+// newMessage splits the normalised message buf[off:] and checks its header
+// section; buf[:off] is room for Flatten.
+func newMessage(buf []byte, off int, lim Limits) (*Message, error) {
+	h, body := splitHeader(buf[off:])
+	m := &Message{h: h, body: body, buf: buf}
 	if err := m.check(lim); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
-
-// readers pools Read's buffers: relayd reads one message per SMTP
-// transaction, and the buffer never outlives Read.
-var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
 
 // check runs the header section checks of SPEC §4.
 func (m *Message) check(lim Limits) error {
@@ -151,6 +163,7 @@ func (m *Message) check(lim Limits) error {
 type normaliser struct {
 	lim       Limits
 	out       []byte // normalised message so far
+	dry       bool   // only look for the error: out stays empty
 	total     int64  // octets received from r
 	lineLen   int    // octets of the current, unfinished line
 	pendingCR bool   // the last octet seen was a CR whose successor is unknown
@@ -226,7 +239,7 @@ func (n *normaliser) finish() error {
 		return n.endLine(true)
 	}
 	if n.lineLen > 0 {
-		n.out = append(n.out, '\r', '\n')
+		n.emit('\r', '\n')
 		n.lineLen = 0
 	}
 	return nil
@@ -238,7 +251,7 @@ func (n *normaliser) text(b []byte) error {
 	if n.lim.MaxLineLength >= 0 && n.lineLen > n.lim.MaxLineLength {
 		return ErrLineTooLong
 	}
-	n.out = append(n.out, b...)
+	n.emit(b...)
 	return nil
 }
 
@@ -249,9 +262,16 @@ func (n *normaliser) endLine(bare bool) error {
 	if bare && n.lim.RejectBareLF {
 		return ErrBareLF
 	}
-	n.out = append(n.out, '\r', '\n')
+	n.emit('\r', '\n')
 	n.lineLen = 0
 	return nil
+}
+
+// emit appends b to the output, unless the run is dry.
+func (n *normaliser) emit(b ...byte) {
+	if !n.dry {
+		n.out = append(n.out, b...)
+	}
 }
 
 // indexCRLF returns the index of the first CR or LF in b, or -1.
