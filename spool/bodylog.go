@@ -560,6 +560,9 @@ func (l *bodyLog) sync() error {
 		}
 	}
 	l.mu.Unlock()
+	if len(files) == 1 { // the usual case: no goroutine
+		return l.fdatasync(files[0])
+	}
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, f := range files {

@@ -87,22 +87,29 @@ func (s *Store) commit(m *Message, body []byte) error {
 // (Store.tick); until then the log record is what a restart replays.
 func (s *Store) commitLogged(m *Message, enc []byte, ref logRef) error {
 	defer s.blog.done(ref)
-	err := s.db.Update(func(txn *badger.Txn) error {
-		if err := checkNew(txn, m.ID); err != nil {
-			return err
-		}
-		_, err := writeMessage(txn, nil, m, enc, nil, ref.encode())
-		return err
-	})
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	err := checkNew(txn, m.ID)
+	if err == nil {
+		_, err = writeMessage(txn, nil, m, enc, nil, ref.encode())
+	}
 	if err != nil {
 		s.blog.kill(ref)
 		return err
 	}
-	s.gs.dirty.Store(true)
-	if err := s.logSync.wait(); err != nil {
-		s.rollback(m)
+	// Badger's write and the log's fdatasync run at the same time.
+	written := make(chan error, 1)
+	txn.CommitWith(func(err error) { written <- err })
+	syncErr := s.logSync.wait()
+	if err := <-written; err != nil {
 		s.blog.kill(ref)
 		return err
+	}
+	s.gs.dirty.Store(true)
+	if syncErr != nil {
+		s.rollback(m)
+		s.blog.kill(ref)
+		return syncErr
 	}
 	s.blog.addLive(ref, 1)
 	s.apply(m.ID, nil, m)
