@@ -57,15 +57,7 @@ func logRefOf(t *testing.T, s *Store, id string) (logRef, bool) {
 // Badger's unsynced writes would.
 func forget(t *testing.T, s *Store, id string) {
 	t.Helper()
-	err := s.db.Update(func(txn *badger.Txn) error {
-		for _, k := range [][]byte{activeKey(id), logRefKey(id)} {
-			if err := txn.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.deleteKeys(activeKey(id), logRefKey(id)); err != nil {
 		t.Fatal(err)
 	}
 	s.ix.forget(id)

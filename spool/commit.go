@@ -133,18 +133,23 @@ func checkNew(txn *badger.Txn, id string) error {
 // a message answered 452 is not delivered anyway. Best effort: the spool is
 // failing already.
 func (s *Store) rollback(m *Message) {
-	err := s.db.Update(func(txn *badger.Txn) error {
-		for _, k := range [][]byte{activeKey(m.ID), bodyKey(m.ID), logRefKey(m.ID), journalKey(m.ID),
-			retainKey(summarize(m).updated, m.ID)} {
+	err := s.deleteKeys(activeKey(m.ID), bodyKey(m.ID), logRefKey(m.ID), journalKey(m.ID),
+		retainKey(summarize(m).updated, m.ID))
+	if err != nil {
+		s.log.Error("cannot roll back failed commit", "msg_id", m.ID, "err", err)
+	}
+}
+
+// deleteKeys deletes keys in one transaction.
+func (s *Store) deleteKeys(keys ...[]byte) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		for _, k := range keys {
 			if err := txn.Delete(k); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		s.log.Error("cannot roll back failed commit", "msg_id", m.ID, "err", err)
-	}
 }
 
 // checkSpace returns ErrNoSpace when writing n more bytes would leave less

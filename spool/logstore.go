@@ -163,15 +163,7 @@ func (s *Store) loadRefs(seen map[uint32]scanned) (map[string]bool, error) {
 	}
 	removed := map[string]bool{}
 	for _, id := range dangling {
-		err := s.db.Update(func(txn *badger.Txn) error {
-			for _, k := range [][]byte{activeKey(id), logRefKey(id)} {
-				if err := txn.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := s.deleteKeys(activeKey(id), logRefKey(id)); err != nil {
 			return nil, fmt.Errorf("remove unfinished commit %s: %w", id, err)
 		}
 		s.ix.forget(id)
