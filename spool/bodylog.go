@@ -42,8 +42,9 @@ import (
 const (
 	logDirName   = "bodies"
 	segPrefix    = "seg-"
-	segSize      = 16 << 20 // bytes per segment file
-	segHeaderLen = 4096     // the segment header block; records follow
+	spareName    = "spare.tmp" // a segment being made by addSpare
+	segSize      = 16 << 20    // bytes per segment file
+	segHeaderLen = 4096        // the segment header block; records follow
 	recHeaderLen = 32
 	// maxRecord is the largest record the log takes (a multiple of
 	// recAlign); larger messages are committed into Badger as a whole.
@@ -243,6 +244,10 @@ func openLog(dir string) (*bodyLog, error) {
 			return nil, err
 		}
 	} else if !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	// A spare whose creation was interrupted (addSpare) is not a segment.
+	if err := os.Remove(filepath.Join(dir, spareName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
 	names, err := os.ReadDir(dir)
@@ -712,7 +717,7 @@ func (l *bodyLog) needSpare() bool {
 // addSpare creates a free segment (outside the lock: zero-filling takes
 // tens of milliseconds).
 func (l *bodyLog) addSpare() error {
-	tmp := filepath.Join(l.dir, "spare.tmp") // not a segment until renamed
+	tmp := filepath.Join(l.dir, spareName) // not a segment until renamed
 	f, err := l.createFile(tmp)
 	if err != nil {
 		return err

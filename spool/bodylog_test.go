@@ -238,7 +238,14 @@ func TestBodyLogReuse(t *testing.T) {
 		t.Errorf("%d segment files after the backlog drained, want at most %d", n, 2+keepFreeSegments)
 	}
 	closeTest(t, s)
+	spare := filepath.Join(dir, logDirName, spareName) // as a crash in addSpare leaves it
+	if err := os.WriteFile(spare, make([]byte, 4096), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s = openTest(t, dir, c) // slots may have gaps now
+	if _, err := os.Stat(spare); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an interrupted spare segment outlived Open: %v", err)
+	}
 	for _, id := range backlog[:perSeg] {
 		if got, err := s.Body(id); err != nil || !bytes.Equal(got, testBody(id, size)) {
 			t.Fatalf("Body(%s) after the drain and a reopen: %v", id, err)
