@@ -23,6 +23,7 @@ import (
 	"io"
 	"log"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -133,15 +134,41 @@ func buildRelayd() {
 	})
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// freePort returns a loopback TCP port that was free a moment ago. It is
+// picked below the kernel's ephemeral range, so that no outgoing
+// connection of a busy test (the chaos test opens thousands) can take it
+// while the relayd it is meant for is down between a kill and a restart.
 func freePort(t *testing.T) int {
 	t.Helper()
+	if lo, ok := ephemeralLow(); ok && lo > 11000 {
+		for range 200 {
+			port := 10000 + mrand.IntN(lo-10000)
+			if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+				ln.Close()
+				return port
+			}
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("free port: %v", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range.
+func ephemeralLow() (int, bool) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 0, false
+	}
+	lo, err := strconv.Atoi(f[0])
+	return lo, err == nil
 }
 
 // portBusy reports whether addr cannot be bound right now.
