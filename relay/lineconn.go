@@ -48,6 +48,9 @@ type lineConn struct {
 	greeting string
 	greeted  atomic.Bool
 
+	wmu   sync.Mutex
+	wheld []byte // continuation lines of a reply, written with its last line
+
 	mu       sync.Mutex
 	buf      []byte // read from below, not yet handed up
 	pass     int    // octets at the head of buf already vetted
@@ -312,6 +315,12 @@ func (l *lineConn) abort(reply, reason string) {
 // Write implements net.Conn: the greeting is replaced, and a failed
 // STARTTLS handshake closes (go-smtp would go on in plaintext, reading TLS
 // garbage or an attacker's commands).
+//
+// go-smtp writes a reply one line at a time and textproto flushes every
+// line, so a multi-line reply (EHLO's) would cost a write, a segment and a
+// wakeup of the client per line. Continuation lines ("250-...") are held
+// and go out with the reply's last line in one write; writeResponse always
+// ends a reply with a last line, in the same call.
 func (l *lineConn) Write(p []byte) (int, error) {
 	if !l.greeted.Swap(true) && bytes.HasPrefix(p, []byte("220 ")) {
 		if _, err := l.Conn.Write([]byte(l.greeting)); err != nil {
@@ -323,7 +332,34 @@ func (l *lineConn) Write(p []byte) (int, error) {
 		l.raw.kill()
 		defer l.raw.Close()
 	}
-	return l.Conn.Write(p)
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if continuationLine(p) && len(l.wheld)+len(p) <= maxHeldReply {
+		l.wheld = append(l.wheld, p...)
+		return len(p), nil
+	}
+	if len(l.wheld) == 0 {
+		return l.Conn.Write(p)
+	}
+	l.wheld = append(l.wheld, p...)
+	_, err := l.Conn.Write(l.wheld)
+	l.wheld = l.wheld[:0]
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// maxHeldReply bounds the continuation lines Write holds back; a longer
+// reply goes out in more than one write.
+const maxHeldReply = 4096
+
+// continuationLine reports whether p is one whole line of a multi-line
+// reply: three digits, "-", text, CRLF (RFC 5321 4.2.1).
+func continuationLine(p []byte) bool {
+	return len(p) >= 6 && p[3] == '-' &&
+		'0' <= p[0] && p[0] <= '9' && '0' <= p[1] && p[1] <= '9' && '0' <= p[2] && p[2] <= '9' &&
+		bytes.IndexByte(p, '\n') == len(p)-1 && p[len(p)-2] == '\r'
 }
 
 // startMessage is called at MAIL: bare line ends are looked for from here.

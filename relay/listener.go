@@ -47,7 +47,11 @@ func listen(cfg Listener) (net.Listener, error) {
 		os.Chmod(cfg.Address, 0o666)
 		return l, nil
 	}
-	l, err := net.Listen("tcp", cfg.Address)
+	// No TCP keep-alive: idle_timeout and session_timeout already end a
+	// session whose client went away, and the probes' settings would cost
+	// four setsockopt calls per accepted connection.
+	lc := net.ListenConfig{KeepAlive: -1}
+	l, err := lc.Listen(context.Background(), "tcp", cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("listener %s: %w", cfg.Name, err)
 	}
