@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The body log holds the bodies of newly committed messages, and the
@@ -34,8 +35,9 @@ import (
 //
 // A segment is reused when no active message references a body in it and
 // the checkpoint passed it; a sealed segment whose live bodies take less
-// than half of it has them moved into Badger's value log first (relocate),
-// so a few long-queued messages do not pin whole segments. With an
+// than half of it, and have not changed for a minute (it is not being
+// drained), has them moved into Badger's value log first (relocate), so a
+// few long-queued messages do not pin whole segments. With an
 // encryption key the log is not used: bodies go to Badger's encrypted value
 // log and every commit waits for Badger's fsync, as before the log.
 
@@ -51,6 +53,9 @@ const (
 	maxRecord = segSize - segHeaderLen
 	// maxSegments bounds the log (4 GiB); past it commits go to Badger.
 	maxSegments = 256
+	// relocateQuiet is how long the live bodies of a mostly finished
+	// segment must stay unchanged before they are moved into Badger.
+	relocateQuiet = time.Minute
 )
 
 var (
@@ -220,6 +225,11 @@ type segment struct {
 	dirty     bool   // written since its last fdatasync
 	live      int64  // records referenced by an l/ key
 	liveBytes int64  // their size
+	// seenLive and quietSince: live as relocatable last saw it and since
+	// when it has not changed (zero: not seen since the segment was sealed
+	// or reused).
+	seenLive   int64
+	quietSince time.Time
 }
 
 // bodyLog is the set of segments; see the comment at the top of the file.
@@ -680,22 +690,38 @@ func (l *bodyLog) recycle(cands []*segment, ckpt uint64) {
 	for _, s := range cands {
 		if !s.free && s.sealed && s.live <= 0 && logPos(s.seq+1, 0) <= ckpt {
 			s.free, s.live, s.liveBytes = true, 0, 0
+			s.seenLive, s.quietSince = 0, time.Time{}
 		}
 	}
 }
 
 // relocatable returns a sealed segment before ckpt whose live records take
-// less than half of it, if any.
-func (l *bodyLog) relocatable(ckpt uint64) (*segment, uint64) {
+// less than half of it and whose live count has not changed for
+// relocateQuiet, if any. A segment still being drained (delivery is
+// releasing its bodies) is left alone: it becomes free on its own, and
+// moving its bodies would only copy them into Badger's value log while
+// they are being delivered. now is the store's clock.
+func (l *bodyLog) relocatable(ckpt uint64, now time.Time) (*segment, uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var found *segment
 	for _, s := range l.segs {
-		if s != nil && !s.free && s.sealed && s.live > 0 && logPos(s.seq+1, 0) <= ckpt &&
-			2*s.liveBytes < s.end-segHeaderLen {
-			return s, s.seq
+		if s == nil || s.free || !s.sealed || s.live <= 0 {
+			continue
+		}
+		if s.quietSince.IsZero() || s.live != s.seenLive {
+			s.seenLive, s.quietSince = s.live, now
+			continue
+		}
+		if found == nil && logPos(s.seq+1, 0) <= ckpt && 2*s.liveBytes < s.end-segHeaderLen &&
+			now.Sub(s.quietSince) >= relocateQuiet {
+			found = s
 		}
 	}
-	return nil, 0
+	if found == nil {
+		return nil, 0
+	}
+	return found, found.seq
 }
 
 // needSpare reports whether a spare segment should be made ahead of need:

@@ -231,6 +231,8 @@ func TestBodyLogReuse(t *testing.T) {
 	for _, id := range backlog[perSeg:] {
 		finish(t, s, id)
 	}
+	s.tick()
+	c.Add(relocateQuiet) // the few bodies left in the boundary segment move out
 	for range 4 {
 		s.tick()
 	}
@@ -257,7 +259,9 @@ func TestBodyLogReuse(t *testing.T) {
 }
 
 // TestBodyLogRelocate: the few live bodies of a mostly finished segment
-// move into Badger, and the segment is reused.
+// move into Badger once they have stayed unchanged for relocateQuiet, and
+// the segment is reused. While its bodies are still being released (a
+// drain), the segment is left alone.
 func TestBodyLogRelocate(t *testing.T) {
 	dir := t.TempDir()
 	c := newClock()
@@ -274,6 +278,35 @@ func TestBodyLogRelocate(t *testing.T) {
 		}
 	}
 	first, _ := logRefOf(t, s, keep[0])
+	inFirst := func() int {
+		n := 0
+		for _, id := range keep {
+			if ref, ok := logRefOf(t, s, id); ok && ref.slot == first.slot {
+				n++
+			}
+		}
+		return n
+	}
+	// A drain: a kept message finishes 40 s in; 80 s pass, never a quiet
+	// minute, and nothing is moved.
+	drained := keep[1]
+	keep = append(keep[:1], keep[2:]...)
+	if ref, _ := logRefOf(t, s, drained); ref.slot != first.slot {
+		t.Fatalf("%s is not in the first segment", drained)
+	}
+	before := inFirst()
+	for i := range 8 {
+		s.tick()
+		if i == 4 {
+			finish(t, s, drained)
+		}
+		c.Add(10 * time.Second)
+	}
+	if n := inFirst(); n != before || n == 0 {
+		t.Fatalf("%d bodies in the segment after it was drained for a while, want the %d it had", n, before)
+	}
+	// Quiet for relocateQuiet: the bodies move.
+	c.Add(relocateQuiet)
 	for range 4 {
 		s.tick()
 	}

@@ -217,7 +217,7 @@ func (s *Store) logTick() {
 		}
 	}
 	s.blog.recycle(cands, s.ckptDurable)
-	if seg, seq := s.blog.relocatable(s.ckptDurable); seg != nil {
+	if seg, seq := s.blog.relocatable(s.ckptDurable, s.now()); seg != nil {
 		if err := s.relocate(seg, seq); err != nil {
 			s.log.Error("cannot move bodies out of a body log segment", "segment", seg.f.Name(), "err", err)
 		}
