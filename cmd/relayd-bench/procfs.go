@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Linux /proc and file-system helpers. Everything here only reads.
@@ -144,6 +145,33 @@ func readMem(pid int) (memStat, error) {
 		}
 	}
 	return m, sc.Err()
+}
+
+// sampleMem reads pid's memory every interval until the returned function
+// is called and keeps in peak the largest RSS, anon and file seen, each on
+// its own.
+func sampleMem(pid int, interval time.Duration, peak *memStat) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if m, err := readMem(pid); err == nil {
+				peak.RSS, peak.Anon, peak.File = max(peak.RSS, m.RSS), max(peak.Anon, m.Anon), max(peak.File, m.File)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }
 
 // String is "R MB (anon A, file F)".

@@ -259,6 +259,8 @@ func (s *scaleResult) print(w io.Writer) {
 		s.RetryAll, s.Retried, s.Drain, s.DrainPerSec, s.Delivered, s.Lost, s.Dup)
 	fmt.Fprintf(w, "after the drain: RSS %s, peak since restart %.1f MB; du %.1f MB\n",
 		s.MemDrain, float64(s.MemDrain.HWM)/1024, float64(s.DiskAfterDrain)/(1<<20))
+	fmt.Fprintf(w, "largest during the drain (sampled every 100 ms, each on its own): RSS %.1f MB, anon %.1f, file %.1f\n",
+		float64(s.DrainPeak.RSS)/1024, float64(s.DrainPeak.Anon)/1024, float64(s.DrainPeak.File)/1024)
 }
 
 func okIf(b bool) string {

@@ -29,6 +29,7 @@ type scaleResult struct {
 	Drain             float64 // sink up until the sink counted every message, seconds
 	DrainPerSec       float64
 	MemDrain          memStat // after the drain; HWM: peak of restart and drain
+	DrainPeak         memStat // largest RSS, anon and file sampled during the drain (each its own maximum)
 	Delivered, Lost   int
 	Dup               int
 	DiskAfterDrain    int64
@@ -105,6 +106,7 @@ func scalePhase(ctx context.Context, o *options) (*scaleResult, error) {
 		return res, err
 	}
 	defer sk.stop()
+	stopSampling := sampleMem(rd.pid(), 100*time.Millisecond, &res.DrainPeak)
 	t0 := time.Now()
 	res.Retried, err = retryAll(ctx, admin)
 	res.RetryAll = time.Since(t0).Seconds()
@@ -113,6 +115,7 @@ func scalePhase(ctx context.Context, o *options) (*scaleResult, error) {
 	}
 	got := sk.waitCount(res.Load.Accepted, o.RunTimeout, 2*time.Minute)
 	res.Drain = time.Since(t0).Seconds()
+	stopSampling()
 	if res.Drain > 0 {
 		res.DrainPerSec = float64(got) / res.Drain
 	}
