@@ -448,3 +448,28 @@ func dueCount(t *testing.T, s *Store, now time.Time) int {
 	}
 	return len(due)
 }
+
+// TestFillRecordReusedBuffer: a record built in a reused buffer (append's
+// pool) is the record built in a new one, zero padding included, whatever
+// the buffer held before.
+func TestFillRecordReusedBuffer(t *testing.T) {
+	buf := make([]byte, recordBufSize)
+	for _, tt := range []struct {
+		id        string
+		env, body []byte
+	}{
+		{"LONGER-ID-0001", bytes.Repeat([]byte("e"), 900), bytes.Repeat([]byte("b"), 60000)},
+		{"ID2", []byte("env"), []byte("short\r\n")},
+		{"ID3", bytes.Repeat([]byte("e"), 100), bytes.Repeat([]byte("x"), 4096-recHeaderLen-103)}, // exactly a page
+	} {
+		for i := range buf {
+			buf[i] = 0xA5
+		}
+		want := buildRecord(tt.id, tt.env, tt.body)
+		padded := pageAlign(len(want))
+		got := fillRecord(buf[:padded], tt.id, tt.env, tt.body)
+		if !bytes.Equal(got, want) || !bytes.Equal(got[:padded], want[:padded]) {
+			t.Errorf("%s: record in a reused buffer differs from a new one", tt.id)
+		}
+	}
+}
