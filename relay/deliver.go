@@ -99,7 +99,10 @@ func (s *Server) deliver(ctx context.Context, rt *runtime, m *spool.Message, p *
 
 // send tries p, then each fallback profile after a temporary failure of the
 // whole transaction (SPEC §8.1). It returns the result and the profile that
-// produced it.
+// produced it. An ambiguous failure (no reply to the final dot: the
+// upstream may have taken the message) ends the chain: a fallback now would
+// likely deliver it twice, so the recipient waits for the retry schedule
+// (SPEC §7.3: the duplicate risk is taken only by a retry).
 func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Result, string) {
 	chain := append([]string{p.Upstream.Name}, rt.router.Fallbacks(p.Upstream.Name, p.Fallback, m.Team)...)
 	var res *upstream.Result
@@ -117,7 +120,7 @@ func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body [
 			s.log.Warn("delivery failed, trying fallback", "msg_id", m.ID, "profile", used, "fallback", name, "err", res.Err)
 		}
 		res, used = s.pool.Send(ctx, &q.Upstream, env), name
-		if res.Err == nil || !res.Err.Temporary || ctx.Err() != nil {
+		if res.Err == nil || !res.Err.Temporary || res.Err.Ambiguous || ctx.Err() != nil {
 			break
 		}
 	}
