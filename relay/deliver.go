@@ -17,7 +17,7 @@ import (
 func (s *Server) dueGroups(rt *runtime, m *spool.Message, now time.Time) map[string][]string {
 	groups := map[string][]string{}
 	for _, r := range m.Recipients {
-		if !isDue(r, now) {
+		if !s.due(m.ID, r, now) {
 			continue
 		}
 		profile := r.Profile
@@ -35,6 +35,12 @@ func (s *Server) dueGroups(rt *runtime, m *spool.Message, now time.Time) map[str
 		groups[profile] = append(groups[profile], r.Address)
 	}
 	return groups
+}
+
+// due reports whether recipient r of message id is due at now and no
+// attempt of it is in flight (scheduler.dispatch).
+func (s *Server) due(id string, r spool.Recipient, now time.Time) bool {
+	return isDue(r, now) && (r.State != spool.StateSending || !s.sched.isRunning(id, r.Address))
 }
 
 func isDue(r spool.Recipient, now time.Time) bool {
@@ -60,7 +66,7 @@ func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time)
 		leased = leased[:0]
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
-			if !want[r.Address] || !isDue(*r, now) {
+			if !want[r.Address] || !s.due(id, *r, now) {
 				continue
 			}
 			if r.Profile != profile {
@@ -80,8 +86,10 @@ func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time)
 
 // deliver makes one delivery attempt of message id to rcpts through profile p
 // (and its fallbacks after a temporary failure) and records the outcome.
-// m is the message as the lease left it.
-func (s *Server) deliver(ctx context.Context, rt *runtime, m *spool.Message, p *Profile, rcpts []string) {
+// m is the message as the lease left it. The attempt is cut short after
+// budget (shorter than its lease); ctx is the delivery context, whose end
+// (shutdown) abandons the attempt.
+func (s *Server) deliver(ctx context.Context, rt *runtime, m *spool.Message, p *Profile, rcpts []string, budget time.Duration) {
 	start := time.Now()
 	body, err := s.spool.Body(m.ID)
 	if err != nil {
@@ -92,7 +100,9 @@ func (s *Server) deliver(ctx context.Context, rt *runtime, m *spool.Message, p *
 		}
 		return
 	}
-	res, used := s.send(ctx, rt, m, body, p, rcpts)
+	actx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	res, used := s.send(actx, rt, m, body, p, rcpts)
 	s.metrics.duration.WithLabelValues(used).Observe(time.Since(start).Seconds())
 	s.record(ctx, rt, m, body, used, rcpts, res)
 }

@@ -132,7 +132,7 @@ func (s *Server) expire(rt *runtime, m *spool.Message, now time.Time) bool {
 		bounced = bounced[:0]
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
-			if !isDue(*r, now) {
+			if !s.due(m.ID, *r, now) {
 				continue
 			}
 			if r.LastError == "" {

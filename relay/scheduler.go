@@ -19,10 +19,14 @@ type scheduler struct {
 	srv   *Server
 	kickc chan struct{}
 
-	mu    sync.Mutex
-	busy  map[string]int // profile → deliveries in flight
-	wg    sync.WaitGroup // deliveries in flight
-	rates limiters
+	mu   sync.Mutex
+	busy map[string]int // profile → deliveries in flight
+	// running holds the recipients (rcptKey) whose attempt is in flight.
+	// A recipient in it is never due, even when its lease has run out by
+	// the clock: one attempt of a recipient at a time (see dispatch).
+	running map[string]bool
+	wg      sync.WaitGroup // deliveries in flight
+	rates   limiters
 	// passes counts finished passes, so tests can wait for one that
 	// started after a change.
 	passes atomic.Int64
@@ -35,8 +39,13 @@ const dueBatch = 256
 // a delivery still "sending" after that is due again.
 const leaseSlack = 5 * time.Minute
 
+// leaseMargin is how long before its lease ends an attempt is cut short
+// (its context's deadline), leaving time to record the outcome. Multi-MX
+// and fallback chains can outlast the sum of one profile's timeouts.
+const leaseMargin = time.Minute
+
 func newScheduler(s *Server) *scheduler {
-	return &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}}
+	return &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{}}
 }
 
 // kick wakes the scheduler; it never blocks.
@@ -115,6 +124,13 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 
 // dispatch starts the deliveries of one message's due recipients, grouped
 // by profile (SPEC §7.5: one transaction per message and profile).
+//
+// An attempt never outlives its lease: its context ends leaseMargin before
+// the lease does (on the real clock). And while it runs its recipients are
+// in sc.running, which makes them not due whatever the schedule's clock
+// says, so a second attempt of the same recipient cannot start (a lease is
+// taken on the injected clock, which a test or a clock jump can move past
+// it).
 func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Time) {
 	rt := sc.srv.rt.Load()
 	if sc.srv.expire(rt, m, now) {
@@ -139,13 +155,15 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 			}
 			continue
 		}
+		sc.setRunning(m.ID, leased, true)
 		sc.wg.Add(1)
 		go func() {
 			defer sc.wg.Done()
 			defer sc.kick()
 			defer sc.release(profile)
+			defer sc.setRunning(m.ID, leased, false)
 			defer sc.srv.recoverPanic("delivery")
-			sc.srv.deliver(ctx, rt, lm, p, leased)
+			sc.srv.deliver(ctx, rt, lm, p, leased, max(lease-leaseMargin, lease/2))
 		}()
 	}
 }
@@ -188,6 +206,30 @@ func (sc *scheduler) rateWake(rt *runtime, now time.Time) time.Time {
 		}
 	}
 	return wake
+}
+
+// rcptKey names one recipient of one message in sc.running.
+func rcptKey(id, addr string) string { return id + "\x00" + addr }
+
+// setRunning marks the attempt of rcpts of message id as in flight or done.
+func (sc *scheduler) setRunning(id string, rcpts []string, on bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for _, a := range rcpts {
+		if on {
+			sc.running[rcptKey(id, a)] = true
+		} else {
+			delete(sc.running, rcptKey(id, a))
+		}
+	}
+}
+
+// isRunning reports whether an attempt of recipient addr of message id is
+// in flight.
+func (sc *scheduler) isRunning(id, addr string) bool {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.running[rcptKey(id, addr)]
 }
 
 // inFlight is the number of deliveries running now.
