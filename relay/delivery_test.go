@@ -2,6 +2,7 @@ package relay
 
 import (
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,49 @@ func (r *testRelay) settle() {
 			}
 			time.Sleep(time.Millisecond)
 		}
+	}
+}
+
+// TestAdminActionDuringSendingIsRefused: while the upstream holds its reply
+// to the final dot, hold and delete answer 409 and change nothing; the
+// attempt's outcome (sent) lands, and the message reaches the upstream once.
+func TestAdminActionDuringSendingIsRefused(t *testing.T) {
+	for _, tc := range []struct{ name, method, suffix string }{
+		{"hold", "POST", "/hold"},
+		{"delete", "DELETE", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sk := newSink(t)
+			entered, release := holdReplies(t, sk)
+			r := startRelay(t, baseConfig(sk.addr))
+			id := send(t, r.addr, "app@example.com", []string{"x@example.org"}, simpleBody)
+			waitEntered(t, entered)
+
+			code, body := r.api(tc.method, "/api/v1/queue/"+id+tc.suffix)
+			if code != 409 || !strings.Contains(body, "being delivered") {
+				t.Errorf("%s during sending: %d %s, want 409 saying the message is being delivered", tc.name, code, body)
+			}
+			if m, err := r.store.Get(id); err != nil || m.Recipients[0].State != spool.StateSending {
+				t.Errorf("after the refused %s: %+v %v, want the recipient still sending", tc.name, m, err)
+			}
+			release()
+			sk.wait()
+			m := r.waitState(id, spool.StateSent)
+			if m.Recipients[0].Attempts != 1 {
+				t.Errorf("attempts %d, want 1", m.Recipients[0].Attempts)
+			}
+			// Every recipient is final now: nothing to hold, release or delete.
+			for _, a := range []struct{ method, suffix string }{{"POST", "/hold"}, {"POST", "/release"}, {"DELETE", ""}} {
+				if code, body := r.api(a.method, "/api/v1/queue/"+id+a.suffix); code != 409 {
+					t.Errorf("%s %s after sent: %d %s, want 409", a.method, a.suffix, code, body)
+				}
+			}
+			r.advance(time.Hour)
+			sk.none(r)
+			if m := r.waitState(id, spool.StateSent); m.Recipients[0].Attempts != 1 {
+				t.Errorf("attempts %d after an hour, want 1", m.Recipients[0].Attempts)
+			}
+		})
 	}
 }
 

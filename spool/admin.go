@@ -13,11 +13,38 @@ import (
 // ErrNotFound for an unknown ID, and ErrState (409) when no recipient is in a
 // state the action applies to. They set Updated on the recipients they
 // change. Safe for concurrent use.
+//
+// Hold and Cancel refuse a message with a recipient in "sending" (a
+// *SendingError, which is ErrState): the attempt in flight cannot be called
+// back, so holding or cancelling it would leave a record that says "held"
+// or "cancelled" for mail that went out, and a later release would send it
+// again. Refusing, rather than waiting for the attempt, keeps the admin
+// request short (an attempt may take the profile's timeouts, minutes); the
+// attempt's outcome is recorded as usual and the admin can act on it.
+
+// SendingError is the refusal of Hold or Cancel while a recipient of the
+// message is being delivered. errors.Is(err, ErrState) holds (the API's 409).
+type SendingError struct {
+	ID        string // the message
+	Recipient string // the first recipient in "sending"
+}
+
+func (e *SendingError) Error() string {
+	return fmt.Sprintf("message %s is being delivered to %s right now; its outcome is recorded when "+
+		"this attempt ends (within the profile's timeouts): look at the message again then, and "+
+		"hold or delete it if it is still queued", e.ID, e.Recipient)
+}
+
+// Is makes a SendingError match ErrState.
+func (e *SendingError) Is(target error) bool { return target == ErrState }
+
+// refusedWhileSending are the admin actions a recipient in "sending" refuses.
+var refusedWhileSending = map[string]bool{"hold": true, "cancel": true}
 
 // Hold moves every non-final recipient to held, remembering its state in
 // HeldFrom; recipients already held stay held. A held recipient is never due
 // (SPEC §7.2: stop a mistaken mail during its send delay). ErrState if every
-// recipient is final.
+// recipient is final, a *SendingError if one is being delivered.
 func (s *Store) Hold(id string) (*Message, error) {
 	return s.admin("hold", id, func(r *Recipient, now time.Time) bool {
 		if r.State.Final() {
@@ -52,9 +79,8 @@ func (s *Store) Release(id string) (*Message, error) {
 
 // Cancel moves every non-final recipient (held ones included) to cancelled,
 // which drops the body; the envelope stays as a journal record until
-// Expire (SPEC §9: DELETE leaves a cancelled record). A delivery in
-// progress may still complete; its result no longer changes the record.
-// ErrState if every recipient is final already.
+// Expire (SPEC §9: DELETE leaves a cancelled record). ErrState if every
+// recipient is final already, a *SendingError if one is being delivered.
 func (s *Store) Cancel(id string) (*Message, error) {
 	return s.admin("cancel", id, func(r *Recipient, now time.Time) bool {
 		if r.State.Final() {
@@ -151,6 +177,13 @@ func (s *Store) admin(action, id string, change func(r *Recipient, now time.Time
 func (s *Store) change(action, id string, fn func(r *Recipient, now time.Time) bool, durable bool) (*Message, error) {
 	now := s.now()
 	m, err := s.update(id, func(m *Message) error {
+		if refusedWhileSending[action] {
+			for _, r := range m.Recipients {
+				if r.State == StateSending {
+					return &SendingError{ID: id, Recipient: r.Address}
+				}
+			}
+		}
 		hit := false
 		for i := range m.Recipients {
 			if fn(&m.Recipients[i], now) {

@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -13,7 +14,8 @@ func TestHoldRelease(t *testing.T) {
 	m := newMsg(StateDeferred, now.Add(time.Minute), "a@example.org", "b@example.org", "c@example.org", "d@example.org")
 	m.Recipients[1].State = StateDelayed
 	m.Recipients[1].NextAttempt = now.Add(time.Hour)
-	m.Recipients[2].State = StateSending
+	m.Recipients[2].State = StateReady
+	m.Recipients[2].NextAttempt = now
 	m.Recipients[3].State = StateSent
 	mustCommit(t, s, m, []byte("body"))
 	h, err := s.Hold(m.ID)
@@ -43,7 +45,7 @@ func TestHoldRelease(t *testing.T) {
 	}
 	if !r.Recipients[0].NextAttempt.Equal(now.Add(time.Minute)) ||
 		!r.Recipients[1].NextAttempt.Equal(now.Add(time.Hour)) ||
-		!r.Recipients[2].NextAttempt.Equal(c.Now()) || r.Recipients[0].HeldFrom != "" {
+		!r.Recipients[2].NextAttempt.Equal(now) || r.Recipients[0].HeldFrom != "" {
 		t.Errorf("Release times: %+v", r.Recipients)
 	}
 	if got := dueIDs(t, s, c.Now(), 10); !slices.Equal(got, []string{m.ID}) {
@@ -54,6 +56,30 @@ func TestHoldRelease(t *testing.T) {
 	_, err = s.Hold("NOSUCHID")
 	wantErr(t, err, ErrNotFound)
 	wantCounts(t, s, map[State]int{StateDeferred: 1, StateDelayed: 1, StateReady: 1, StateSent: 1})
+}
+
+// TestHoldAndCancelRefusedWhileSending: a message with a recipient in
+// "sending" cannot be held or cancelled (the attempt in flight would make
+// the record lie); nothing changes on disk, and the refusal is ErrState.
+func TestHoldAndCancelRefusedWhileSending(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	s := openTest(t, dir, c)
+	m := newMsg(StateDelayed, c.Now().Add(time.Hour), "a@example.org", "b@example.org")
+	m.Recipients[1].State = StateSending
+	mustCommit(t, s, m, []byte("body"))
+	for name, act := range map[string]func(string) (*Message, error){"hold": s.Hold, "cancel": s.Cancel} {
+		_, err := act(m.ID)
+		wantErr(t, err, ErrState)
+		if se, ok := errors.AsType[*SendingError](err); !ok || se.Recipient != "b@example.org" {
+			t.Errorf("%s: %v, want a SendingError naming b@example.org", name, err)
+		}
+	}
+	s.Close()
+	s = openTest(t, dir, c)
+	if got := rcptStates(mustGet(t, s, m.ID)); got != "delayed deferred" { // recovery: sending → deferred
+		t.Errorf("after the refused actions and a restart: %s", got)
+	}
 }
 
 func TestCancel(t *testing.T) {
