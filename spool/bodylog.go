@@ -256,6 +256,10 @@ type segment struct {
 type bodyLog struct {
 	dir       string
 	fdatasync func(*os.File) error // replaced in tests
+	fsync     func(*os.File) error // of directories and new segments
+	// onFail is called (with mu held) when a write or an fdatasync fails
+	// for the first time: the log is failing from then on.
+	onFail func(error)
 
 	mu       sync.Mutex
 	segs     []*segment // by slot
@@ -267,10 +271,15 @@ type bodyLog struct {
 
 // openLog opens (creating if need be) the log directory and its segments.
 // Every segment is sealed; appends start in a new or free one.
-func openLog(dir string) (*bodyLog, error) {
-	l := &bodyLog{dir: dir, fdatasync: fdatasync, nextSeq: 1, inflight: make(map[uint64]int)}
+// sync, when not nil, replaces fsync and fdatasync (Options.Fsync).
+func openLog(dir string, sync func(*os.File) error) (*bodyLog, error) {
+	l := &bodyLog{dir: dir, fdatasync: fdatasync, fsync: (*os.File).Sync, onFail: func(error) {},
+		nextSeq: 1, inflight: make(map[uint64]int)}
+	if sync != nil {
+		l.fdatasync, l.fsync = sync, sync
+	}
 	if err := os.Mkdir(dir, 0o700); err == nil {
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := l.syncDir(filepath.Dir(dir)); err != nil {
 			return nil, err
 		}
 	} else if !errors.Is(err, os.ErrExist) {
@@ -361,7 +370,7 @@ func (l *bodyLog) createFile(name string) (*os.File, error) {
 		os.Remove(name)
 		return nil, err
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.syncDir(l.dir); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -377,20 +386,23 @@ func (l *bodyLog) zeroFill(f *os.File) error {
 			return fmt.Errorf("create body log segment %s: %w", f.Name(), err)
 		}
 	}
-	if err := f.Sync(); err != nil {
+	if err := l.fsync(f); err != nil {
 		return fmt.Errorf("create body log segment %s: %w", f.Name(), err)
 	}
 	adviseSegment(f)
 	return nil
 }
 
-func syncDir(dir string) error {
+// syncDir fsyncs directory dir, making the entries created in it durable.
+func (l *bodyLog) syncDir(dir string) error { return syncDir(dir, l.fsync) }
+
+func syncDir(dir string, fsync func(*os.File) error) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	return d.Sync()
+	return fsync(d)
 }
 
 // append writes the record of message id and returns where it is. The
@@ -428,6 +440,7 @@ func (l *bodyLog) append(id string, env, body []byte) (logRef, error) {
 	// replay stops at the first invalid record.
 	if _, err := seg.f.WriteAt(rec[:padded], seg.end); err != nil {
 		l.err = fmt.Errorf("body log write %s: %w", seg.f.Name(), err)
+		l.onFail(l.err)
 		return logRef{}, l.err
 	}
 	ref := logRef{slot: seg.slot, seq: seg.seq, off: uint32(seg.end), size: uint32(size)}
@@ -478,6 +491,7 @@ func (l *bodyLog) start(seg *segment) error {
 	}
 	if err := l.fdatasync(seg.f); err != nil {
 		l.err = fmt.Errorf("body log fdatasync %s: %w", seg.f.Name(), err)
+		l.onFail(l.err)
 		return l.err
 	}
 	seg.seq, seg.free, seg.end, seg.sealed, seg.dirty = l.nextSeq, false, segHeaderLen, false, false
@@ -491,6 +505,21 @@ func (l *bodyLog) start(seg *segment) error {
 func (l *bodyLog) kill(ref logRef) {
 	if seg := l.segment(ref); seg != nil {
 		seg.f.WriteAt([]byte{flagDead}, int64(ref.off)+8)
+	}
+}
+
+// killSync is kill made durable: the flag is fdatasynced at once, outside
+// the log's group sync (whose failure is sticky; after a failed fdatasync
+// Linux reports the error once, so a new one can still succeed). Without
+// it a record whose commit was answered 452 could reach the disk without
+// its flag and be replayed after a crash. Best effort, like kill.
+func (l *bodyLog) killSync(ref logRef) {
+	seg := l.segment(ref)
+	if seg == nil {
+		return
+	}
+	if _, err := seg.f.WriteAt([]byte{flagDead}, int64(ref.off)+8); err == nil {
+		l.fdatasync(seg.f)
 	}
 }
 
@@ -578,7 +607,7 @@ func (l *bodyLog) shrink(keep int) error {
 		l.segs = l.segs[:len(l.segs)-1]
 	}
 	if removed {
-		return syncDir(l.dir)
+		return l.syncDir(l.dir)
 	}
 	return nil
 }
@@ -789,7 +818,7 @@ func (l *bodyLog) addSpare() error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.syncDir(l.dir); err != nil {
 		f.Close()
 		return err
 	}

@@ -42,6 +42,12 @@ func (s *Store) commit(m *Message, body []byte) error {
 		return err
 	}
 	defer s.leave()
+	// A failed fsync of Badger is as fatal as one of the body log: the
+	// commits would go on through the log, but the log is replayed only
+	// into a Badger that can make it durable (health.go).
+	if err := s.Err(); err != nil {
+		return err
+	}
 	if err := s.checkSpace(len(body)); err != nil {
 		return err
 	}
@@ -94,7 +100,7 @@ func (s *Store) commitLogged(m *Message, enc []byte, ref logRef) error {
 		_, err = writeMessage(txn, nil, m, enc, nil, ref.encode())
 	}
 	if err != nil {
-		s.blog.kill(ref)
+		s.blog.killSync(ref)
 		return err
 	}
 	// Badger's write and the log's fdatasync run at the same time.
@@ -102,13 +108,15 @@ func (s *Store) commitLogged(m *Message, enc []byte, ref logRef) error {
 	txn.CommitWith(func(err error) { written <- err })
 	syncErr := s.logSync.wait()
 	if err := <-written; err != nil {
-		s.blog.kill(ref)
+		s.blog.killSync(ref)
 		return err
 	}
 	s.gs.dirty.Store(true)
 	if syncErr != nil {
+		// The client gets 452: the record must not come back at the next
+		// Open (replayLog restores records Badger lacks), nor the envelope.
+		s.blog.killSync(ref)
 		s.rollback(m)
-		s.blog.kill(ref)
 		return syncErr
 	}
 	s.blog.addLive(ref, 1)
@@ -130,11 +138,16 @@ func checkNew(txn *badger.Txn, id string) error {
 }
 
 // rollback removes a message whose commit could not be made durable, so that
-// a message answered 452 is not delivered anyway. Best effort: the spool is
-// failing already.
+// a message answered 452 is not delivered anyway, now or after a crash: the
+// deletion is fsynced before the 452 goes out. Best effort: the spool is
+// failing already (when Badger's fsync is what failed, the deletion cannot
+// be made durable, but the envelope's write was not either).
 func (s *Store) rollback(m *Message) {
 	err := s.deleteKeys(activeKey(m.ID), bodyKey(m.ID), logRefKey(m.ID), journalKey(m.ID),
 		retainKey(summarize(m).updated, m.ID))
+	if err == nil {
+		err = s.gs.wait()
+	}
 	if err != nil {
 		s.log.Error("cannot roll back failed commit", "msg_id", m.ID, "err", err)
 	}

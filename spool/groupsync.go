@@ -18,6 +18,9 @@ import (
 type groupSync struct {
 	sync  func() error // one full fsync of the store
 	dirty atomic.Bool  // a non-durable write happened since the last fsync
+	// onFail, when set, is called once, with the first failure (and mu
+	// held): the store is failing from then on.
+	onFail func(error)
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -60,6 +63,9 @@ func (g *groupSync) wait() error {
 		g.syncs++
 		if err != nil && g.err == nil {
 			g.err = fmt.Errorf("spool: fsync: %w", err)
+			if g.onFail != nil {
+				g.onFail(err)
+			}
 		}
 		g.cond.Broadcast()
 	}

@@ -3,6 +3,7 @@ package spool
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -38,6 +39,12 @@ type Options struct {
 	// Registerer, when set, gets the spool's metrics (metrics.go).
 	// Default: none registered.
 	Registerer prometheus.Registerer
+	// Fsync, when set, replaces every fsync(2) and fdatasync(2) the store
+	// makes of its files and directories (not Badger's own, which it makes
+	// only when opening and closing): tests inject failures with it. It
+	// may be called from several goroutines at once. Default: the system
+	// calls.
+	Fsync func(f *os.File) error
 }
 
 // Tuning for a mail queue rather than Badger's database defaults (which take

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
@@ -56,6 +57,9 @@ type Store struct {
 
 	corruptMu sync.Mutex
 	corrupt   map[string]bool // IDs reported corrupt since Open
+
+	fsync  func(*os.File) error // Options.Fsync, else (*os.File).Sync
+	health health
 }
 
 // Open opens (or creates) the spool in opts.Dir, recovers interrupted
@@ -70,7 +74,8 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		dir: opts.Dir, log: opts.Logger, now: opts.Now, free: opts.FreeSpace,
 		reserve: opts.MinFreeBytes, ix: newMemIndex(), seed: maphash.MakeSeed(),
-		stop: make(chan struct{}), corrupt: make(map[string]bool),
+		stop: make(chan struct{}), corrupt: make(map[string]bool), fsync: opts.Fsync,
+		health: health{down: make(chan struct{})},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -80,6 +85,12 @@ func Open(opts Options) (*Store, error) {
 	}
 	if s.free == nil {
 		s.free = statfsFree
+	}
+	if s.fsync == nil {
+		s.fsync = (*os.File).Sync
+	}
+	if err := makeDir(opts.Dir, s.fsync); err != nil {
+		return nil, fmt.Errorf("cannot create the spool directory %s: %w", opts.Dir, err)
 	}
 	var err error
 	if s.metrics, err = newMetrics(opts.Registerer); err != nil {
@@ -91,12 +102,14 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.mapDir = resolveDir(opts.Dir)
 	if len(opts.EncryptionKey) == 0 {
-		s.blog, err = openLog(filepath.Join(opts.Dir, logDirName))
+		s.blog, err = openLog(filepath.Join(opts.Dir, logDirName), opts.Fsync)
 		if err != nil {
 			s.db.Close()
 			return nil, fmt.Errorf("spool: open %s: body log: %w", opts.Dir, err)
 		}
+		s.blog.onFail = s.fail
 		s.logSync = newGroupSync(s.syncLog)
+		s.logSync.onFail = s.fail
 	}
 	if err := s.start(); err != nil {
 		s.db.Close()
@@ -114,7 +127,9 @@ func Open(opts Options) (*Store, error) {
 // start loads the indexes, runs recovery and starts the flush goroutine.
 func (s *Store) start() error {
 	s.files = newFileSync(s.dir, s.db.Sync)
+	s.files.fsync = s.fsync
 	s.gs = newGroupSync(s.syncAll)
+	s.gs.onFail = s.fail
 	if err := s.load(); err != nil {
 		return err
 	}

@@ -78,10 +78,9 @@ func runServe(args []string, stderr io.Writer) int {
 
 // serve runs the daemon until SIGTERM/SIGINT; SIGHUP reloads path.
 func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
+	// spool.Open creates state_dir/spool if need be, durably (it fsyncs
+	// the parent of every directory it creates).
 	dir := filepath.Join(f.Server.StateDir, "spool")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("state_dir %s: %w", f.Server.StateDir, err)
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relayd_config_reloads_total",
@@ -108,7 +107,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 		return err
 	}
 	var ready atomic.Bool
-	admin, err := startAdmin(f, reg, srv.Handler(), &ready, log)
+	admin, err := startAdmin(f, reg, srv.Handler(), &ready, store.Err, log)
 	if err != nil {
 		return err
 	}
@@ -131,7 +130,8 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 }
 
 // startAdmin binds the admin HTTP server; nil when [admin] listen is "".
-func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, log *slog.Logger) (*http.Server, error) {
+func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, spoolErr func() error,
+	log *slog.Logger) (*http.Server, error) {
 	if f.Admin.Listen == "" {
 		return nil, nil
 	}
@@ -139,7 +139,7 @@ func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atom
 	if err != nil {
 		return nil, fmt.Errorf("admin listen %s: %w", f.Admin.Listen, err)
 	}
-	hs := &http.Server{Handler: adminMux(reg, api, ready, f.Admin.Token()), ReadHeaderTimeout: 10 * time.Second,
+	hs := &http.Server{Handler: adminMux(reg, api, ready, f.Admin.Token(), spoolErr), ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
