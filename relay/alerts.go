@@ -118,6 +118,11 @@ func alarming(e *upstream.Error, down time.Duration) bool {
 
 // adminMail queues a plain text mail to [notify] admin.
 func (s *Server) adminMail(rt *runtime, profile string, now time.Time, subject, text string) {
+	s.queueNotice(rt, "", []string{rt.cfg.Notify.Admin}, s.adminBody(rt, now, subject, text), now, "alert", profile)
+}
+
+// adminBody is the message of an admin alert: headers and plain text.
+func (s *Server) adminBody(rt *runtime, now time.Time, subject, text string) []byte {
 	from := s.notifyFrom(rt)
 	var b strings.Builder
 	fmt.Fprintf(&b, "From: relayd <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n", from, rt.cfg.Notify.Admin,
@@ -125,7 +130,7 @@ func (s *Server) adminMail(rt *runtime, profile string, now time.Time, subject, 
 	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n", spool.NewID(), rt.cfg.Hostname)
 	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
 	b.WriteString(text)
-	s.queueNotice(rt, "", []string{rt.cfg.Notify.Admin}, []byte(b.String()), now, "alert", profile)
+	return []byte(b.String())
 }
 
 // wrap folds a long diagnosis into lines of at most 76 octets at spaces.

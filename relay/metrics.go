@@ -65,14 +65,15 @@ func (m *metrics) precreate(cfg *Config) {
 	}
 }
 
-// queueCollector exports relayd_queue_messages, relayd_queue_oldest_age_seconds
-// and relayd_spool_bytes from the spool at scrape time.
+// queueCollector exports relayd_queue_messages, relayd_queue_oldest_age_seconds,
+// relayd_spool_bytes and relayd_spool_healthy from the spool at scrape time.
 type queueCollector struct {
 	spool  *spool.Store
 	now    func() time.Time
 	msgs   *prometheus.Desc
 	oldest *prometheus.Desc
 	bytes  *prometheus.Desc
+	health *prometheus.Desc
 }
 
 func newQueueCollector(s *spool.Store, now func() time.Time) *queueCollector {
@@ -82,6 +83,9 @@ func newQueueCollector(s *spool.Store, now func() time.Time) *queueCollector {
 		oldest: prometheus.NewDesc("relayd_queue_oldest_age_seconds",
 			"Age of the oldest message not yet delivered, bounced or cancelled.", nil, nil),
 		bytes: prometheus.NewDesc("relayd_spool_bytes", "Size of the spool on disk.", nil, nil),
+		health: prometheus.NewDesc("relayd_spool_healthy",
+			"1 while the spool can make writes durable; 0 after a failed fsync or write (new mail gets 452 until a restart).",
+			nil, nil),
 	}
 }
 
@@ -93,6 +97,7 @@ func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- q.msgs
 	ch <- q.oldest
 	ch <- q.bytes
+	ch <- q.health
 }
 
 // Collect implements prometheus.Collector.
@@ -103,4 +108,9 @@ func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(q.oldest, prometheus.GaugeValue, q.spool.OldestAge(q.now()).Seconds())
 	ch <- prometheus.MustNewConstMetric(q.bytes, prometheus.GaugeValue, float64(q.spool.Bytes()))
+	healthy := 1.0
+	if q.spool.Err() != nil {
+		healthy = 0
+	}
+	ch <- prometheus.MustNewConstMetric(q.health, prometheus.GaugeValue, healthy)
 }

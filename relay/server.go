@@ -173,6 +173,7 @@ func (s *Server) Run(ctx context.Context, drain time.Duration) error {
 		s.sched.run(ctx, dctx)
 	}()
 	go s.housekeeping(ctx)
+	go s.watchSpool(ctx)
 
 	<-ctx.Done()
 	s.log.Info("shutting down: no new connections")

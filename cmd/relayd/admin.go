@@ -13,7 +13,11 @@ import (
 // adminMux serves SPEC §9's admin HTTP endpoints: /metrics, /healthz,
 // /readyz and the relay's /api/v1/ handler. When token is set every request
 // needs "Authorization: Bearer <token>" (required for a non-loopback listen).
-func adminMux(reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, token string) http.Handler {
+//
+// /readyz answers 503 until ready is set, and while spoolErr (nil: no
+// check) returns an error: the spool failed to write or sync, and every new
+// message gets 452 until relayd is restarted.
+func adminMux(reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, token string, spoolErr func() error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -23,6 +27,12 @@ func adminMux(reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, to
 		if !ready.Load() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 			return
+		}
+		if spoolErr != nil {
+			if err := spoolErr(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "spool failing", "error": err.Error()})
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
