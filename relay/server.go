@@ -13,6 +13,7 @@ package relay
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -133,7 +134,13 @@ func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
 	ss.WriteTimeout = time.Minute
 	ss.ErrorLog = slogLogger{s.log.With("listener", cfg.Name)}
 	if cfg.TLS == "starttls" {
-		ss.TLSConfig = cfg.TLSConfig
+		// go-smtp reads its Server's fields from every session without a
+		// lock, so they are set here once and never written again. The
+		// certificate follows reloads through this indirection: each
+		// handshake takes the listener's current TLS config.
+		ss.TLSConfig = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return l.config().TLSConfig, nil
+		}}
 	}
 	return ss
 }
@@ -219,8 +226,11 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 func (s *Server) Kick() { s.sched.kick() }
 
 // Reload swaps in a new configuration atomically. Listener limits, policy and
-// profiles take effect for new sessions and deliveries; a listener whose
-// address, network or TLS mode changed needs a restart and is reported.
+// profiles take effect for new sessions and deliveries, certificates for new
+// TLS handshakes; a listener whose address, network or TLS mode changed
+// needs a restart and is reported. go-smtp's Server fields are not
+// written: a raised max_message_size is capped by the one the listener was
+// bound with (also the SIZE that EHLO advertises) until a restart.
 func (s *Server) Reload(cfg *Config) error {
 	old := s.rt.Load().cfg
 	var changed []string
@@ -241,11 +251,12 @@ func (s *Server) Reload(cfg *Config) error {
 	}
 	for _, l := range s.listeners {
 		n := byName[l.name]
-		l.cfgp.Store(&n)
-		l.smtp.MaxMessageBytes = n.MaxMessageSize
-		if n.TLS == "starttls" {
-			l.smtp.TLSConfig = n.TLSConfig
+		if n.MaxMessageSize != l.config().MaxMessageSize {
+			s.log.Warn("max_message_size changed: sessions from now on enforce the new limit, but EHLO "+
+				"advertises the old SIZE, and a larger limit takes effect, only after a restart",
+				"listener", l.name, "old", l.cfg.MaxMessageSize, "new", n.MaxMessageSize)
 		}
+		l.cfgp.Store(&n) // never go-smtp's fields: running sessions read them (newSMTPServer)
 	}
 	s.metrics.precreate(cfg)
 	s.rt.Store(newRuntime(cfg))
