@@ -49,5 +49,15 @@
 // waits for Badger's fsync itself. Update is synced by the background flush
 // within 50 ms, UpdateSync and the admin actions before they return.
 //
+// Failures (health.go): the first failed fsync or fdatasync, of Badger's
+// files or of the log, or failed log write, makes the store unhealthy until
+// the process ends (Err, Failed): every later Commit fails (relay answers
+// 452 4.3.1), since nothing written after a failed fsync is known to be on
+// disk. A commit that fails is rolled back durably: its log record's dead
+// flag is fdatasynced and Badger's deletion fsynced before Commit returns,
+// so a message refused with 452 never comes back at the next Open. Open
+// creates the spool directory and fsyncs the parent of every directory it
+// creates.
+//
 // All methods of Store are safe for concurrent use.
 package spool
