@@ -1,0 +1,26 @@
+package relay
+
+import "strings"
+
+// sameAddress reports whether two envelope addresses name the same
+// mailbox: the domain compared case-insensitively, the local part exactly
+// (RFC 5321 2.4: a local part may be case-sensitive; only its host knows).
+// Both are addresses checkAddress accepted.
+func sameAddress(a, b string) bool {
+	i, j := strings.LastIndexByte(a, '@'), strings.LastIndexByte(b, '@')
+	if i < 0 || j < 0 {
+		return a == b
+	}
+	return i == j && a[:i] == b[:j] && strings.EqualFold(a[i+1:], b[j+1:])
+}
+
+// hasRecipient reports whether to is already a recipient of the open
+// transaction (SPEC §6: each address is delivered once).
+func (s *session) hasRecipient(to string) bool {
+	for _, r := range s.rcpts {
+		if sameAddress(r, to) {
+			return true
+		}
+	}
+	return false
+}
