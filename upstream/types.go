@@ -37,6 +37,7 @@ type Profile struct {
 	MaxConns       int            // busy connections to this upstream at once; 0 = 2
 	Resolver       string         // type direct: DNS server "host:port" (port 53 when omitted), UDP then TCP; "" = system
 	AllowLoopback  bool           // type direct: permit MX hosts that resolve to loopback or unspecified addresses
+	AllowPrivate   bool           // type direct: permit MX hosts that resolve to private, link-local, shared or other non-global addresses (nonGlobal); loopback stays AllowLoopback's
 	Transcript     string         // debug_transcript: file that every session of this profile (deliveries and probes) appends its SMTP dialogue to, AUTH redacted (transcript.go); "" = none
 }
 
