@@ -24,3 +24,17 @@ func (s *session) hasRecipient(to string) bool {
 	}
 	return false
 }
+
+// literalOnDirect reports whether to has an address-literal domain
+// ("x@[127.0.0.1]", "x@[IPv6:::1]") and is routed to a type "direct"
+// profile, which relayd refuses at RCPT with 550 5.1.2 (SPEC §8.2): direct
+// delivery finds mail hosts by the domain's MX, and a literal would let a
+// local client choose any host, internal ones included, for relayd to
+// connect to.
+func (rt *runtime) literalOnDirect(to, profile string) bool {
+	if !strings.HasSuffix(to, "]") || !strings.Contains(to, "@[") {
+		return false
+	}
+	p, ok := rt.cfg.Profiles[profile]
+	return ok && p.Upstream.Type == "direct"
+}

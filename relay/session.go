@@ -164,8 +164,12 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		// is answered 250, as Postfix does, and delivered once (SPEC §6).
 		return nil
 	}
-	if _, err := s.rt.route(s.from, s.team, to, ""); err != nil {
+	d, err := s.rt.route(s.from, s.team, to, "")
+	if err != nil {
 		return s.fail(noProfile(s.from, to), "policy")
+	}
+	if s.rt.literalOnDirect(to, d.Profile) {
+		return s.fail(errLiteralDirect, "policy")
 	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
