@@ -50,6 +50,14 @@ type Envelope struct {
 	Body     []byte   // the message, CRLF line endings, not dot-stuffed
 	UTF8     bool     // needs SMTPUTF8
 	EightBit bool     // body has 8-bit octets (8BITMIME)
+	// SevenBit returns the message made 7-bit (its 8-bit MIME parts
+	// re-encoded, then signed again), for an upstream that does not offer
+	// 8BITMIME (SPEC §8.1). An error means it cannot be (8-bit header
+	// fields): the recipients bounce with 5.6.3. It is called only when
+	// needed, possibly from several goroutines (type direct delivers
+	// domains in parallel), so it must be safe for that and should
+	// remember its result. nil: the message cannot be made 7-bit.
+	SevenBit func() ([]byte, error)
 }
 
 // Result is the outcome of one Send. Callers look at Rcpt[i] first, then
