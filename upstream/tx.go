@@ -156,8 +156,8 @@ func (c *client) fitBody(w *wire) (*wire, *Error) {
 			err = errors.New("its 7-bit form still holds 8-bit octets")
 		}
 	}
-	return w, &Error{Profile: c.profile, Host: c.addr, Step: StepMail, Enhanced: "5.6.3", Subject: sender(w.env),
-		Err: err, Text: c.addr + " does not offer 8BITMIME (RFC 6152), and the message holds 8-bit octets that " +
+	return w, &Error{Profile: c.profile, Host: c.addr, Step: StepMail, Enhanced: "5.6.3", Err: err,
+		Text: "the message holds 8-bit octets, the upstream does not offer 8BITMIME (RFC 6152), and they " +
 			"cannot be re-encoded: " + err.Error()}
 }
 
