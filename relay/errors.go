@@ -31,6 +31,10 @@ var (
 	errAddrTooLong  = reply(501, 5, 1, 3, "Address too long")
 )
 
+// errLiteralDirect refuses an address-literal recipient routed to a direct
+// profile (SPEC §8.2): direct delivery finds mail hosts by the domain's MX.
+var errLiteralDirect = reply(550, 5, 1, 2, "Address-literal recipient domains are not delivered by direct profiles: use the domain name, or ask the admin to route them to a smarthost profile")
+
 // reply builds an SMTP reply with an enhanced status code (RFC 3463).
 func reply(code, class, subject, detail int, text string) *smtp.SMTPError {
 	return &smtp.SMTPError{

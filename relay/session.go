@@ -159,8 +159,17 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if err := checkAddress(to, s.utf8, false, errBadAddress); err != nil {
 		return s.fail(err, "syntax")
 	}
-	if _, err := s.rt.route(s.from, s.team, to, ""); err != nil {
+	if s.hasRecipient(to) {
+		// A repeated recipient (legacy apps put one person in To and Cc)
+		// is answered 250, as Postfix does, and delivered once (SPEC §6).
+		return nil
+	}
+	d, err := s.rt.route(s.from, s.team, to, "")
+	if err != nil {
 		return s.fail(noProfile(s.from, to), "policy")
+	}
+	if s.rt.literalOnDirect(to, d.Profile) {
+		return s.fail(errLiteralDirect, "policy")
 	}
 	s.rcpts = append(s.rcpts, to)
 	return nil

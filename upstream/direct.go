@@ -204,7 +204,8 @@ func finishDomain(att *Result, idx []int, res *Result) domainOutcome {
 
 // subWire is w restricted to the recipients idx.
 func subWire(w *wire, idx []int) *wire {
-	sub := &wire{env: w.env, from: w.from, rcpts: make([]string, len(w.rcpts)), utf8: w.env.UTF8 || !isASCII(w.from)}
+	sub := &wire{env: w.env, from: w.from, rcpts: make([]string, len(w.rcpts)), utf8: w.env.UTF8 || !isASCII(w.from),
+		body: w.body}
 	for _, i := range idx {
 		sub.rcpts[i] = w.rcpts[i]
 		sub.valid++

@@ -106,7 +106,8 @@ func (d *remapDialer) calls() []string {
 // Resolver through Options or set it to a dnsServer, never the system's.
 func directProfile(name string) *Profile {
 	return &Profile{Name: name, Type: "direct", TLS: TLSNone, Helo: "relay.test", Timeout: 5 * time.Second,
-		DataTimeout: 5 * time.Second, MaxPerConn: 100, MaxConns: 2, AllowLoopback: true, Resolver: "127.0.0.1:1"}
+		DataTimeout: 5 * time.Second, MaxPerConn: 100, MaxConns: 2, AllowLoopback: true, AllowPrivate: true,
+		Resolver: "127.0.0.1:1"}
 }
 
 func mx(pref uint16, host string) *net.MX { return &net.MX{Host: host, Pref: pref} }

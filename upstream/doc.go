@@ -30,9 +30,11 @@
 //     cached OAuth2 token source (refresh before expiry and after a
 //     rejection, rotated refresh tokens written back).
 //   - direct.go, mx.go: direct delivery (SPEC §8.2): grouping
-//     per domain, MX lookup (RFC 5321 §5.1, RFC 7505), MX order.
+//     per domain, MX lookup (RFC 5321 §5.1, RFC 7505), MX order;
+//     private.go: the non-global addresses refused without allow_private.
 //   - dkim.go, dkimkey.go: DKIM signing (RFC 6376, RFC 8463) and keys.
-//   - tx.go: one transaction: MAIL, RCPT, DATA, the final reply.
+//   - tx.go: one transaction: MAIL, RCPT, DATA, the final reply; the 7-bit
+//     form of an 8-bit message for an upstream without 8BITMIME (fitBody).
 //   - address.go: FormatAddress, the only way an address reaches the wire.
 //   - tls.go: STARTTLS and implicit TLS, configuration, certificate diagnoses.
 //   - error.go: Error and the diagnoses; metrics.go: Prometheus counters.

@@ -105,8 +105,11 @@ func shuffled(mxs []*net.MX) []*net.MX {
 
 // lookupAddrs returns the IPv4 and IPv6 addresses of h to connect to.
 // Loopback and unspecified ones are dropped unless allow_loopback (SPEC
-// §8.2): a DNS mistake must not loop mail back. An implicit MX that does
-// not resolve means the domain has no mail route: permanent 5.1.2.
+// §8.2): a DNS mistake must not loop mail back. Private, link-local,
+// shared and other non-global ones (nonGlobal) are dropped unless
+// allow_private: a local client must not make relayd reach internal hosts.
+// Both happen before any dial. An implicit MX that does not resolve means
+// the domain has no mail route: permanent 5.1.2.
 func (p *Pool) lookupAddrs(ctx context.Context, prof *Profile, r Resolver, domain string, h mxHost) ([]netip.Addr, *Error) {
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(h.name); err == nil {
@@ -129,18 +132,27 @@ func (p *Pool) lookupAddrs(ctx context.Context, prof *Profile, r Resolver, domai
 					resolverName(prof, p.resolver != nil), dnsReason(ctx, err)))
 		}
 	}
-	var usable, refused []netip.Addr
+	var usable, loop, internal []netip.Addr
 	for _, a := range addrs {
-		if a = a.Unmap(); (a.IsLoopback() || a.IsUnspecified()) && !prof.AllowLoopback {
-			refused = append(refused, a)
-		} else if a.IsValid() && !slices.Contains(usable, a) {
+		switch a = a.Unmap(); {
+		case (a.IsLoopback() || a.IsUnspecified()) && !prof.AllowLoopback:
+			loop = append(loop, a)
+		case nonGlobal(a) && !prof.AllowPrivate:
+			internal = append(internal, a)
+		case a.IsValid() && !slices.Contains(usable, a):
 			usable = append(usable, a)
 		}
 	}
-	if len(usable) == 0 && len(refused) > 0 {
+	switch {
+	case len(usable) == 0 && len(loop) > 0:
 		return nil, domainError(prof, domain, 0, "4.4.4", true, nil, fmt.Sprintf("mail host %s resolves only "+
 			"to loopback or unspecified addresses (%s), refused so that a DNS mistake cannot loop mail back: "+
-			"fix the domain's DNS, or set allow_loopback = true (tests only)", h.name, refused[0]))
+			"fix the domain's DNS, or set allow_loopback = true (tests only)", h.name, loop[0]))
+	case len(usable) == 0 && len(internal) > 0:
+		return nil, domainError(prof, domain, 0, "4.4.4", true, nil, fmt.Sprintf("mail host %s resolves only "+
+			"to private, link-local or other non-global addresses (%s), refused so that mail cannot be made to "+
+			"reach internal hosts: fix the domain's DNS, route the domain to a smarthost profile, or set "+
+			"allow_private = true on profile %s if its MX hosts are meant to be internal", h.name, internal[0], prof.Name))
 	}
 	if len(usable) == 0 {
 		return nil, domainError(prof, domain, 0, "4.4.4", true, nil,

@@ -336,6 +336,11 @@ func (r *prober) transaction(ctx context.Context, c *client, w *wire, res *Resul
 		r.fail(xerr)
 		return false
 	}
+	w, xerr := c.fitBody(w)
+	if xerr != nil {
+		r.fail(xerr)
+		return false
+	}
 	mail := c.mailCommand(w)
 	if !r.command(ctx, c, StepMail, sender(w.env), mail) {
 		return false

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -21,13 +22,14 @@ type wire struct {
 	rcpts []string // canonical recipients by Envelope.To index; "" where refused
 	valid int      // recipients that may be sent
 	utf8  bool     // SMTPUTF8 needed
+	body  []byte   // what DATA sends: env.Body, or its 7-bit form (fitBody)
 }
 
 // prepare formats every address before anything is sent. A bad sender
 // fails the transaction, a bad recipient only itself; both are permanent
 // (SPEC §7.3; RFC 3463 5.1.7 and 5.1.3).
 func prepare(prof *Profile, env *Envelope, res *Result) (*wire, *Error) {
-	w := &wire{env: env, rcpts: make([]string, len(env.To)), utf8: env.UTF8}
+	w := &wire{env: env, rcpts: make([]string, len(env.To)), utf8: env.UTF8, body: env.Body}
 	if env.From != "" {
 		from, err := FormatAddress(env.From)
 		if err != nil {
@@ -60,6 +62,9 @@ type txOutcome struct {
 // reused connection it starts with RSET (SPEC §7.5).
 func (c *client) transact(ctx context.Context, w *wire, reused bool, res *Result) txOutcome {
 	if res.Err = c.checkUTF8(w); res.Err != nil {
+		return txOutcome{reuse: true}
+	}
+	if w, res.Err = c.fitBody(w); res.Err != nil {
 		return txOutcome{reuse: true}
 	}
 	cmds := make([]string, 0, 2+w.valid)
@@ -124,6 +129,47 @@ func (c *client) checkUTF8(w *wire) *Error {
 		Text: "the message needs SMTPUTF8 (non-ASCII addresses, RFC 6531) and " + c.addr + " does not offer it"}
 }
 
+// errNoSevenBit is fitBody's cause when the Envelope has no SevenBit.
+var errNoSevenBit = errors.New("relayd has no 7-bit form of it")
+
+// fitBody returns w with the body this connection may carry (SPEC §8.1:
+// never 8-bit octets on a 7-bit wire): env.Body when it is 7-bit, when the
+// upstream offers 8BITMIME (RFC 6152), or when the transaction uses
+// SMTPUTF8 (RFC 6531 §3.1: its servers support 8-bit mail); else the
+// 7-bit form from Envelope.SevenBit. The octets are checked, not only
+// EightBit: a DSN may quote 8-bit header fields. Where there is no 7-bit
+// form, a permanent 5.6.3 before MAIL (RFC 3463: conversion required but
+// not supported).
+func (c *client) fitBody(w *wire) (*wire, *Error) {
+	if c.has("8BITMIME") || (w.utf8 && c.has("SMTPUTF8")) || !(w.env.EightBit || eightBit(w.body)) {
+		return w, nil
+	}
+	err := errNoSevenBit
+	if w.env.SevenBit != nil {
+		body, serr := w.env.SevenBit()
+		if serr == nil && !eightBit(body) {
+			fitted := *w
+			fitted.body = body
+			return &fitted, nil
+		}
+		if err = serr; err == nil {
+			err = errors.New("its 7-bit form still holds 8-bit octets")
+		}
+	}
+	return w, &Error{Profile: c.profile, Host: c.addr, Step: StepMail, Enhanced: "5.6.3", Err: err,
+		Text: "the message holds 8-bit octets, the upstream does not offer 8BITMIME (RFC 6152), and they " +
+			"cannot be re-encoded: " + err.Error()}
+}
+
+func eightBit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *client) mailCommand(w *wire) string {
 	var b strings.Builder
 	b.WriteString("MAIL FROM:<" + w.from + ">")
@@ -134,7 +180,7 @@ func (c *client) mailCommand(w *wire) string {
 		b.WriteString(" SMTPUTF8")
 	}
 	if c.has("SIZE") { // RFC 1870: lets the server refuse an oversized message at once
-		b.WriteString(" SIZE=" + strconv.Itoa(len(w.env.Body)))
+		b.WriteString(" SIZE=" + strconv.Itoa(len(w.body)))
 	}
 	return b.String()
 }
@@ -200,9 +246,9 @@ func (c *client) data(ctx context.Context, w *wire, res *Result, r *reply) txOut
 	}
 	c.traceStep(StepData, func() string { return c.replyLine(r) })
 	c.conn.SetWriteDeadline(time.Now().Add(c.dataTimeout))
-	err = writeDotStuffed(c.w, w.env.Body)
+	err = writeDotStuffed(c.w, w.body)
 	if c.tr != nil { // the body is the users' mail: only its size (transcript.go)
-		c.tr.line("C: ", fmt.Sprintf("<message body, %d octets>", len(w.env.Body)))
+		c.tr.line("C: ", fmt.Sprintf("<message body, %d octets>", len(w.body)))
 		c.tr.line("C: ", ".")
 	}
 	if err != nil { // the final "." did not get out: not ambiguous

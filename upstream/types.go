@@ -37,6 +37,7 @@ type Profile struct {
 	MaxConns       int            // busy connections to this upstream at once; 0 = 2
 	Resolver       string         // type direct: DNS server "host:port" (port 53 when omitted), UDP then TCP; "" = system
 	AllowLoopback  bool           // type direct: permit MX hosts that resolve to loopback or unspecified addresses
+	AllowPrivate   bool           // type direct: permit MX hosts that resolve to private, link-local, shared or other non-global addresses (nonGlobal); loopback stays AllowLoopback's
 	Transcript     string         // debug_transcript: file that every session of this profile (deliveries and probes) appends its SMTP dialogue to, AUTH redacted (transcript.go); "" = none
 }
 
@@ -49,6 +50,14 @@ type Envelope struct {
 	Body     []byte   // the message, CRLF line endings, not dot-stuffed
 	UTF8     bool     // needs SMTPUTF8
 	EightBit bool     // body has 8-bit octets (8BITMIME)
+	// SevenBit returns the message made 7-bit (its 8-bit MIME parts
+	// re-encoded, then signed again), for an upstream that does not offer
+	// 8BITMIME (SPEC §8.1). An error means it cannot be (8-bit header
+	// fields): the recipients bounce with 5.6.3. It is called only when
+	// needed, possibly from several goroutines (type direct delivers
+	// domains in parallel), so it must be safe for that and should
+	// remember its result. nil: the message cannot be made 7-bit.
+	SevenBit func() ([]byte, error)
 }
 
 // Result is the outcome of one Send. Callers look at Rcpt[i] first, then

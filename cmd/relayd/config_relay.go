@@ -153,6 +153,7 @@ func (p *Profile) relay() *relay.Profile {
 			MaxConns:       p.MaxConnections,
 			Resolver:       resolver,
 			AllowLoopback:  p.AllowLoopback && p.Type == "direct",
+			AllowPrivate:   p.AllowPrivate && p.Type == "direct",
 			OAuth2:         p.OAuth2.upstream(),
 			Transcript:     p.DebugTranscript,
 		},

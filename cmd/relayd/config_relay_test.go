@@ -69,6 +69,7 @@ name = "mx"
 type = "direct"
 resolver = "127.0.0.1:5353"
 allow_loopback = true
+allow_private = true
 [[route]]
 sender = "*@sales.example.com"
 team = "sales"
@@ -124,7 +125,7 @@ admin = "it@example.com"
 		t.Errorf("profile: %+v", p)
 	}
 	mx := rc.Profiles["mx"].Upstream
-	if mx.Type != "direct" || mx.Host != "" || mx.Resolver != "127.0.0.1:5353" || !mx.AllowLoopback || mx.TLSVerify || mx.TLS != upstream.TLSStartTLS {
+	if mx.Type != "direct" || mx.Host != "" || mx.Resolver != "127.0.0.1:5353" || !mx.AllowLoopback || !mx.AllowPrivate || mx.TLSVerify || mx.TLS != upstream.TLSStartTLS {
 		t.Errorf("direct: %+v", mx)
 	}
 	if _, err := (&File{}).Relay(); err == nil {

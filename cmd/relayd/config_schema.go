@@ -167,6 +167,7 @@ type Profile struct {
 	Fallback          []string        `toml:"fallback"`
 	Resolver          string          `toml:"resolver"`
 	AllowLoopback     bool            `toml:"allow_loopback"`
+	AllowPrivate      bool            `toml:"allow_private"`
 	OAuth2            *OAuth2         `toml:"oauth2"`
 
 	tableMeta

@@ -101,7 +101,7 @@ func validateProfileTarget(pr *Profile, p *problems) {
 			}
 		}
 	} else {
-		for _, k := range []string{"resolver", "allow_loopback"} {
+		for _, k := range []string{"resolver", "allow_loopback", "allow_private"} {
 			if ownKey(m, k) {
 				p.err(m, k, "only for type \"direct\"")
 			}

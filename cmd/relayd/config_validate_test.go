@@ -51,6 +51,7 @@ func TestValidation(t *testing.T) {
 		{"direct with username", minimal + "[[profile]]\nname = \"d\"\ntype = \"direct\"\nusername = \"u\"\n", "profile.username", "username", "only for type \"smtp\""},
 		{"bad helo", minimal + profile + "helo = \"not valid\"\n", "profile.helo", "helo", "not a host name"},
 		{"smtp with resolver", minimal + profile + "resolver = \"127.0.0.1:53\"\n", "profile.resolver", "resolver", "only for type \"direct\""},
+		{"smtp with allow_private", minimal + profile + "allow_private = true\n", "profile.allow_private", "allow_private", "only for type \"direct\""},
 		{"direct bad resolver", minimal + "[[profile]]\nname = \"d\"\ntype = \"direct\"\nresolver = \"127.0.0.1\"\n", "profile.resolver", "resolver", "host:port"},
 		{"profile bad port", minimal + profile + "port = 0\n", "profile.port", "port = 0", "between 1 and 65535"},
 		{"profile ca missing", minimal + profile + "ca_file = \"/nonexistent/ca.pem\"\n", "profile.ca_file", "ca_file", "no such file"},

@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/mail"
@@ -20,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // TestE2EStartTLSAuthUpstream: one message through relayd to a smarthost
@@ -412,12 +415,15 @@ func TestE2EEmbeddedDefault(t *testing.T) {
 		t.Errorf("greeting %q (err %v), want \"220 <hostname> ESMTP relayd\"", greeting, err)
 	}
 
-	// A null sender and an address-literal recipient: whatever the direct
-	// profile does with it stays on loopback (no DNS), and a failure
-	// produces no DSN to anyone.
+	// The embedded default's profile is direct: an address-literal
+	// recipient is refused at RCPT with 550 5.1.2 (SPEC §8.2). (A message
+	// to a domain would make relayd ask the system's DNS, which tests
+	// never do.)
 	msg := "From: app@example.com\r\nTo: postmaster@[127.0.0.1]\r\nSubject: first run\r\n\r\nhello\r\n"
-	if res, err := sendMail(smtpAddr, "", []string{"postmaster@[127.0.0.1]"}, msg, 10*time.Second); err != nil {
-		t.Errorf("embedded default did not accept a message: %v (reply %q)", err, res.Reply)
+	_, err = sendMail(smtpAddr, "", []string{"postmaster@[127.0.0.1]"}, msg, 10*time.Second)
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 1, 2}) {
+		t.Errorf("address-literal recipient on the embedded default: %v, want 550 5.1.2", err)
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "relayd-data")); err != nil || !fi.IsDir() {
 		t.Errorf("./relayd-data not created in the working directory: %v", err)

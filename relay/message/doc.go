@@ -25,6 +25,9 @@
 //     time). Get/Add/Prepend/Set/Del and ApplyEdits are the only header edits.
 //   - FixLongLines makes every line at most 998 octets (RFC 5322 2.1.1) by
 //     re-encoding only the MIME leaf parts that hold a long line.
+//   - Downgrade makes a message 7-bit for an upstream without 8BITMIME
+//     (SPEC §8.1) on the same MIME walk, re-encoding only the 8-bit leaves;
+//     8-bit header fields cannot be (ErrEightBitHeader: a 5.6.3 bounce).
 //   - DSN builds the RFC 3464 / RFC 6522 delivery status notification that the
 //     delivery side sends for bounces and "still trying" warnings; ParseDSN
 //     reads one back.

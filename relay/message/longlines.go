@@ -2,6 +2,7 @@ package message
 
 import (
 	"bytes"
+	"errors"
 	"mime"
 	"strings"
 )
@@ -43,7 +44,7 @@ const maxBoundary = 200
 // The error is non-nil only if encoding fails, which cannot happen with
 // the in-memory buffers used today.
 func (m *Message) FixLongLines() (bool, error) {
-	body, changed, err := fixEntity(&m.h, m.body, "text/plain", true, 0)
+	body, changed, err := longLines.entity(&m.h, m.body, "text/plain", true, 0)
 	if err != nil {
 		return false, err
 	}
@@ -51,36 +52,83 @@ func (m *Message) FixLongLines() (bool, error) {
 	return changed, nil
 }
 
-// fixEntity fixes one entity (header h, body) and returns its new body.
+// repair is one way of walking the MIME tree and changing only the leaf
+// parts that need it: FixLongLines (longLines) and Downgrade (sevenBit)
+// share the walk and differ in these functions.
+type repair struct {
+	// header checks or fixes an entity's own header fields; it reports
+	// whether it changed them.
+	header func(h *header) (bool, error)
+	// needs reports whether an entity body (its parts' headers included)
+	// needs work; an entity whose body does not is left as it is.
+	needs func(body []byte) bool
+	// leaf re-encodes a leaf body (and sets its header fields).
+	leaf func(h *header, body []byte, mt, cte string, top bool, defType string) ([]byte, error)
+	// filler fixes text outside every part: a preamble or epilogue.
+	filler func(b []byte) []byte
+	// opaque handles a body the walk cannot enter: a multipart whose
+	// boundary is missing or never found, an entity nested too deep, a
+	// composite in an encoding it may not have.
+	opaque func(b []byte) ([]byte, error)
+	// composite, when set, sees a composite entity before the walk enters
+	// it: it may refuse it (an error), have it re-encoded whole as a leaf
+	// (errWhole), or update its header for the fixed parts (nil).
+	composite func(h *header, mt, cte string) error
+}
+
+// errWhole is repair.composite's answer for a composite entity that is
+// re-encoded as a whole, like a leaf, instead of walked into.
+var errWhole = errors.New("message: re-encode the entity whole")
+
+// longLines is FixLongLines' repair.
+var longLines = &repair{
+	header: func(h *header) (bool, error) { return h.foldLongFields(), nil },
+	needs:  hasLongLine,
+	leaf:   fixLeaf,
+	filler: hardWrap,
+	opaque: func(b []byte) ([]byte, error) { return hardWrap(b), nil },
+}
+
+// entity fixes one entity (header h, body) and returns its new body.
 // defType is the implicit Content-Type (RFC 2046 5.1.5 for digests); top
 // marks a message header, which may receive MIME-Version.
-func fixEntity(h *header, body []byte, defType string, top bool, depth int) ([]byte, bool, error) {
-	changed := h.foldLongFields()
-	if !hasLongLine(body) {
-		return body, changed, nil
+func (r *repair) entity(h *header, body []byte, defType string, top bool, depth int) ([]byte, bool, error) {
+	changed, err := r.header(h)
+	if err != nil || !r.needs(body) {
+		return body, changed, err
 	}
 	mt, params := contentType(*h, defType)
 	cte := transferEncoding(*h)
 	identity := cte == "" || cte == "7bit" || cte == "8bit" || cte == "binary"
 	composite := strings.HasPrefix(mt, "multipart/") || mt == "message/rfc822" || mt == "message/global"
+	if composite && identity && depth < maxDepth && r.composite != nil {
+		switch err := r.composite(h, mt, cte); {
+		case err == errWhole:
+			composite = false // re-encoded as a leaf
+		case err != nil:
+			return nil, false, err
+		}
+	}
 	switch {
 	case composite && identity && depth < maxDepth && strings.HasPrefix(mt, "multipart/"):
 		def := "text/plain"
 		if mt == "multipart/digest" {
 			def = "message/rfc822"
 		}
-		if nb, ok, err := fixMultipart(body, params["boundary"], def, depth); ok || err != nil {
+		if nb, ok, err := r.multipart(body, params["boundary"], def, depth); ok || err != nil {
 			return nb, true, err
 		}
-		return hardWrap(body), true, nil
+		nb, err := r.opaque(body)
+		return nb, true, err
 	case composite && identity && depth < maxDepth:
 		ph, pb := splitHeader(body)
-		nb, _, err := fixEntity(&ph, pb, "text/plain", true, depth+1)
+		nb, _, err := r.entity(&ph, pb, "text/plain", true, depth+1)
 		return join(ph, nb), true, err
 	case composite && cte != "base64" && cte != "quoted-printable":
-		return hardWrap(body), true, nil
+		nb, err := r.opaque(body)
+		return nb, true, err
 	}
-	nb, err := fixLeaf(h, body, mt, cte, top, defType)
+	nb, err := r.leaf(h, body, mt, cte, top, defType)
 	return nb, true, err
 }
 
@@ -96,21 +144,28 @@ func fixLeaf(h *header, body []byte, mt, cte string, top bool, defType string) (
 	if err != nil {
 		return nil, err
 	}
+	setLeafHeader(h, body, top, defType, "quoted-printable")
+	return nb, nil
+}
+
+// setLeafHeader labels a re-encoded leaf: its Content-Transfer-Encoding,
+// and for a message without MIME (RFC 2045 4, 5.2) MIME-Version and the
+// text/plain it implicitly was, with the charset the octets show.
+func setLeafHeader(h *header, body []byte, top bool, defType, cte string) {
 	if top && !h.has("MIME-Version") {
 		h.set("MIME-Version", "1.0")
 	}
 	if !h.has("Content-Type") && defType == "text/plain" {
 		h.set("Content-Type", "text/plain; charset="+detectCharset(body))
 	}
-	h.set("Content-Transfer-Encoding", "quoted-printable")
-	return nb, nil
+	h.set("Content-Transfer-Encoding", cte)
 }
 
-// fixMultipart fixes the parts of a multipart body that hold a long line,
-// copying everything else verbatim. ok is false when the boundary is
-// unusable or never found. The CRLF before a delimiter line belongs to the
-// delimiter, not to the part (RFC 2046 5.1.1).
-func fixMultipart(body []byte, boundary, defType string, depth int) ([]byte, bool, error) {
+// multipart fixes the parts of a multipart body that need it, copying
+// everything else verbatim. ok is false when the boundary is unusable or
+// never found. The CRLF before a delimiter line belongs to the delimiter,
+// not to the part (RFC 2046 5.1.1).
+func (r *repair) multipart(body []byte, boundary, defType string, depth int) ([]byte, bool, error) {
 	if boundary == "" || len(boundary) > maxBoundary {
 		return nil, false, nil
 	}
@@ -119,8 +174,8 @@ func fixMultipart(body []byte, boundary, defType string, depth int) ([]byte, boo
 		return nil, false, nil
 	}
 	var spans []span
-	if pre := max(ds[0].start-2, 0); hasLongLine(body[:pre]) {
-		spans = append(spans, span{0, pre, hardWrap(body[:pre])})
+	if pre := max(ds[0].start-2, 0); r.needs(body[:pre]) {
+		spans = append(spans, span{0, pre, r.filler(body[:pre])})
 	}
 	for i, d := range ds {
 		if d.text > maxLine { // transport padding made the line too long
@@ -131,8 +186,8 @@ func fixMultipart(body []byte, boundary, defType string, depth int) ([]byte, boo
 			spans = append(spans, span{d.start, d.start + d.text, []byte(clean)})
 		}
 		if d.close {
-			if epi := body[d.end:]; hasLongLine(epi) {
-				spans = append(spans, span{d.end, len(body), hardWrap(epi)})
+			if epi := body[d.end:]; r.needs(epi) {
+				spans = append(spans, span{d.end, len(body), r.filler(epi)})
 			}
 			break
 		}
@@ -141,11 +196,11 @@ func fixMultipart(body []byte, boundary, defType string, depth int) ([]byte, boo
 			end = max(ds[i+1].start-2, d.end)
 		}
 		part := body[d.end:end]
-		if !hasLongLine(part) {
+		if !r.needs(part) {
 			continue
 		}
 		ph, pb := splitHeader(part)
-		nb, _, err := fixEntity(&ph, pb, defType, false, depth+1)
+		nb, _, err := r.entity(&ph, pb, defType, false, depth+1)
 		if err != nil {
 			return nil, true, err
 		}
