@@ -76,7 +76,14 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	body := msg.Flatten()
 	m.Size = int64(len(body))
 	m.EightBit = msg.EightBit()
+	stored, err := s.checkAttachments(m, body) // SPEC §14: refuse, or store before the commit
+	if err != nil {
+		return "", err
+	}
 	if err := s.srv.spool.Commit(m, body); err != nil {
+		if stored {
+			s.srv.opts.Attachments.Discard(m.ID)
+		}
 		reason := "storage"
 		s.log.Error("spool commit failed", "msg_id", m.ID, "err", err)
 		s.srv.metrics.rejected.WithLabelValues(s.ln.name, reason).Inc()

@@ -80,6 +80,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/queue/retry", s.apiRetryAll)
 	mux.HandleFunc("GET /api/v1/profiles", s.apiProfiles)
 	mux.HandleFunc("POST /api/v1/profiles/{name}/test", s.apiProfileTest)
+	mux.HandleFunc("GET /api/v1/attachments", s.apiAttachments)
+	mux.HandleFunc("POST /api/v1/attachments/{token}/revoke", s.apiAttachmentRevoke)
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

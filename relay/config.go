@@ -82,6 +82,11 @@ type Profile struct {
 	Fallback    []string
 	Rewrite     policy.Rewrite
 	Transcript  string // debug_transcript file, "" = off
+	// MaxAttachmentSize is the largest attachment (decoded octets) this
+	// profile sends; 0 = no limit. AttachmentsAsURL is never | oversize |
+	// always ("" = never). SPEC §14.
+	MaxAttachmentSize int64
+	AttachmentsAsURL  string
 }
 
 // Rate is a profile's `rate`: at most N messages per Per.

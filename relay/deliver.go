@@ -149,6 +149,8 @@ func (s *Server) envelope(rt *runtime, m *spool.Message, body []byte, p *Profile
 	if err := s.rewrite(env, m, p); err != nil {
 		return nil, err
 	}
+	// SPEC §14: links replace attachments before the 7-bit form and DKIM.
+	s.linkAttachments(env, m, p)
 	env.SevenBit = s.sevenBit(rt, m.ID, env.Body) // for an upstream without 8BITMIME, signed below like Body
 	if len(rt.cfg.DKIM) > 0 {
 		signed, err := upstream.SignDKIM(env.Body, rt.cfg.DKIM)

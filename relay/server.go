@@ -26,6 +26,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relayd/relayd/relay/attachments"
 	"github.com/relayd/relayd/spool"
 	"github.com/relayd/relayd/upstream"
 )
@@ -39,6 +40,9 @@ type Options struct {
 	Now        func() time.Time      // clock for schedules; nil = time.Now
 	// Dial connects to upstreams; nil = net.Dialer. Tests may redirect it.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Attachments stores the attachments profiles replace by links
+	// (SPEC §14); nil = no profile may link (limits still refuse).
+	Attachments *attachments.Store
 }
 
 // Server is a running relay. Its methods are safe for concurrent use.

@@ -165,5 +165,8 @@ func (p *Profile) relay() *relay.Profile {
 		Fallback:    append([]string(nil), p.Fallback...),
 		Rewrite:     rewriteOf(p),
 		Transcript:  p.DebugTranscript,
+
+		MaxAttachmentSize: int64(p.MaxAttachmentSize),
+		AttachmentsAsURL:  string(p.AttachmentsAsURL),
 	}
 }

@@ -23,6 +23,8 @@ type File struct {
 	Routes     []Route    `toml:"route"`
 	DKIM       []DKIM     `toml:"dkim"`
 	Notify     Notify     `toml:"notify"`
+	// Attachments is [attachments] (SPEC §14, config_attachments.go).
+	Attachments Attachments `toml:"attachments"`
 
 	// Path is the file it was loaded from; "" for the embedded default.
 	Path string `toml:"-"`
@@ -169,6 +171,9 @@ type Profile struct {
 	AllowLoopback     bool            `toml:"allow_loopback"`
 	AllowPrivate      bool            `toml:"allow_private"`
 	OAuth2            *OAuth2         `toml:"oauth2"`
+	// SPEC §14: attachment limit and links.
+	MaxAttachmentSize Size            `toml:"max_attachment_size"`
+	AttachmentsAsURL  AttachmentsMode `toml:"attachments_as_url"`
 
 	tableMeta
 	chain    []string // extends chain, root first, this profile last

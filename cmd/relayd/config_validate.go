@@ -23,6 +23,7 @@ func validate(f *File, p *problems) {
 	validateRoutes(f, profiles, teams, p)
 	validateDKIM(f, p)
 	validateNotify(&f.Notify, p)
+	validateAttachments(f, p)
 }
 
 // checkLiteralSecrets warns when a file others can read holds a password or

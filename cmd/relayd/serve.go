@@ -99,7 +99,12 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
-	srv, err := relay.New(relay.Options{Config: rc, Spool: store, Logger: log, Registerer: reg})
+	att, startAtt, stopAtt, err := openAttachments(f, reg, store, log)
+	if err != nil {
+		return err
+	}
+	defer stopAtt()
+	srv, err := relay.New(relay.Options{Config: rc, Spool: store, Logger: log, Registerer: reg, Attachments: att})
 	if err != nil {
 		return err
 	}
@@ -118,6 +123,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go store.RunGC(ctx, gcEvery)
+	startAtt(ctx)
 	go handleSignals(ctx, stop, path, srv, reloads, log)
 	ready.Store(true)
 	sdNotify("READY=1")

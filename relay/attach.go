@@ -1,0 +1,191 @@
+package relay
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/relay/attachments"
+	"github.com/relayd/relayd/spool"
+	"github.com/relayd/relayd/upstream"
+)
+
+// Attachment modes of a profile's attachments_as_url (SPEC §14).
+const (
+	AttachNever    = "never"
+	AttachOversize = "oversize"
+	AttachAlways   = "always"
+)
+
+// attachRules reports whether profile p has an attachment rule to apply.
+func attachRules(p *Profile) bool {
+	return p != nil && (p.MaxAttachmentSize > 0 || p.AttachmentsAsURL == AttachAlways)
+}
+
+// linksFor returns whether profile p replaces attachment a (size octets)
+// of a message that is not sealed by a link.
+func linksFor(p *Profile, size int64) bool {
+	switch p.AttachmentsAsURL {
+	case AttachAlways:
+		return true
+	case AttachOversize:
+		return p.MaxAttachmentSize > 0 && size > p.MaxAttachmentSize
+	}
+	return false
+}
+
+// checkAttachments applies SPEC §14 at the end of DATA, before the spool
+// commit: a message whose attachment is over a recipient profile's limit
+// is refused (never, or a signed or encrypted message), and the
+// attachments some profile replaces by links are stored durably first. It
+// returns the error to answer, and whether files were stored (the caller
+// discards them if the commit fails).
+func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) {
+	rt := s.rt
+	var profiles []*Profile
+	seen := map[string]bool{}
+	for _, r := range m.Recipients {
+		if p := rt.cfg.Profiles[r.Profile]; !seen[r.Profile] && attachRules(p) {
+			seen[r.Profile] = true
+			profiles = append(profiles, p)
+		}
+	}
+	if len(profiles) == 0 {
+		return false, nil
+	}
+	t := attachments.Walk(body)
+	atts := t.Attachments()
+	sizes := make([]int64, len(atts))
+	for i, a := range atts {
+		sizes[i] = a.Size(body)
+	}
+	want := map[int]bool{}
+	linked := map[string]int{}
+	for _, p := range profiles {
+		for i, a := range atts {
+			over := p.MaxAttachmentSize > 0 && sizes[i] > p.MaxAttachmentSize
+			if over && (p.AttachmentsAsURL == AttachNever || p.AttachmentsAsURL == "" || t.Sealed) {
+				return false, s.fail(attachmentTooBig(a.FileName, sizes[i], p, t.Sealed), "size")
+			}
+			if !t.Sealed && linksFor(p, sizes[i]) {
+				want[a.Index] = true
+				linked[p.Upstream.Name]++
+			}
+		}
+	}
+	if len(want) == 0 {
+		return false, nil
+	}
+	store := s.srv.opts.Attachments
+	if store == nil { // validation requires [attachments] base_url; a Config built elsewhere may lack it
+		s.log.Error("a profile links attachments but no attachment store is configured ([attachments] base_url)",
+			"msg_id", m.ID)
+		return false, s.fail(errTemporary, "storage")
+	}
+	var parts []attachments.Part
+	for _, a := range atts {
+		if want[a.Index] {
+			parts = append(parts, a)
+		}
+	}
+	if _, err := store.Put(m.ID, body, parts); err != nil {
+		s.log.Error("attachment store failed", "msg_id", m.ID, "err", err)
+		return false, s.fail(errStorage, "storage")
+	}
+	for name, n := range linked {
+		store.Linked(name, n)
+	}
+	return true, nil
+}
+
+// attachmentTooBig is SPEC §14's 552 5.3.4 naming the file, its size, the
+// limit and the profile. The reply is ASCII (RFC 5321 4.2): other
+// characters of the file name show as '?'.
+func attachmentTooBig(name string, size int64, p *Profile, sealed bool) *smtp.SMTPError {
+	why := ""
+	if sealed && p.AttachmentsAsURL != AttachNever && p.AttachmentsAsURL != "" {
+		why = " (the message is signed or encrypted, so it cannot be sent with a link)"
+	}
+	if name == "" {
+		name = "(no name)"
+	}
+	return reply(552, 5, 3, 4, fmt.Sprintf("Attachment %q is %d bytes, over the limit of %d bytes of profile %q%s; "+
+		"send a smaller file or a link", asciiOnly(name), size, p.MaxAttachmentSize, p.Upstream.Name, why))
+}
+
+func asciiOnly(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// linkAttachments replaces, in env.Body, the attachments that profile p
+// links by the links stored at acceptance (SPEC §14). It runs after the
+// header rewrites and before DKIM signs, so the signature covers what is
+// sent. A signed or encrypted message is never changed (Rewrite checks).
+func (s *Server) linkAttachments(env *upstream.Envelope, m *spool.Message, p *Profile) {
+	store := s.opts.Attachments
+	if store == nil || p.AttachmentsAsURL == AttachNever || p.AttachmentsAsURL == "" {
+		return
+	}
+	stored := store.Links(m.ID)
+	if len(stored) == 0 {
+		return
+	}
+	links := map[int]attachments.Link{}
+	for i, l := range stored {
+		if linksFor(p, l.Size) {
+			links[i] = l
+		}
+	}
+	if len(links) == 0 {
+		return
+	}
+	body, err := attachments.Rewrite(env.Body, links)
+	if err != nil {
+		s.log.Warn("attachments not replaced by links: sending the message as it is", "msg_id", m.ID,
+			"profile", p.Upstream.Name, "err", err)
+		return
+	}
+	env.Body = body
+}
+
+// apiAttachmentsUnset is the API's answer without an attachment store.
+const apiAttachmentsUnset = "attachment links are not configured: set [attachments] base_url in the configuration"
+
+// apiAttachments is GET /api/v1/attachments[?message=ID]: the stored
+// attachments (SPEC §14), oldest first.
+func (s *Server) apiAttachments(w http.ResponseWriter, r *http.Request) {
+	store := s.opts.Attachments
+	if store == nil {
+		writeError(w, http.StatusNotFound, apiAttachmentsUnset)
+		return
+	}
+	items := store.List(r.URL.Query().Get("message"))
+	if items == nil {
+		items = []attachments.Info{}
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+// apiAttachmentRevoke is POST /api/v1/attachments/{token}/revoke: the
+// link answers 410 from now on; 200 with the item, 404 unknown token.
+func (s *Server) apiAttachmentRevoke(w http.ResponseWriter, r *http.Request) {
+	store := s.opts.Attachments
+	if store == nil {
+		writeError(w, http.StatusNotFound, apiAttachmentsUnset)
+		return
+	}
+	info, err := store.Revoke(r.PathValue("token"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, "no stored attachment has this token; list them with `relayd attachments list`")
+		return
+	}
+	s.log.Info("admin action", "msg_id", info.MessageID, "action", "revoke attachment link", "file", info.File)
+	writeJSON(w, http.StatusOK, info)
+}

@@ -1,0 +1,29 @@
+package attachments
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// mkdirSync creates dir if missing and fsyncs its parent, so the new entry
+// survives a crash.
+func mkdirSync(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+// syncDir fsyncs a directory: the names created or renamed in it are
+// durable afterwards.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,82 @@
+package attachments
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// GC removes the files whose retention ended (their links answer 410
+// until a second retention period has passed, then 404) and the files of
+// messages that were never committed: a crash between Put and the spool
+// commit leaves files that no message refers to. exists reports whether
+// message id is in the spool; it is asked only about manifests older than
+// Options.Grace that were never seen committed. It returns how many
+// messages' files it removed.
+func (s *Store) GC(exists func(id string) bool) int {
+	now := s.now()
+	s.mu.Lock()
+	var expire, tomb, unsure []*manifest
+	for _, m := range s.byMsg {
+		switch {
+		case !now.Before(m.Expires.Add(s.opts.Retention)):
+			tomb = append(tomb, m)
+		case !now.Before(m.Expires) && !m.Removed:
+			expire = append(expire, m)
+		case !m.Committed && now.Sub(m.Created) >= s.opts.Grace:
+			unsure = append(unsure, m)
+		}
+	}
+	for _, m := range tomb {
+		s.drop(m)
+	}
+	for _, m := range expire {
+		m.Removed = true
+	}
+	s.mu.Unlock()
+
+	n := 0
+	for _, m := range tomb {
+		s.removeAll(m)
+	}
+	for _, m := range expire {
+		for _, f := range m.Files {
+			os.Remove(filepath.Join(s.files, f.Token))
+		}
+		s.persist(m)
+		s.log.Info("attachments expired", "msg_id", m.MessageID, "files", len(m.Files))
+		n++
+	}
+	for _, m := range unsure {
+		if exists(m.MessageID) {
+			s.mu.Lock()
+			m.Committed = true
+			s.mu.Unlock()
+			s.persist(m)
+			continue
+		}
+		s.mu.Lock()
+		s.drop(m)
+		s.mu.Unlock()
+		s.removeAll(m)
+		s.log.Info("attachments of a message that was never queued removed", "msg_id", m.MessageID,
+			"files", len(m.Files))
+		n++
+	}
+	return n
+}
+
+// RunGC runs GC at start and then every interval until ctx is done.
+func (s *Store) RunGC(ctx context.Context, interval time.Duration, exists func(id string) bool) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		s.GC(exists)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package attachments
+
+import (
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+)
+
+// Handler is the download server of SPEC §14: GET and HEAD of
+// /a/<token>/<file name> answer the stored file with its original type as
+// a download (Range requests through http.ServeContent); an unknown token
+// answers 404, an expired or revoked one 410. The file name in the path is
+// for the person and the browser; the token alone finds the file. Every
+// request is logged, without the token (it is the capability).
+func (s *Store) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /a/{token}/{name...}", s.download)
+	return mux
+}
+
+func (s *Store) download(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	m, f, ok := s.lookup(token)
+	log := s.log.With("method", r.Method, "remote", r.RemoteAddr, "range", r.Header.Get("Range"))
+	if !ok {
+		s.metrics.downloads.WithLabelValues(resultNotFound).Inc()
+		log.Info("attachment download", "result", resultNotFound, "status", http.StatusNotFound)
+		http.Error(w, "No file is stored under this link. Check that the link was copied whole.", http.StatusNotFound)
+		return
+	}
+	log = log.With("msg_id", m.MessageID, "file", f.Name)
+	gone := func(why string) {
+		s.metrics.downloads.WithLabelValues(resultExpired).Inc()
+		log.Info("attachment download", "result", resultExpired, "status", http.StatusGone, "why", why)
+		http.Error(w, "This download link has "+why+". Ask the sender for the file again.", http.StatusGone)
+	}
+	if f.Revoked {
+		gone("been revoked")
+		return
+	}
+	if m.Removed || !s.now().Before(m.Expires) {
+		gone("expired")
+		return
+	}
+	fh, err := os.Open(filepath.Join(s.files, f.Token))
+	if err != nil {
+		log.Error("stored attachment unreadable", "err", err)
+		gone("expired") // removed by GC or revoked meanwhile
+		return
+	}
+	defer fh.Close()
+	h := w.Header()
+	h.Set("Content-Type", f.Type)
+	h.Set("Content-Disposition", disposition(f.Name))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("Cache-Control", "private, no-store")
+	s.metrics.downloads.WithLabelValues(resultOK).Inc()
+	log.Info("attachment download", "result", resultOK, "size", f.Size)
+	http.ServeContent(w, r, "", m.Created, fh)
+}
+
+// disposition is Content-Disposition: attachment with the file name,
+// RFC 2231-encoded when it is not plain ASCII (mime.FormatMediaType).
+func disposition(name string) string {
+	if v := mime.FormatMediaType("attachment", map[string]string{"filename": name}); v != "" {
+		return v
+	}
+	return "attachment"
+}

@@ -1,0 +1,414 @@
+package attachments
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrNotFound: no stored attachment has this token.
+var ErrNotFound = errors.New("attachments: unknown token")
+
+// Options configure a Store. Dir and BaseURL are required.
+type Options struct {
+	Dir        string                // [attachments] dir; created if missing
+	BaseURL    string                // [attachments] base_url, links start with it
+	Retention  time.Duration         // from acceptance; 0 = 30 days
+	Now        func() time.Time      // nil = time.Now
+	Logger     *slog.Logger          // nil = discard
+	Registerer prometheus.Registerer // nil = no metrics registered
+	// Grace is how long stored files may wait for their message's spool
+	// commit before GC asks whether the message exists; 0 = 1 hour.
+	Grace time.Duration
+}
+
+// Store keeps the stored attachments under Dir: files/<token> holds the
+// decoded content, messages/<id>.json the manifest of one message. Its
+// methods are safe for concurrent use.
+type Store struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	files   string
+	msgs    string
+	metrics *metrics
+
+	mu     sync.Mutex
+	byMsg  map[string]*manifest
+	tokens map[string]string // token -> message ID
+}
+
+// manifest is what is stored about one message's attachments.
+type manifest struct {
+	MessageID string    `json:"message_id"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires"`
+	Committed bool      `json:"committed"` // the message was seen in the spool
+	Removed   bool      `json:"removed"`   // files removed at expiry; the manifest answers 410
+	Files     []*file   `json:"files"`
+}
+
+type file struct {
+	Token   string `json:"token"`
+	Part    int    `json:"part"` // Part.Index in the message as committed
+	Name    string `json:"name"`
+	Type    string `json:"type"`
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"`
+	Revoked bool   `json:"revoked"`
+}
+
+// Info describes one stored attachment (the admin API's item).
+type Info struct {
+	Token     string    `json:"token"`
+	MessageID string    `json:"message_id"`
+	File      string    `json:"file"`
+	Type      string    `json:"type"`
+	Size      int64     `json:"size"`
+	SHA256    string    `json:"sha256"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires"`
+	State     string    `json:"state"` // active | revoked | expired
+	URL       string    `json:"url"`
+}
+
+// Open opens (creating) the store in opts.Dir and loads its manifests.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" || opts.BaseURL == "" {
+		return nil, errors.New("attachments: Options.Dir and Options.BaseURL are required")
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 30 * 24 * time.Hour
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = time.Hour
+	}
+	s := &Store{opts: opts, log: opts.Logger, now: opts.Now, files: filepath.Join(opts.Dir, "files"),
+		msgs: filepath.Join(opts.Dir, "messages"), byMsg: map[string]*manifest{}, tokens: map[string]string{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for _, d := range []string{opts.Dir, s.files, s.msgs} {
+		if err := mkdirSync(d); err != nil {
+			return nil, fmt.Errorf("cannot create the attachments directory %s: %w", d, err)
+		}
+	}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(opts.Registerer)
+	return s, nil
+}
+
+// load reads every manifest; temporary files of a crashed Put are removed.
+func (s *Store) load() error {
+	ents, err := os.ReadDir(s.msgs)
+	if err != nil {
+		return fmt.Errorf("cannot read the attachments directory %s: %w", s.msgs, err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(s.msgs, e.Name())
+		if strings.HasPrefix(e.Name(), "tmp-") {
+			os.Remove(p)
+			continue
+		}
+		b, err := os.ReadFile(p)
+		var m manifest
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		if err != nil || m.MessageID == "" {
+			s.log.Warn("ignoring an unreadable attachments manifest; remove it if it stays", "file", p, "err", err)
+			continue
+		}
+		s.byMsg[m.MessageID] = &m
+		for _, f := range m.Files {
+			s.tokens[f.Token] = m.MessageID
+		}
+	}
+	fents, err := os.ReadDir(s.files)
+	if err != nil {
+		return fmt.Errorf("cannot read the attachments directory %s: %w", s.files, err)
+	}
+	for _, e := range fents {
+		if _, ok := s.tokens[e.Name()]; !ok { // a crashed Put's file: it has no manifest
+			os.Remove(filepath.Join(s.files, e.Name()))
+		}
+	}
+	return nil
+}
+
+// newToken returns 160 random bits in lower-case base32 (32 characters).
+func newToken() string {
+	b := make([]byte, 20)
+	rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// Put stores the decoded content of parts of msg (the message as it is
+// committed) for message id, durably: the files, the manifest and both
+// directories are fsync'd before it returns, so the caller may commit the
+// message and answer 250 (SPEC §14: same rule as the spool). It returns
+// the links by Part.Index. If the caller then fails to commit, it calls
+// Discard; after a crash GC removes what no message refers to.
+func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
+	now := s.now()
+	m := &manifest{MessageID: id, Created: now, Expires: now.Add(s.opts.Retention)}
+	fail := func(err error) (map[int]Link, error) {
+		for _, f := range m.Files {
+			os.Remove(filepath.Join(s.files, f.Token))
+		}
+		return nil, err
+	}
+	for _, p := range parts {
+		f := &file{Token: newToken(), Part: p.Index, Name: p.FileName, Type: p.ContentType()}
+		if f.Name == "" {
+			f.Name = "attachment"
+		}
+		n, sum, err := s.writeFile(f.Token, p.Content(msg))
+		if err != nil {
+			return fail(err)
+		}
+		f.Size, f.SHA256 = n, sum
+		m.Files = append(m.Files, f)
+	}
+	if err := syncDir(s.files); err != nil {
+		return fail(fmt.Errorf("cannot sync the attachments directory %s: %w", s.files, err))
+	}
+	if err := s.writeManifest(m); err != nil {
+		return fail(err)
+	}
+	s.mu.Lock()
+	s.byMsg[id] = m
+	for _, f := range m.Files {
+		s.tokens[f.Token] = id
+	}
+	s.mu.Unlock()
+	return s.links(m), nil
+}
+
+// writeFile writes r to files/<token> via a temporary name and fsyncs it.
+func (s *Store) writeFile(token string, r io.Reader) (int64, string, error) {
+	tmp := filepath.Join(s.files, "tmp-"+token)
+	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(fh, h), r)
+	if err != nil { // a broken encoding: keep what decoded, like a mail reader
+		s.log.Warn("attachment encoding broken; storing what decodes", "err", err)
+	}
+	if err = fh.Sync(); err == nil {
+		err = fh.Close()
+	} else {
+		fh.Close()
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(s.files, token))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeManifest replaces messages/<id>.json atomically and durably.
+func (s *Store) writeManifest(m *manifest) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	name := filepath.Join(s.msgs, m.MessageID+".json")
+	tmp := filepath.Join(s.msgs, "tmp-"+m.MessageID+".json")
+	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err == nil {
+		_, err = fh.Write(b)
+		if err == nil {
+			err = fh.Sync()
+		}
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err == nil {
+		err = syncDir(s.msgs)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cannot write the attachments manifest %s: %w", name, err)
+	}
+	return nil
+}
+
+// links returns m's links by part index (the caller holds no lock; m's
+// link fields never change after Put).
+func (s *Store) links(m *manifest) map[int]Link {
+	out := make(map[int]Link, len(m.Files))
+	for _, f := range m.Files {
+		out[f.Part] = Link{Name: f.Name, Size: f.Size, URL: URL(s.opts.BaseURL, f.Token, f.Name), Expires: m.Expires}
+	}
+	return out
+}
+
+// Links returns the links stored for message id by part index (nil when
+// none), for the rewrite at delivery. A message seen at delivery is
+// committed: GC will not ask about it again.
+func (s *Store) Links(id string) map[int]Link {
+	s.mu.Lock()
+	m := s.byMsg[id]
+	committed := m != nil && m.Committed
+	if m != nil {
+		m.Committed = true
+	}
+	s.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	if !committed {
+		s.persist(m)
+	}
+	return s.links(m)
+}
+
+// Discard removes what Put stored for message id (its commit failed).
+func (s *Store) Discard(id string) {
+	s.mu.Lock()
+	m := s.byMsg[id]
+	s.drop(m)
+	s.mu.Unlock()
+	if m != nil {
+		s.removeAll(m)
+	}
+}
+
+// drop forgets m; the caller holds s.mu.
+func (s *Store) drop(m *manifest) {
+	if m == nil {
+		return
+	}
+	delete(s.byMsg, m.MessageID)
+	for _, f := range m.Files {
+		delete(s.tokens, f.Token)
+	}
+}
+
+func (s *Store) removeAll(m *manifest) {
+	for _, f := range m.Files {
+		os.Remove(filepath.Join(s.files, f.Token))
+	}
+	os.Remove(filepath.Join(s.msgs, m.MessageID+".json"))
+}
+
+// persist writes m under the lock's protection of its fields.
+func (s *Store) persist(m *manifest) {
+	s.mu.Lock()
+	c := *m
+	c.Files = make([]*file, len(m.Files))
+	for i, f := range m.Files {
+		cf := *f
+		c.Files[i] = &cf
+	}
+	s.mu.Unlock()
+	if err := s.writeManifest(&c); err != nil {
+		s.log.Error("attachments manifest not updated", "msg_id", m.MessageID, "err", err)
+	}
+}
+
+// List returns the stored attachments, of message id only when id is
+// not "", oldest first.
+func (s *Store) List(id string) []Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var out []Info
+	for _, m := range s.byMsg {
+		if id != "" && m.MessageID != id {
+			continue
+		}
+		for _, f := range m.Files {
+			out = append(out, s.info(m, f, now))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].Token < out[j].Token
+	})
+	return out
+}
+
+func (s *Store) info(m *manifest, f *file, now time.Time) Info {
+	st := "active"
+	switch {
+	case f.Revoked:
+		st = "revoked"
+	case m.Removed || !now.Before(m.Expires):
+		st = "expired"
+	}
+	return Info{Token: f.Token, MessageID: m.MessageID, File: f.Name, Type: f.Type, Size: f.Size, SHA256: f.SHA256,
+		Created: m.Created, Expires: m.Expires, State: st, URL: URL(s.opts.BaseURL, f.Token, f.Name)}
+}
+
+// Revoke makes token's link answer 410 from now on and removes its file.
+func (s *Store) Revoke(token string) (Info, error) {
+	s.mu.Lock()
+	m := s.byMsg[s.tokens[token]]
+	var f *file
+	if m != nil {
+		for _, x := range m.Files {
+			if x.Token == token {
+				f = x
+			}
+		}
+	}
+	if f == nil {
+		s.mu.Unlock()
+		return Info{}, ErrNotFound
+	}
+	f.Revoked = true
+	info := s.info(m, f, s.now())
+	s.mu.Unlock()
+	s.persist(m)
+	os.Remove(filepath.Join(s.files, token))
+	s.log.Info("attachment link revoked", "msg_id", m.MessageID, "file", f.Name)
+	return info, nil
+}
+
+// lookup finds token: its manifest and file, copied.
+func (s *Store) lookup(token string) (manifest, file, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.byMsg[s.tokens[token]]
+	if m == nil {
+		return manifest{}, file{}, false
+	}
+	for _, f := range m.Files {
+		if f.Token == token {
+			return *m, *f, true
+		}
+	}
+	return manifest{}, file{}, false
+}
