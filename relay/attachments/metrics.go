@@ -34,3 +34,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 func (s *Store) Linked(profile string, n int) {
 	s.metrics.linked.WithLabelValues(profile).Add(float64(n))
 }
+
+// LinkedCounter is relayd_attachments_linked_total{profile} (for tests).
+func (s *Store) LinkedCounter(profile string) prometheus.Counter {
+	return s.metrics.linked.WithLabelValues(profile)
+}

@@ -93,7 +93,7 @@ func writeReplacement(out *bytes.Buffer, hdr []byte, l Link) {
 	out.WriteString("Content-Disposition: inline\r\n")
 	out.WriteString("Content-Transfer-Encoding: quoted-printable\r\n\r\n")
 	qp := quotedprintable.NewWriter(out)
-	fmt.Fprintf(qp, "The attachment \"%s\" (%s) was replaced by a download link:\r\n\r\n%s\r\n\r\n"+
+	fmt.Fprintf(qp, "The attachment \"%s\", %s, was replaced by a download link:\r\n\r\n%s\r\n\r\n"+
 		"The link works until %s.\r\n", l.Name, HumanSize(l.Size), l.URL, l.Expires.UTC().Format("2 January 2006 15:04 MST"))
 	qp.Close()
 }

@@ -412,3 +412,6 @@ func (s *Store) lookup(token string) (manifest, file, bool) {
 	}
 	return manifest{}, file{}, false
 }
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.opts.Dir }

@@ -96,7 +96,7 @@ func TestRewriteKeepsTheRest(t *testing.T) {
 // TestWalkTopLevelAttachment: a message that is itself one attachment is
 // one leaf; its replacement keeps the other header fields.
 func TestWalkTopLevelAttachment(t *testing.T) {
-	msg := []byte(crlf("From: a@example.com\nSubject: scan\nMIME-Version: 1.0\n" +
+	msg := []byte(crlf("From: a@example.com\nSubject: scan\nMIME-Version: 1.0\n"+
 		"Content-Type: application/pdf\nContent-Disposition: attachment; filename=scan.pdf\nContent-Transfer-Encoding: base64\n\n") +
 		b64(content(1000, 9)))
 	tr := Walk(msg)
