@@ -3,8 +3,10 @@ package attachments
 import (
 	"mime"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Handler is the download server of SPEC §14: GET and HEAD of
@@ -12,10 +14,15 @@ import (
 // a download (Range requests through http.ServeContent); an unknown token
 // answers 404, an expired or revoked one 410. The file name in the path is
 // for the person and the browser; the token alone finds the file. Every
-// request is logged, without the token (it is the capability).
+// request is logged, without the token (it is the capability). The links
+// are served under base_url's path and, for a reverse proxy that strips
+// that path, at the root.
 func (s *Store) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /a/{token}/{name...}", s.download)
+	if u, err := url.Parse(s.opts.BaseURL); err == nil && strings.Trim(u.Path, "/") != "" {
+		mux.HandleFunc("GET /"+strings.Trim(u.Path, "/")+"/a/{token}/{name...}", s.download)
+	}
 	return mux
 }
 

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/rand"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EAttachmentLinkAfterKill9 (SPEC §14): relayd is SIGKILLed right
+// after the 250 of a message whose attachment is over the limit of an
+// "oversize" profile, while the upstream is down; after a restart the
+// message goes out with a link, and the link answers the original octets.
+// `relayd attachments list` and `revoke` work through the admin API.
+func TestE2EAttachmentLinkAfterKill9(t *testing.T) {
+	pki := newPKI(t, t.TempDir())
+	up := newUpstream(t, pki) // down until after the restart
+	filesPort := freePort(t)
+	extra := fmt.Sprintf(`password_env = %q
+max_attachment_size = "50KB"
+attachments_as_url = "oversize"
+
+[attachments]
+base_url = "http://127.0.0.1:%d/files"
+listen = "127.0.0.1:%d"
+`, e2ePassEnv, filesPort, filesPort)
+	p := startRelayd(t, e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t), UpstreamPort: up.port,
+		CAFile: pki.caFile, Secret: extra}))
+
+	att := make([]byte, 200<<10)
+	rand.New(rand.NewSource(42)).Read(att)
+	enc := base64.StdEncoding.EncodeToString(att)
+	var b64 strings.Builder
+	for len(enc) > 76 {
+		b64.WriteString(enc[:76] + "\r\n")
+		enc = enc[76:]
+	}
+	b64.WriteString(enc + "\r\n")
+	rcpt := "crash-attach@example.net"
+	msg := "From: App <app@example.com>\r\nTo: <" + rcpt + ">\r\nSubject: scan\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"The scan is attached.\r\n--b1\r\nContent-Type: image/tiff; name=\"scan.tif\"\r\n" +
+		"Content-Disposition: attachment; filename=\"scan.tif\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		b64.String() + "--b1--\r\n"
+	res, err := sendMail(p.smtpAddr, "app@example.com", []string{rcpt}, msg, 10*time.Second)
+	if err != nil {
+		t.Fatalf("send: %v (reply %q)", err, res.Reply)
+	}
+	p.kill9()
+	p.restart()
+
+	code, out, errOut := runRelayd(t, p.dir, p.env, "attachments", "list", "-message", res.QueueID, "-config", p.cfgPath)
+	if code != 0 || !strings.Contains(out, "scan.tif") || !strings.Contains(out, "active") {
+		t.Fatalf("attachments list: exit %d\n%s%s", code, out, errOut)
+	}
+	up.start()
+	m := waitForMsg(t, "upstream", up.messages, onlyRcpt(rcpt), 60*time.Second)
+	if strings.Contains(string(m.Data), "Content-Disposition: attachment") {
+		t.Fatalf("the attachment went out:\n%.2000s", m.Data)
+	}
+	link := regexp.MustCompile(`http://127\.0\.0\.1:\d+/files/a/[a-z2-7]{32}/scan\.tif`).FindString(
+		strings.ReplaceAll(string(m.Data), "=\r\n", ""))
+	if link == "" {
+		t.Fatalf("no link in the delivered message:\n%s", m.Data)
+	}
+	direct := link
+	resp, err := http.Get(direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || sha256.Sum256(got) != sha256.Sum256(att) {
+		t.Fatalf("GET %s: %d, %d octets", direct, resp.StatusCode, len(got))
+	}
+	token := strings.Split(direct, "/")[5]
+	if code, out, errOut := runRelayd(t, p.dir, p.env, "attachments", "revoke", token, "-config", p.cfgPath); code != 0 {
+		t.Fatalf("attachments revoke: exit %d\n%s%s", code, out, errOut)
+	}
+	if resp, err := http.Get(direct); err != nil || resp.StatusCode != http.StatusGone {
+		t.Fatalf("after revoke: %v %v", resp, err)
+	}
+	if v, _ := metricValue(p.metrics(t), `relayd_attachment_downloads_total{result="ok"}`); v != 1 {
+		t.Errorf("downloads ok = %v", v)
+	}
+}
