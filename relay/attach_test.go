@@ -159,6 +159,16 @@ func TestAttachmentNeverRefuses(t *testing.T) {
 	if got := testutil.ToFloat64(r.srv.metrics.rejected.WithLabelValues("local", "size")); got != 1 {
 		t.Errorf("rejected{reason=size} = %v", got)
 	}
+	// Immediate mode refuses alike, before anything is sent.
+	imm := *cfg
+	imm.Profiles = map[string]*Profile{"sink": func() *Profile { p := *cfg.Profiles["sink"]; p.Immediate = true; return &p }()}
+	if err := r.srv.Reload(&imm); err != nil {
+		t.Fatal(err)
+	}
+	if err := sendErr(t, r.addr, thunderbird(content(60<<10, 1), nil)); !errors.As(err, &se) || se.Code != 552 ||
+		!strings.Contains(se.Message, `"report.pdf" is 61440 bytes`) {
+		t.Fatalf("immediate mode: %v", err)
+	}
 	body := thunderbird(content(20<<10, 3), content(1000, 4))
 	if err := sendErr(t, r.addr, body); err != nil {
 		t.Fatal(err)

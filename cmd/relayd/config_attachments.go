@@ -61,22 +61,22 @@ func attachmentsDefaults(f *File) {
 func validateAttachments(f *File, p *problems) {
 	a := &f.Attachments
 	m := &a.tableMeta
-	linking := ""
+	var linking *Profile
 	for i := range f.Profiles {
 		pr := &f.Profiles[i]
 		if pr.MaxAttachmentSize < 0 {
 			p.err(&pr.tableMeta, "max_attachment_size", "must be 0 (no limit) or a size")
 		}
-		if pr.AttachmentsAsURL != "never" && linking == "" {
-			linking = pr.Name
+		if pr.AttachmentsAsURL != "never" && linking == nil {
+			linking = pr
 		}
 		if pr.AttachmentsAsURL == "oversize" && pr.MaxAttachmentSize == 0 {
 			p.warn(&pr.tableMeta, "attachments_as_url", "\"oversize\" without max_attachment_size links nothing: set the limit")
 		}
 	}
-	if linking != "" && a.BaseURL == "" {
-		p.err(m, "base_url", "required: profile %q replaces attachments by links, which start with base_url "+
-			"(e.g. \"https://files.example.com/relayd\")", linking)
+	if linking != nil && a.BaseURL == "" {
+		p.err(&linking.tableMeta, "attachments_as_url", "%q replaces attachments by links, which need [attachments] "+
+			"base_url (e.g. \"https://files.example.com/relayd\"): set it, or use \"never\"", string(linking.AttachmentsAsURL))
 	}
 	if a.BaseURL != "" {
 		u, err := url.Parse(a.BaseURL)

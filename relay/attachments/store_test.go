@@ -32,8 +32,7 @@ func (c *clock) Advance(d time.Duration) {
 func testStore(t *testing.T, dir string, c *clock) (*Store, *httptest.Server, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	var srv *httptest.Server
-	srv = httptest.NewUnstartedServer(nil)
+	srv := httptest.NewUnstartedServer(nil)
 	s, err := Open(Options{Dir: dir, BaseURL: "http://" + srv.Listener.Addr().String() + "/files", Retention: 30 * 24 * time.Hour,
 		Now: c.Now, Registerer: reg})
 	if err != nil {
