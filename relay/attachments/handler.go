@@ -58,6 +58,9 @@ func (s *Store) download(w http.ResponseWriter, r *http.Request) {
 	}
 	defer fh.Close()
 	h := w.Header()
+	if f.Type == "" {
+		f.Type = "application/octet-stream"
+	}
 	h.Set("Content-Type", f.Type)
 	h.Set("Content-Disposition", disposition(f.Name))
 	h.Set("X-Content-Type-Options", "nosniff")

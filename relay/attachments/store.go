@@ -47,6 +47,7 @@ type Store struct {
 	msgs    string
 	metrics *metrics
 
+	wmu    sync.Mutex // serialises manifest rewrites (persist), so the last state written wins
 	mu     sync.Mutex
 	byMsg  map[string]*manifest
 	tokens map[string]string // token -> message ID
@@ -321,8 +322,12 @@ func (s *Store) removeAll(m *manifest) {
 	os.Remove(filepath.Join(s.msgs, m.MessageID+".json"))
 }
 
-// persist writes m under the lock's protection of its fields.
+// persist writes m's current state. Writers queue on wmu, each copying
+// the state under mu when its turn comes, so a later change is never
+// overwritten by an earlier one.
 func (s *Store) persist(m *manifest) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	c := *m
 	c.Files = make([]*file, len(m.Files))
