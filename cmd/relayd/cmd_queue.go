@@ -97,6 +97,7 @@ func (c *cli) queue(args []string) int {
 		fmt.Fprintf(c.stderr, "relayd queue: %v\n", err)
 		return 1
 	}
+	ac.token, ac.tokenFile = cliAdminToken(f), adminTokenPath(f)
 	if err := c.queueRun(ac, o, sub, id); err != nil {
 		var nr errNotRunning
 		if errors.As(err, &nr) {
@@ -342,7 +343,9 @@ type adminClient struct {
 	base  string // "http://HOST:PORT"
 	addr  string // HOST:PORT, for messages
 	token string // "" = no Authorization header
-	http  *http.Client
+	// tokenFile is where the token came from (or would have), for messages.
+	tokenFile string
+	http      *http.Client
 }
 
 // errNotRunning is a request that could not connect: no daemon listens.
@@ -375,7 +378,7 @@ func newAdminClient(a *Admin, configPath string) (*adminClient, error) {
 		}
 	}
 	addr := net.JoinHostPort(host, port)
-	return &adminClient{base: "http://" + addr, addr: addr, token: a.Token(),
+	return &adminClient{base: "http://" + addr, addr: addr, token: a.Token(), tokenFile: a.TokenFile,
 		http: &http.Client{Timeout: queueTimeout}}, nil
 }
 
@@ -389,6 +392,9 @@ func (ac *adminClient) do(method, path, id string, out any) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json") // SPEC §9: else 415
+	}
 	if ac.token != "" {
 		req.Header.Set("Authorization", "Bearer "+ac.token)
 	}
@@ -431,9 +437,9 @@ func (ac *adminClient) statusError(status int, body []byte, id string) error {
 	case status == http.StatusConflict:
 		return errors.New(text)
 	case status == http.StatusUnauthorized && ac.token == "":
-		return fmt.Errorf("admin API at %s wants a bearer token (%s): set [admin] token_file in the config relayd queue reads", ac.addr, text)
+		return fmt.Errorf("admin API at %s wants a bearer token and %s could not be read: set [admin] token_file in the config relayd queue reads, or run relayd queue as a user who can read that file", ac.addr, orDash(ac.tokenFile))
 	case status == http.StatusUnauthorized:
-		return fmt.Errorf("admin API at %s refused the bearer token of [admin] token_file (%s)", ac.addr, text)
+		return fmt.Errorf("admin API at %s refused the bearer token of %s (%s)", ac.addr, orDash(ac.tokenFile), text)
 	}
 	return fmt.Errorf("admin API at %s: %d %s: %s", ac.addr, status, http.StatusText(status), text)
 }

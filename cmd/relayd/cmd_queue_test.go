@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -232,6 +233,7 @@ func TestQueueErrors(t *testing.T) {
 		"GET /api/v1/queue":                     {401, `{"error": "missing or wrong bearer token"}`},
 	})
 	cfg := queueConfig(t, fa.addr(), "wrong")
+	tokenFile := filepath.Join(filepath.Dir(cfg), "admin.token")
 	for _, tc := range []struct {
 		args   []string
 		stderr string
@@ -241,7 +243,7 @@ func TestQueueErrors(t *testing.T) {
 		{[]string{"release", id}, "relayd queue release: " + conflict + "\n"},
 		{[]string{"list", "-state", "bogus"}, "relayd queue list: admin API at " + fa.addr() + ": 400 Bad Request: unknown state bogus\n"},
 		{[]string{"retry", "-all"}, "relayd queue retry: admin API at " + fa.addr() + ": 500 Internal Server Error: oops\n"},
-		{[]string{"list"}, "relayd queue list: admin API at " + fa.addr() + " refused the bearer token of [admin] token_file (missing or wrong bearer token)\n"},
+		{[]string{"list"}, "relayd queue list: admin API at " + fa.addr() + " refused the bearer token of " + tokenFile + " (missing or wrong bearer token)\n"},
 	} {
 		args := append([]string{"queue", "-config", cfg}, tc.args...)
 		code, out, errs := runCLI(t, nil, "", args...)

@@ -92,6 +92,11 @@ func validateAdmin(a *Admin, p *problems) {
 		p.err(m, "listen", "%q is not host:port", a.Listen)
 		return
 	}
+	for _, h := range a.AllowedHosts {
+		if _, err := parseAllowedHost(h); err != nil {
+			p.err(m, "allowed_hosts", "%q %v", h, err)
+		}
+	}
 	if a.TokenFile != "" {
 		a.token = readSecretFile(m, "token_file", a.TokenFile, p)
 	} else if !isLoopbackHost(host) {
