@@ -189,3 +189,16 @@ func TestAllowedHostsConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminListenEverywhereWarns(t *testing.T) {
+	dir := t.TempDir()
+	token := tomlPath(writeFile(t, dir, "admin.token", "t0ken\n", 0o600))
+	_, warnings := mustLoad(t, minimal+"\n[admin]\nlisten = \"0.0.0.0:9425\"\ntoken_file = "+token+"\n")
+	if !strings.Contains(strings.Join(warnings, "\n"), "requests from other hosts are refused (403) unless their Host is in allowed_hosts") {
+		t.Errorf("no warning about allowed_hosts: %q", warnings)
+	}
+	_, warnings = mustLoad(t, minimal+"\n[admin]\nlisten = \"0.0.0.0:9425\"\ntoken_file = "+token+"\nallowed_hosts = [\"relay.example.com\"]\n")
+	if strings.Contains(strings.Join(warnings, "\n"), "allowed_hosts") {
+		t.Errorf("warning despite allowed_hosts: %q", warnings)
+	}
+}
