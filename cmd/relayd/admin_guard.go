@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -69,11 +70,12 @@ type adminGuard struct {
 	// otherwise a request without Authorization is trusted (loopback, SPEC
 	// §9) and one that carries a token must carry the right one.
 	tokenRequired bool
+	log           *slog.Logger // refused requests are logged (audit)
 }
 
 // newAdminGuard builds the rules for a listener bound to bound (host:port;
 // the real port when [admin] listen asked for port 0).
-func newAdminGuard(a *Admin, bound string, token string, required bool) (*adminGuard, error) {
+func newAdminGuard(a *Admin, bound string, token string, required bool, log *slog.Logger) (*adminGuard, error) {
 	host, p, err := net.SplitHostPort(bound)
 	if err != nil {
 		return nil, err
@@ -82,7 +84,7 @@ func newAdminGuard(a *Admin, bound string, token string, required bool) (*adminG
 	if err != nil {
 		return nil, err
 	}
-	g := &adminGuard{port: port, token: token, tokenRequired: required}
+	g := &adminGuard{port: port, token: token, tokenRequired: required, log: log}
 	if lh, _, err := net.SplitHostPort(a.Listen); err == nil && lh != "" {
 		host = lh // the name as configured, e.g. "relay.internal"
 	}
@@ -106,25 +108,33 @@ func (g *adminGuard) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if !g.hostAllowed(r.Host) {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf(
-				"this admin server does not answer to the name %q: use its listen address, localhost, or add the name to [admin] allowed_hosts", r.Host)})
+			g.refuse(w, r, http.StatusForbidden, fmt.Sprintf(
+				"this admin server does not answer to the name %q: use its listen address, localhost, or add the name to [admin] allowed_hosts", r.Host))
 			return
 		}
 		if r.ContentLength > maxAdminBody {
-			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "the request body is over 1 MB"})
+			g.refuse(w, r, http.StatusRequestEntityTooLarge, "the request body is over 1 MB")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
 		if status, msg := crossSite(r); status != 0 {
-			writeJSON(w, status, map[string]string{"error": msg})
+			g.refuse(w, r, status, msg)
 			return
 		}
 		if !g.authorized(r) {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token: send \"Authorization: Bearer\" with the token of [admin] token_file"})
+			g.refuse(w, r, http.StatusUnauthorized, "missing or wrong bearer token: send \"Authorization: Bearer TOKEN\" with the admin token ([admin] token_file, else admin.token in state_dir)")
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// refuse answers {"error": msg} with status and logs the refusal (never
+// the Authorization header).
+func (g *adminGuard) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	g.log.Warn("admin request refused", "status", status, "method", r.Method, "path", r.URL.Path,
+		"host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+	writeJSON(w, status, map[string]string{"error": msg})
 }
 
 // hostAllowed applies the Host allowlist. A Host without a port is port

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -53,6 +55,9 @@ Host: 127.0.0.1:%d
 	}
 	if n := h.up.n.Load(); n != 0 {
 		t.Fatalf("the upstream saw %d connections from hostile requests, want none", n)
+	}
+	if !strings.Contains(h.logs.String(), "admin request refused") || !strings.Contains(h.logs.String(), "host=evil.example:") {
+		t.Errorf("refusals are not logged:\n%s", h.logs.String())
 	}
 
 	// The CLI's request (loopback Host, JSON, no Origin) and the console's
@@ -200,5 +205,37 @@ func TestAdminListenEverywhereWarns(t *testing.T) {
 	_, warnings = mustLoad(t, minimal+"\n[admin]\nlisten = \"0.0.0.0:9425\"\ntoken_file = "+token+"\nallowed_hosts = [\"relay.example.com\"]\n")
 	if strings.Contains(strings.Join(warnings, "\n"), "allowed_hosts") {
 		t.Errorf("warning despite allowed_hosts: %q", warnings)
+	}
+}
+
+// TestAdminBearerToken: on loopback without token_file a request without a
+// token is trusted, one with the generated token passes and a wrong one is
+// refused; with token_file the token is required.
+func TestAdminBearerToken(t *testing.T) {
+	h := startAdminHarness(t, "")
+	b, err := os.ReadFile(filepath.Join(h.f.Server.StateDir, adminTokenName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(b))
+	for auth, want := range map[string]int{"": 200, "Bearer " + token: 200, "Bearer wrong": 401, "Basic " + token: 401} {
+		if status, body := h.do(t, "GET", "/api/v1/queue", map[string]string{"Authorization": auth}, ""); status != want {
+			t.Errorf("Authorization %q: %d %s, want %d", auth, status, body, want)
+		}
+	}
+	if strings.Contains(h.logs.String(), token) {
+		t.Errorf("the token is in the log")
+	}
+
+	dir := t.TempDir()
+	file := writeFile(t, dir, "admin.token", "configured-token\n", 0o600)
+	h = startAdminHarness(t, "token_file = "+tomlPath(file))
+	for auth, want := range map[string]int{"": 401, "Bearer configured-token": 200, "Bearer wrong": 401} {
+		if status, body := h.do(t, "GET", "/api/v1/queue", map[string]string{"Authorization": auth}, ""); status != want {
+			t.Errorf("token_file, Authorization %q: %d %s, want %d", auth, status, body, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(h.f.Server.StateDir, adminTokenName)); err == nil {
+		t.Errorf("admin.token created although token_file is set")
 	}
 }

@@ -153,7 +153,7 @@ func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atom
 	if err != nil {
 		return nil, fmt.Errorf("admin listen %s: %w", f.Admin.Listen, err)
 	}
-	guard, err := newAdminGuard(&f.Admin, ln.Addr().String(), token, required)
+	guard, err := newAdminGuard(&f.Admin, ln.Addr().String(), token, required, log.With("component", "admin"))
 	if err != nil {
 		ln.Close()
 		return nil, err
