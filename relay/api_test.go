@@ -130,3 +130,17 @@ func TestQueueErrorSentences(t *testing.T) {
 		t.Errorf("held message is %s", m.Recipients[0].State)
 	}
 }
+
+// TestNoticeFields: a DSN or alert relayd queues shows its From and
+// Subject too.
+func TestNoticeFields(t *testing.T) {
+	body := "From: Mail Delivery System <MAILER-DAEMON@relay.test>\r\nTo: app@example.com\r\n" +
+		"Subject: =?UTF-8?Q?Undelivered_Mail:_R=C3=BCckfrage?=\r\nMIME-Version: 1.0\r\n\r\nbody\r\n"
+	from, subject := noticeFields([]byte(body))
+	if from != "Mail Delivery System <MAILER-DAEMON@relay.test>" || subject != "Undelivered Mail: Rückfrage" {
+		t.Errorf("from %q subject %q", from, subject)
+	}
+	if from, subject := noticeFields([]byte("no header end")); from != "" || subject != "" {
+		t.Errorf("broken notice: %q %q", from, subject)
+	}
+}
