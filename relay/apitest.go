@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -25,7 +26,8 @@ type apiProbeStep struct {
 // "Test connect" button. The JSON body may give {"from", "to": [...],
 // "send": bool}; without from/to only the connection and AUTH are tested.
 // It answers 200 with {"profile", "ok", "steps"} whether or not the test
-// passed, 404 for an unknown profile.
+// passed, 404 for an unknown profile. The admin listener's chain bounds
+// the body (413) and refuses cross-site requests before this runs.
 func (s *Server) apiProfileTest(w http.ResponseWriter, r *http.Request) {
 	rt := s.rt.Load()
 	name := r.PathValue("name")
@@ -40,8 +42,12 @@ func (s *Server) apiProfileTest(w http.ResponseWriter, r *http.Request) {
 		Send bool     `json:"send"`
 	}
 	if r.ContentLength != 0 {
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, "body: "+err.Error())
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			if _, big := errors.AsType[*http.MaxBytesError](err); big {
+				writeError(w, http.StatusRequestEntityTooLarge, "the request body is too large")
+				return
+			}
+			writeError(w, http.StatusBadRequest, `the request body is not JSON like {"from": "a@example.com", "to": ["b@example.org"], "send": false}: `+err.Error())
 			return
 		}
 	}

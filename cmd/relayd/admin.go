@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"sync/atomic"
@@ -11,13 +10,13 @@ import (
 )
 
 // adminMux serves SPEC §9's admin HTTP endpoints: /metrics, /healthz,
-// /readyz and the relay's /api/v1/ handler. When token is set every request
-// needs "Authorization: Bearer <token>" (required for a non-loopback listen).
+// /readyz and the relay's /api/v1/ handler. startAdmin serves it behind
+// adminGuard's chain (Host, body limit, CSRF, bearer token).
 //
 // /readyz answers 503 until ready is set, and while spoolErr (nil: no
 // check) returns an error: the spool failed to write or sync, and every new
 // message gets 452 until relayd is restarted.
-func adminMux(reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, token string, spoolErr func() error) http.Handler {
+func adminMux(reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, spoolErr func() error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -39,18 +38,7 @@ func adminMux(reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, to
 	if api != nil {
 		mux.Handle("/api/v1/", api)
 	}
-	if token == "" {
-		return mux
-	}
-	want := []byte("Bearer " + token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
-			return
-		}
-		mux.ServeHTTP(w, r)
-	})
+	return mux
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -35,7 +35,7 @@ commands:
                      connection test of an upstream profile, step by step
   dkim-keygen -domain D -selector S [-type rsa|ed25519] [-bits 2048] [-out FILE]
                      make a DKIM key; print its DNS record and [[dkim]] table
-  queue list [-state S] | show ID | hold ID | release ID | delete ID | retry ID | retry -all  [-json]
+  queue list [-state S | -all] | show ID | hold ID | release ID | delete ID | retry ID | retry -all  [-json]
                      manage the queue of the running daemon
   passwd             read a password, print a bcrypt hash for [[team.user]]
   version            print version, Go version and commit

@@ -69,6 +69,9 @@ func (s *Server) SpoolKey() []byte { return s.spoolKey }
 type Admin struct {
 	Listen    string `toml:"listen"` // "" = no admin server
 	TokenFile string `toml:"token_file"`
+	// AllowedHosts are the extra names the admin server answers to in
+	// Host: "name" (any port) or "name:port" (SPEC §9).
+	AllowedHosts []string `toml:"allowed_hosts"`
 
 	tableMeta
 	token string

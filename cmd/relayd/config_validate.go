@@ -92,6 +92,14 @@ func validateAdmin(a *Admin, p *problems) {
 		p.err(m, "listen", "%q is not host:port", a.Listen)
 		return
 	}
+	for _, h := range a.AllowedHosts {
+		if _, err := parseAllowedHost(h); err != nil {
+			p.err(m, "allowed_hosts", "%q %v", h, err)
+		}
+	}
+	if ip, err := netip.ParseAddr(host); (host == "" || err == nil && ip.IsUnspecified()) && len(a.AllowedHosts) == 0 {
+		p.warn(m, "listen", "%q listens on every address, but requests from other hosts are refused (403) unless their Host is in allowed_hosts: list the names they use", a.Listen)
+	}
 	if a.TokenFile != "" {
 		a.token = readSecretFile(m, "token_file", a.TokenFile, p)
 	} else if !isLoopbackHost(host) {

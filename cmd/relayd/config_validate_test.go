@@ -221,7 +221,7 @@ func TestSpoolKeyAndToken(t *testing.T) {
 	hexKey := writeFile(t, dir, "spool.key", strings.Repeat("ab", 32)+"\n", 0o600)
 	token := writeFile(t, dir, "token", "s3cret-token\n", 0o640)
 	f, w := mustLoad(t, minimal+"[server]\nspool_key_file = "+tomlPath(hexKey)+
-		"\n[admin]\nlisten = \"0.0.0.0:9425\"\ntoken_file = "+tomlPath(token)+"\n")
+		"\n[admin]\nlisten = \"0.0.0.0:9425\"\nallowed_hosts = [\"relay.example.com\"]\ntoken_file = "+tomlPath(token)+"\n")
 	if len(f.Server.SpoolKey()) != 32 || f.Admin.Token() != "s3cret-token" || len(w) != 0 {
 		t.Errorf("spool key %d bytes, token %q, warnings %q", len(f.Server.SpoolKey()), f.Admin.Token(), w)
 	}
