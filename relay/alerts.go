@@ -106,7 +106,7 @@ func (s *Server) watch(rt *runtime, profile string, res *upstream.Result, now ti
 // only an admin can fix at once, or an upstream down for a while.
 func alarming(e *upstream.Error, down time.Duration) bool {
 	switch e.Step {
-	case upstream.StepAuth, upstream.StepStartTLS:
+	case upstream.StepAuth, upstream.StepStartTLS, upstream.StepTLS:
 		return true
 	case upstream.StepMail:
 		return !e.Temporary

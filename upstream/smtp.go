@@ -208,10 +208,10 @@ func (c *client) handshake(ctx context.Context, prof *Profile, serverName string
 	mode := tlsMode(prof)
 	helo, _ := heloName(prof) // checked by Send
 	if mode == TLSImplicit {
-		if xerr := c.startTLSNow(ctx, prof, serverName); xerr != nil {
+		if xerr := c.startTLSNow(ctx, prof, serverName, StepTLS); xerr != nil {
 			return xerr
 		}
-		c.traceStep(StepStartTLS, func() string { return "implicit TLS: " + c.tlsDetail(prof) })
+		c.traceStep(StepTLS, func() string { return "implicit TLS: " + c.tlsDetail(prof) })
 	}
 	r, err := c.read(c.timeout)
 	if err != nil {
@@ -359,7 +359,7 @@ func connResult(e *Error) string {
 		return "timeout"
 	case e.Step == StepConnect && errors.Is(e.Err, syscall.ECONNREFUSED):
 		return "refused"
-	case e.Step == StepStartTLS:
+	case e.Step == StepStartTLS || e.Step == StepTLS:
 		return "tls_error"
 	case e.Step == StepAuth:
 		return "auth_failed"
