@@ -230,6 +230,7 @@ type Notify struct {
 	From    string `toml:"from"`
 	Admin   string `toml:"admin"`
 	Bounces string `toml:"bounces"`
+	Profile string `toml:"profile"` // the profile alerts are sent through; "" = another enabled one than the failing
 
 	tableMeta
 }

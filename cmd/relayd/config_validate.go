@@ -23,6 +23,7 @@ func validate(f *File, p *problems) {
 	validateRoutes(f, profiles, teams, p)
 	validateDKIM(f, p)
 	validateNotify(&f.Notify, p)
+	validateNotifyProfile(&f.Notify, profiles, p)
 }
 
 // checkLiteralSecrets warns when a file others can read holds a password or
@@ -236,6 +237,19 @@ func validateListenAddress(l *Listener, seen map[string]string, p *problems) {
 		p.err(m, "address", "%q is also the address of listener %q", a, other)
 	}
 	seen[a] = l.Name
+}
+
+// validateNotifyProfile warns about a [notify] profile that alerts cannot
+// go through; like a route's profile (SPEC §6) it never refuses the
+// config, and alerts then take another enabled profile.
+func validateNotifyProfile(n *Notify, profiles map[string]*Profile, p *problems) {
+	switch pr := profiles[n.Profile]; {
+	case n.Profile == "":
+	case pr == nil:
+		p.warn(&n.tableMeta, "profile", "no profile is named %q: alerts go through another enabled profile", n.Profile)
+	case !pr.Enabled:
+		p.warn(&n.tableMeta, "profile", "profile %q is disabled: alerts go through another enabled profile", n.Profile)
+	}
 }
 
 func validateNotify(n *Notify, p *problems) {

@@ -131,7 +131,7 @@ func TestE2ETestCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out+errOut, want) {
 		t.Errorf("closed port: exit %d, want 1 and %q:\n%s%s", code, want, out, errOut)
 	}
-	code, out, errOut = runRelayd(t, dir, env, "test", "up", "-from", "app@example.com", "-send", "-config", write(up.port))
+	code, out, errOut = runRelayd(t, dir, env, "test", "up", "-from", "app@example.com", "-to", "app@example.com", "-send", "-config", write(up.port))
 	if code != 0 || strings.Contains(out+errOut, "FAIL") || !strings.Contains(out, "auth") {
 		t.Errorf("good upstream: exit %d:\n%s%s", code, out, errOut)
 	}
