@@ -22,10 +22,14 @@ var refusals = map[string]string{
 }
 
 // writeSpoolError answers a failed queue operation on message id: 404 for
-// an unknown ID, 409 for a state that does not allow action, 503 when the
+// an unknown ID, 409 for a state that does not allow action (saying so
+// when a delivery attempt is in flight), 503 when the
 // disk is full, else 500 (logged with its cause).
 func (s *Server) writeSpoolError(w http.ResponseWriter, action, id string, err error) {
+	var sending *spool.SendingError
 	switch {
+	case errors.As(err, &sending):
+		writeError(w, http.StatusConflict, sending.Error())
 	case errors.Is(err, spool.ErrNotFound):
 		writeError(w, http.StatusNotFound, "no message with ID "+id)
 	case errors.Is(err, spool.ErrState):
