@@ -115,13 +115,15 @@ func isLoopbackHost(host string) bool {
 
 func validateRelay(r *RelayTable, profiles map[string]*Profile, p *problems) {
 	m := &r.tableMeta
+	// A disabled or missing default is valid (SPEC §6): routing skips it,
+	// and a recipient that nothing else routes gets 451 4.3.5.
 	switch pr := profiles[r.DefaultProfile]; {
 	case r.DefaultProfile == "":
 		p.err(m, "default_profile", "required: the profile for mail that no route or team default decides")
 	case pr == nil:
-		p.err(m, "default_profile", "no profile is named %q", r.DefaultProfile)
+		p.warn(m, "default_profile", "no profile is named %q: routing skips it, and mail that no route or team default decides is refused with 451 4.3.5", r.DefaultProfile)
 	case !pr.Enabled:
-		p.err(m, "default_profile", "profile %q is disabled: the system default must be an enabled profile", r.DefaultProfile)
+		p.warn(m, "default_profile", "profile %q is disabled: mail that no route or team default decides is refused with 451 4.3.5 until it is enabled", r.DefaultProfile)
 	}
 	if len(r.RetrySchedule) == 0 {
 		p.err(m, "retry_schedule", "must not be empty")

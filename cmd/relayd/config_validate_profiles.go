@@ -208,16 +208,20 @@ func validateTeams(f *File, profiles map[string]*Profile, p *problems) map[strin
 		default:
 			byName[t.Name] = t
 		}
+		// Missing profiles are warnings (SPEC §6): routing skips them.
 		for _, name := range t.Profiles {
 			if profiles[name] == nil {
-				p.err(m, "profiles", "no profile is named %q", name)
+				p.warn(m, "profiles", "no profile is named %q: the team cannot use it", name)
 			}
 		}
 		if d := t.DefaultProfile; d != "" {
-			if profiles[d] == nil {
-				p.err(m, "default_profile", "no profile is named %q", d)
-			} else if len(t.Profiles) > 0 && !slices.Contains(t.Profiles, d) {
+			switch {
+			case len(t.Profiles) > 0 && !slices.Contains(t.Profiles, d):
 				p.err(m, "default_profile", "%q is not in the team's profiles", d)
+			case profiles[d] == nil:
+				p.warn(m, "default_profile", "no profile is named %q: routing skips the team default", d)
+			case !profiles[d].Enabled:
+				p.warn(m, "default_profile", "profile %q is disabled: routing skips the team default", d)
 			}
 		}
 		for j := range t.Users {
@@ -252,10 +256,10 @@ func validateRoutes(f *File, profiles map[string]*Profile, teams map[string]*Tea
 		switch {
 		case r.Profile == "":
 			p.err(m, "profile", "required: the profile this rule sends to")
-		case profiles[r.Profile] == nil:
-			p.err(m, "profile", "no profile is named %q", r.Profile)
 		case t != nil && len(t.Profiles) > 0 && !slices.Contains(t.Profiles, r.Profile):
 			p.err(m, "profile", "%q is not in team %q's profiles: the rule could never apply", r.Profile, r.Team)
+		case profiles[r.Profile] == nil:
+			p.warn(m, "profile", "route #%d: no profile is named %q: routing skips this rule", i+1, r.Profile)
 		}
 	}
 }

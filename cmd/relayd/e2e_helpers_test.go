@@ -63,7 +63,7 @@ var e2eBuild struct {
 // e2eTests are the tests that need the binary.
 var e2eTests = []string{"TestE2EStartTLSAuthUpstream", "TestE2ECrashKill9", "TestE2ECheckConfigTypo",
 	"TestE2EVersion", "TestE2ESighupBadConfigRefused", "TestE2EEmbeddedDefault", "TestE2EQueueRetract", "TestE2ETestCommand",
-	"TestE2EChaos", "TestInteropClients", "TestInteropPostfixUpstream", "TestInteropPostfixInFront", "TestInteropDKIMThroughPostfix"}
+	"TestE2EChaos", "TestE2EDisabledDefault451", "TestInteropClients", "TestInteropPostfixUpstream", "TestInteropPostfixInFront", "TestInteropDKIMThroughPostfix"}
 
 func TestMain(m *testing.M) {
 	flag.Parse()
