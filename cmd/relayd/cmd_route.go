@@ -32,7 +32,7 @@ func (c *cli) route(args []string) int {
 	if sender == "<>" {
 		sender = ""
 	}
-	f, _, ok := c.loadConfig(*cfg)
+	f, _, ok := c.loadConfigFor(*cfg, loadMode{}) // routing reads no secret
 	if !ok {
 		return 2
 	}

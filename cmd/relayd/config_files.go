@@ -68,9 +68,10 @@ type secret struct {
 }
 
 // resolve returns the secret's value and whether one was given. It reports
-// giving more than one form, an unreadable or empty file, and an unset or
-// empty variable, on the key concerned.
-func (s secret) resolve(m *tableMeta, p *problems) (string, bool) {
+// giving more than one form, and, when read is set, an unreadable or empty
+// file and an unset or empty variable, on the key concerned. Without read
+// it returns "" for a file or variable, which it does not look at.
+func (s secret) resolve(m *tableMeta, read bool, p *problems) (string, bool) {
 	n := 0
 	for _, v := range []string{s.literal, s.file, s.env} {
 		if v != "" {
@@ -89,6 +90,8 @@ func (s secret) resolve(m *tableMeta, p *problems) (string, bool) {
 		return "", true
 	case s.literal != "":
 		return s.literal, true
+	case !read:
+		return "", true
 	case s.file != "":
 		b, mode, err := readSmallFile(s.file, maxSecretFile)
 		if err != nil {

@@ -49,7 +49,7 @@ func validateServer(f *File, p *problems) {
 	if !validHostname(s.Hostname) {
 		p.err(&s.tableMeta, "hostname", "%q is not a host name: it is the greeting, HELO and Message-ID domain", s.Hostname)
 	}
-	if s.SpoolKeyFile != "" {
+	if s.SpoolKeyFile != "" && f.mode.full {
 		if v := readSecretFile(&s.tableMeta, "spool_key_file", s.SpoolKeyFile, p); v != "" {
 			key, err := parseSpoolKey(v)
 			if err != nil {

@@ -39,7 +39,7 @@ func validateProfiles(f *File, p *problems) map[string]*Profile {
 			pr.chain = []string{pr.Name}
 		}
 		validateProfileTarget(pr, p)
-		validateProfileAuth(pr, p)
+		validateProfileAuth(pr, f.mode.secretsOf(pr.Name), p)
 		positive(m, "timeout", pr.Timeout, p)
 		positive(m, "data_timeout", pr.DataTimeout, p)
 		atLeast(m, "max_per_connection", int64(pr.MaxPerConnection), 1, p)
@@ -132,13 +132,13 @@ func validateProfileTarget(pr *Profile, p *problems) {
 }
 
 // validateProfileAuth checks username, the password forms, auth mechanisms
-// and [profile.oauth2], and reads the secrets.
-func validateProfileAuth(pr *Profile, p *problems) {
+// and [profile.oauth2], and reads the secrets when read is set.
+func validateProfileAuth(pr *Profile, read bool, p *problems) {
 	m := &pr.tableMeta
-	pw, hasPW := secret{"password", "password_file", "password_env", pr.Password, pr.PasswordFile, pr.PasswordEnv}.resolve(m, p)
+	pw, hasPW := secret{"password", "password_file", "password_env", pr.Password, pr.PasswordFile, pr.PasswordEnv}.resolve(m, read, p)
 	pr.password = pw
 	if o := pr.OAuth2; o != nil {
-		validateOAuth2(o, p)
+		validateOAuth2(o, read, p)
 		if pr.Username == "" {
 			p.err(m, "username", "required with [profile.oauth2]: the account's address")
 		}
@@ -165,7 +165,7 @@ func validateProfileAuth(pr *Profile, p *problems) {
 	}
 }
 
-func validateOAuth2(o *OAuth2, p *problems) {
+func validateOAuth2(o *OAuth2, read bool, p *problems) {
 	m := &o.tableMeta
 	if o.TokenURL == "" {
 		p.err(m, "token_url", "required: the provider's OAuth2 token endpoint")
@@ -175,17 +175,17 @@ func validateOAuth2(o *OAuth2, p *problems) {
 	if o.ClientID == "" {
 		p.err(m, "client_id", "required")
 	}
-	cs, _ := secret{"client_secret", "client_secret_file", "client_secret_env", o.ClientSecret, o.ClientSecretFile, o.ClientSecretEnv}.resolve(m, p)
+	cs, hasCS := secret{"client_secret", "client_secret_file", "client_secret_env", o.ClientSecret, o.ClientSecretFile, o.ClientSecretEnv}.resolve(m, read, p)
 	o.clientSecret = cs
 	switch o.Grant {
 	case "refresh_token":
 		if o.RefreshTokenFile == "" {
 			p.err(m, "refresh_token_file", "required with grant = \"refresh_token\": the file holding the refresh token (relayd keeps it up to date)")
-		} else {
+		} else if read {
 			readSecretFile(m, "refresh_token_file", o.RefreshTokenFile, p)
 		}
 	case "client_credentials":
-		if cs == "" {
+		if !hasCS {
 			p.err(m, "client_secret", "grant = \"client_credentials\" needs client_secret, client_secret_file or client_secret_env")
 		}
 	}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+// The environment variables of TestSecretsOnlyWhereNeeded.
+const (
+	upPassEnv    = "RELAYD_TEST_UP_PW"
+	salesPassEnv = "RELAYD_TEST_SALES_GMAIL_PW" // never set
+)
+
+// TestSecretsOnlyWhereNeeded: a command reads only the secrets of the
+// profiles it uses. With profile sales-gmail's password_env unset, `route`,
+// `queue list` and `test up` work; `test sales-gmail` and `check-config`
+// (like serve) say the variable is not set.
+func TestSecretsOnlyWhereNeeded(t *testing.T) {
+	t.Setenv(upPassEnv, probePass)
+	t.Setenv(salesPassEnv, "")
+	os.Unsetenv(salesPassEnv) // t.Setenv restores it afterwards
+
+	peer := newProbePeer(t)
+	fa := newFakeAdmin(t, map[string]cannedAnswer{"GET /api/v1/queue": {200, "[]\n"}})
+	path := probeConfig(t, peer.port, peer.caFile, probePass, "")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), fmt.Sprintf("password = %q", probePass), fmt.Sprintf("password_env = %q", upPassEnv), 1)
+	cfg = strings.Replace(cfg, "[relay]\n", fmt.Sprintf("[admin]\nlisten = %q\n\n[relay]\n", fa.addr()), 1) + fmt.Sprintf(`
+[[profile]]
+name = "sales-gmail"
+host = "smtp.gmail.com"
+username = "sales@example.com"
+password_env = %q
+
+[[route]]
+sender = "*@sales.example.com"
+profile = "sales-gmail"
+`, salesPassEnv)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	unset := "environment variable " + salesPassEnv + " is not set"
+
+	code, out, errs := runCLI(t, nil, "", "route", "-config", path, "-from", "a@sales.example.com", "-to", "b@example.org")
+	if code != 0 || out != "b@example.org -> sales-gmail (route #1)\n" {
+		t.Errorf("route: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	code, out, errs = runCLI(t, nil, "", "queue", "list", "-config", path)
+	if code != 0 || strings.Contains(errs, salesPassEnv) {
+		t.Errorf("queue list: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	code, out, errs = runProbe(t, "up", "-config", path)
+	if code != 0 || !strings.Contains(out, "profile up: all steps ok") || strings.Contains(errs, salesPassEnv) {
+		t.Errorf("test up: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	code, out, errs = runProbe(t, "sales-gmail", "-config", path)
+	if code != 2 || !strings.Contains(errs, "profile.password_env: "+unset) {
+		t.Errorf("test sales-gmail: exit %d, want 2 and %q\nstdout: %s\nstderr: %s", code, unset, out, errs)
+	}
+	code, out, errs = runCLI(t, nil, "", "check-config", "-config", path)
+	if code != 2 || !strings.Contains(errs, unset) {
+		t.Errorf("check-config: exit %d, want 2 and %q\nstdout: %s\nstderr: %s", code, unset, out, errs)
+	}
+}
