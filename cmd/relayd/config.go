@@ -84,16 +84,17 @@ func load(name, path string, data []byte, perm fs.FileMode, mode loadMode) (*Fil
 		return nil, nil, p.result()
 	}
 	f.Path, f.name, f.mode = path, name, mode
+	p.nameProfiles(f)
 	resolveExtends(f, p)
 	setDefaults(f, hostname())
 	validate(f, p)
 	if path != "" {
-		checkLiteralSecrets(f, perm, p)
+		checkLiteralSecrets(f, perm, configReaders(path, perm), p)
 	}
 	if err := p.result(); err != nil {
-		return nil, p.warnings, err
+		return nil, p.warningTexts(), err
 	}
-	return f, p.warnings, nil
+	return f, p.warningTexts(), nil
 }
 
 // hostname is the default server.hostname.

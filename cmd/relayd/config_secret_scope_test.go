@@ -59,7 +59,7 @@ profile = "sales-gmail"
 		t.Errorf("test up: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 	code, out, errs = runProbe(t, "sales-gmail", "-config", path)
-	if code != 2 || !strings.Contains(errs, "profile.password_env: "+unset) {
+	if code != 2 || !strings.Contains(errs, `profile "sales-gmail": password_env: `+unset) {
 		t.Errorf("test sales-gmail: exit %d, want 2 and %q\nstdout: %s\nstderr: %s", code, unset, out, errs)
 	}
 	code, out, errs = runCLI(t, nil, "", "check-config", "-config", path)

@@ -25,19 +25,24 @@ func validate(f *File, p *problems) {
 	validateNotify(&f.Notify, p)
 }
 
-// checkLiteralSecrets warns when a file others can read holds a password or
-// client secret in clear (SPEC §3).
-func checkLiteralSecrets(f *File, mode fs.FileMode, p *problems) {
-	if mode&0o077 == 0 {
+// checkLiteralSecrets warns when a config file that readers (configReaders:
+// "every user", "group staff") can read holds a password or client secret
+// in clear (SPEC §3). The documented root:relayd 0640 gets no warning.
+func checkLiteralSecrets(f *File, mode fs.FileMode, readers string, p *problems) {
+	if readers == "" {
 		return
+	}
+	fix := "chmod o-r it (the documented setup is root:relayd 0640)"
+	if readers != "every user" {
+		fix = "chgrp relayd it (the documented setup is root:relayd 0640) or chmod g-r it"
 	}
 	for i := range f.Profiles {
 		pr := &f.Profiles[i]
 		if pr.Password != "" && !inherited(&pr.tableMeta, "password") {
-			p.warn(&pr.tableMeta, "password", "the config file holds a literal password and is readable by group or others (mode %04o): chmod 600 it, or use password_file or password_env", mode)
+			p.warn(&pr.tableMeta, "password", "the config file holds a literal password and is readable by %s (mode %04o): %s, or use password_file or password_env", readers, mode, fix)
 		}
 		if o := pr.OAuth2; o != nil && o.ClientSecret != "" && !inherited(&o.tableMeta, "client_secret") && o.path == join(pr.path, "oauth2") {
-			p.warn(&o.tableMeta, "client_secret", "the config file holds a literal client secret and is readable by group or others (mode %04o): chmod 600 it, or use client_secret_file or client_secret_env", mode)
+			p.warn(&o.tableMeta, "client_secret", "the config file holds a literal client secret and is readable by %s (mode %04o): %s, or use client_secret_file or client_secret_env", readers, mode, fix)
 		}
 	}
 }
