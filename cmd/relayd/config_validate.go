@@ -201,6 +201,17 @@ func validateListeners(f *File, teams map[string]*Team, p *problems) {
 	}
 }
 
+// allNetworks returns the prefix of l that covers every address
+// ("0.0.0.0/0", "::/0"), "" when none does.
+func allNetworks(l []CIDR) string {
+	for _, c := range l {
+		if c.Bits() == 0 {
+			return c.String()
+		}
+	}
+	return ""
+}
+
 // validateListenAddress checks "host:port" or "unix:/path" and that no two
 // listeners share one.
 func validateListenAddress(l *Listener, seen map[string]string, p *problems) {
@@ -229,6 +240,10 @@ func validateListenAddress(l *Listener, seen map[string]string, p *problems) {
 		}
 		if l.Auth == "required" && l.TLS == "none" && !isLoopbackHost(host) {
 			p.warn(m, "auth", "auth = \"required\" without TLS on a non-loopback address: AUTH is only offered over TLS, so remote clients cannot send")
+		}
+		if all := allNetworks(l.AllowNetworks); all != "" && l.Auth != "required" && !isLoopbackHost(host) {
+			p.warn(m, "allow_networks", "OPEN RELAY: listener %q on %s accepts mail from every address (%s) without authentication (auth = %q): anyone who can reach it can send mail through your upstream accounts; set auth = \"required\", or list only your own networks in allow_networks",
+				l.Name, a, all, l.Auth)
 		}
 	}
 	if other, dup := seen[a]; dup && !strings.HasSuffix(a, ":0") {

@@ -31,7 +31,10 @@ func validateProfiles(f *File, p *problems) map[string]*Profile {
 		case !validName(pr.Name):
 			p.err(m, "name", "%q: a name must not contain white space", pr.Name)
 		case byName[pr.Name] != nil:
-			p.err(m, "name", "another profile is named %q", pr.Name)
+			// Only this error: the duplicate is not resolved (extends) nor
+			// used, so its other keys would give misleading ones.
+			p.err(m, "name", "another profile is named %q (line %d): give each [[profile]] its own name", pr.Name, p.line(byName[pr.Name].path))
+			continue
 		default:
 			byName[pr.Name] = pr
 		}
@@ -121,6 +124,9 @@ func validateProfileTarget(pr *Profile, p *problems) {
 	}
 	if pr.Port < 1 || pr.Port > 65535 {
 		p.err(m, "port", "must be between 1 and 65535")
+	}
+	if pr.Type == "smtp" && pr.Port == 465 && pr.TLS != "implicit" {
+		p.warn(m, "tls", "port 465 speaks TLS from the first byte (SMTPS), but tls = %q: set tls = \"implicit\", or use port 587 for STARTTLS", pr.TLS)
 	}
 	if pr.CAFile != "" {
 		pool, err := loadCAFile(pr.CAFile)
