@@ -112,6 +112,9 @@ func (p *problems) err(m *tableMeta, key, format string, args ...any) {
 	p.errAt(path, key, format, args...)
 }
 
+// has reports whether an error was reported on key of table m.
+func (p *problems) has(m *tableMeta, key string) bool { return p.seen[join(m.path, key)] }
+
 // warn records a warning for key of table m ("" key: the table).
 func (p *problems) warn(m *tableMeta, key, format string, args ...any) {
 	full := join(m.path, key)

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
 	"net"
 	"net/mail"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/relayd/relayd/spool"
 )
 
 // validate checks the whole defaulted File and loads the files it names
@@ -62,6 +66,28 @@ func validateServer(f *File, p *problems) {
 			}
 			s.spoolKey = key
 		}
+	}
+	if f.mode.full && !p.has(&s.tableMeta, "spool_key_file") {
+		checkSpoolKey(s, p)
+	}
+}
+
+// checkSpoolKey finds, before serve's spool.Open fails with Badger's
+// "Encryption key mismatch", a spool_key_file that does not fit the spool
+// on disk. It reads only Badger's key registry (spool.CheckEncryption), so
+// it works while relayd runs; a spool it may not read is not checked.
+func checkSpoolKey(s *Server, p *problems) {
+	dir := filepath.Join(s.StateDir, "spool")
+	switch err := spool.CheckEncryption(dir, s.spoolKey); {
+	case err == nil || errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, spool.ErrNotEncrypted):
+		p.err(&s.tableMeta, "spool_key_file", "the spool in %s was created without encryption, and an existing spool cannot be encrypted: remove spool_key_file, or let the queue empty (relayd queue list), stop relayd, move %s aside and start relayd again to create an encrypted spool", dir, dir)
+	case errors.Is(err, spool.ErrEncrypted):
+		p.err(&s.tableMeta, "spool_key_file", "the spool in %s is encrypted: set spool_key_file to the key file it was created with", dir)
+	case errors.Is(err, spool.ErrWrongKey):
+		p.err(&s.tableMeta, "spool_key_file", "%s does not hold the key the spool in %s was encrypted with: restore the key file the spool was created with", s.SpoolKeyFile, dir)
+	default:
+		p.warn(&s.tableMeta, "spool_key_file", "cannot check the spool's encryption in %s: %v", dir, err)
 	}
 }
 
