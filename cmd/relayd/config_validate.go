@@ -21,6 +21,9 @@ func validate(f *File, p *problems) {
 	validateServer(f, p)
 	validateAdmin(&f.Admin, p)
 	profiles := validateProfiles(f, p)
+	if f.mode.full {
+		checkTranscripts(f, p)
+	}
 	teams := validateTeams(f, profiles, p)
 	validateRelay(&f.RelayTable, profiles, p)
 	validateListeners(f, teams, p)
