@@ -23,7 +23,7 @@ func (c *cli) checkConfig(args []string) int {
 	if !c.noArgs(fs) {
 		return 2
 	}
-	f, warnings, ok := c.loadConfig(*cfg)
+	f, warnings, ok := c.loadConfigFor(*cfg, loadMode{full: true, check: true})
 	if !ok {
 		fmt.Fprintln(c.stderr, "relayd check-config: the configuration is invalid")
 		return 2

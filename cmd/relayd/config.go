@@ -51,10 +51,31 @@ func Load(path string) (*File, []string, error) {
 type loadMode struct {
 	full    bool   // serve and check-config: every secret and every check
 	profile string // otherwise: the one profile whose secrets are read ("" none)
+	// check is check-config's: an unset password_env or client_secret_env
+	// variable is a warning, not an error. The admin's shell lacks the
+	// variables the systemd unit gives serve (EnvironmentFile).
+	check bool
 }
 
-// secretsOf reports whether the secrets of profile name are read.
-func (m loadMode) secretsOf(name string) bool { return m.full || name != "" && name == m.profile }
+// secretUse is how the secrets of one profile are treated.
+type secretUse int
+
+const (
+	secretSkip  secretUse = iota // not read
+	secretRead                   // read; an unset variable is an error
+	secretCheck                  // read; an unset variable is a warning
+)
+
+// secretsOf says how the secrets of profile name are treated.
+func (m loadMode) secretsOf(name string) secretUse {
+	switch {
+	case m.full && m.check:
+		return secretCheck
+	case m.full || name != "" && name == m.profile:
+		return secretRead
+	}
+	return secretSkip
+}
 
 // loadWith is Load reading only what mode asks for. A File loaded without
 // mode.full lacks the secrets it did not read and must not be served.

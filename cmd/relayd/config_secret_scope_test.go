@@ -62,8 +62,25 @@ profile = "sales-gmail"
 	if code != 2 || !strings.Contains(errs, `profile "sales-gmail": password_env: `+unset) {
 		t.Errorf("test sales-gmail: exit %d, want 2 and %q\nstdout: %s\nstderr: %s", code, unset, out, errs)
 	}
+	// check-config runs in the admin's shell, which lacks the variables
+	// systemd gives serve: a warning that says where they belong.
 	code, out, errs = runCLI(t, nil, "", "check-config", "-config", path)
-	if code != 2 || !strings.Contains(errs, unset) {
-		t.Errorf("check-config: exit %d, want 2 and %q\nstdout: %s\nstderr: %s", code, unset, out, errs)
+	if code != 0 || !strings.Contains(errs, `warning: `+path+`:29: profile "sales-gmail": password_env: environment variable `+salesPassEnv+` is not set here; relayd serve needs it (under systemd: a line `+salesPassEnv+`=... in /etc/relayd/env`) {
+		t.Errorf("check-config: exit %d, want 0 and a warning\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+	// serve (and reload) refuse to start without it.
+	if _, _, err := Load(path); err == nil || !strings.Contains(err.Error(), unset) {
+		t.Errorf("Load for serve: %v, want %q", err, unset)
+	}
+}
+
+// TestCheckConfigExample: acceptance — check-config on config.example.toml
+// exits 0 in a shell without the example's password variable.
+func TestCheckConfigExample(t *testing.T) {
+	t.Setenv("RELAYD_OFFICE365_PASSWORD", "")
+	os.Unsetenv("RELAYD_OFFICE365_PASSWORD")
+	code, out, errs := runCLI(t, nil, "", "check-config", "-config", examplePath)
+	if code != 0 || !strings.Contains(out, "configuration OK (1 warnings)") || !strings.Contains(errs, "RELAYD_OFFICE365_PASSWORD is not set here") {
+		t.Errorf("check-config %s: exit %d\nstdout:\n%s\nstderr:\n%s", examplePath, code, out, errs)
 	}
 }

@@ -138,13 +138,13 @@ func validateProfileTarget(pr *Profile, p *problems) {
 }
 
 // validateProfileAuth checks username, the password forms, auth mechanisms
-// and [profile.oauth2], and reads the secrets when read is set.
-func validateProfileAuth(pr *Profile, read bool, p *problems) {
+// and [profile.oauth2], and reads the secrets unless use is secretSkip.
+func validateProfileAuth(pr *Profile, use secretUse, p *problems) {
 	m := &pr.tableMeta
-	pw, hasPW := secret{"password", "password_file", "password_env", pr.Password, pr.PasswordFile, pr.PasswordEnv}.resolve(m, read, p)
+	pw, hasPW := secret{"password", "password_file", "password_env", pr.Password, pr.PasswordFile, pr.PasswordEnv}.resolve(m, use, p)
 	pr.password = pw
 	if o := pr.OAuth2; o != nil {
-		validateOAuth2(o, read, p)
+		validateOAuth2(o, use, p)
 		if pr.Username == "" {
 			p.err(m, "username", "required with [profile.oauth2]: the account's address")
 		}
@@ -171,7 +171,7 @@ func validateProfileAuth(pr *Profile, read bool, p *problems) {
 	}
 }
 
-func validateOAuth2(o *OAuth2, read bool, p *problems) {
+func validateOAuth2(o *OAuth2, use secretUse, p *problems) {
 	m := &o.tableMeta
 	if o.TokenURL == "" {
 		p.err(m, "token_url", "required: the provider's OAuth2 token endpoint")
@@ -181,13 +181,13 @@ func validateOAuth2(o *OAuth2, read bool, p *problems) {
 	if o.ClientID == "" {
 		p.err(m, "client_id", "required")
 	}
-	cs, hasCS := secret{"client_secret", "client_secret_file", "client_secret_env", o.ClientSecret, o.ClientSecretFile, o.ClientSecretEnv}.resolve(m, read, p)
+	cs, hasCS := secret{"client_secret", "client_secret_file", "client_secret_env", o.ClientSecret, o.ClientSecretFile, o.ClientSecretEnv}.resolve(m, use, p)
 	o.clientSecret = cs
 	switch o.Grant {
 	case "refresh_token":
 		if o.RefreshTokenFile == "" {
 			p.err(m, "refresh_token_file", "required with grant = \"refresh_token\": the file holding the refresh token (relayd keeps it up to date)")
-		} else if read {
+		} else if use != secretSkip {
 			readSecretFile(m, "refresh_token_file", o.RefreshTokenFile, p)
 		}
 	case "client_credentials":
