@@ -172,16 +172,11 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-// loadConfig resolves and loads the config for a command, reading every
-// secret (check-config). On failure it prints why (every error, one per
-// line) and returns false: exit 2.
-func (c *cli) loadConfig(flagPath string) (*File, []string, bool) {
-	return c.loadConfigFor(flagPath, loadMode{full: true})
-}
-
-// loadConfigFor is loadConfig reading only the secrets mode names: a
-// command reads the secrets of the profiles it uses and no others, so it
-// works while another profile's password_env is unset (SPEC §3).
+// loadConfigFor resolves and loads the config for a command, reading only
+// the secrets mode names: a command reads the secrets of the profiles it
+// uses and no others, so it works while another profile's password_env is
+// unset (loadMode{full: true} reads all, as serve does). On failure it
+// prints why (every error, one per line) and returns false: exit 2.
 func (c *cli) loadConfigFor(flagPath string, mode loadMode) (*File, []string, bool) {
 	path, err := resolveConfigFrom(flagPath, c.getenv(configEnv), c.systemConfig)
 	if err != nil {
