@@ -66,6 +66,10 @@ const (
 	secretCheck                  // read; an unset variable is a warning
 )
 
+// The listeners' TLS keys are read only with full; DKIM keys with full or
+// a profile (relayd test -send signs); [admin] token_file always (the queue
+// commands send it).
+
 // secretsOf says how the secrets of profile name are treated.
 func (m loadMode) secretsOf(name string) secretUse {
 	switch {

@@ -84,3 +84,30 @@ func TestCheckConfigExample(t *testing.T) {
 		t.Errorf("check-config %s: exit %d\nstdout:\n%s\nstderr:\n%s", examplePath, code, out, errs)
 	}
 }
+
+// TestKeysOnlyWhereNeeded: route and queue do not read the DKIM and
+// listener keys (root:relayd 0640 files an admin's shell may not read);
+// check-config does.
+func TestKeysOnlyWhereNeeded(t *testing.T) {
+	text := minimal + `
+[[listener]]
+name = "tls"
+address = "127.0.0.1:0"
+tls = "implicit"
+cert_file = "/nonexistent/cert.pem"
+key_file = "/nonexistent/key.pem"
+
+[[dkim]]
+domain = "example.com"
+selector = "s"
+key_file = "/nonexistent/dkim.pem"
+`
+	path := writeFile(t, t.TempDir(), "relayd.toml", text, 0o600)
+	if code, out, errs := runCLI(t, nil, "", "route", "-config", path, "-from", "a@example.com", "-to", "b@example.org"); code != 0 {
+		t.Errorf("route: exit %d\n%s%s", code, out, errs)
+	}
+	code, _, errs := runCLI(t, nil, "", "check-config", "-config", path)
+	if code != 2 || !strings.Contains(errs, "listener.cert_file: cannot read /nonexistent/cert.pem") || !strings.Contains(errs, "dkim.key_file: cannot read /nonexistent/dkim.pem") {
+		t.Errorf("check-config: exit %d, want 2 and both files\n%s", code, errs)
+	}
+}
