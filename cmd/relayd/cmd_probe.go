@@ -51,7 +51,7 @@ func (c *cli) test(args []string) int {
 		return 2
 	}
 	name := o.fs.Arg(0)
-	f, warnings, ok := c.loadConfig(*o.config)
+	f, warnings, ok := c.loadConfigFor(*o.config, loadMode{profile: name}) // this profile's secrets only
 	if !ok {
 		return 2
 	}

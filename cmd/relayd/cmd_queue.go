@@ -95,7 +95,7 @@ func (c *cli) queue(args []string) int {
 	if !ok {
 		return 2
 	}
-	f, _, ok := c.loadConfig(*o.config)
+	f, _, ok := c.loadConfigFor(*o.config, loadMode{}) // only [admin]: no profile secret
 	if !ok {
 		return 2
 	}

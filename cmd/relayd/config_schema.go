@@ -29,6 +29,7 @@ type File struct {
 
 	tableMeta
 	name  string         // Path, or "embedded default", for messages
+	mode  loadMode       // what Load read
 	lines map[string]int // indexed key path → line (config_lines.go)
 }
 
