@@ -23,7 +23,7 @@ func TestSecretsOnlyWhereNeeded(t *testing.T) {
 	os.Unsetenv(salesPassEnv) // t.Setenv restores it afterwards
 
 	peer := newProbePeer(t)
-	fa := newFakeAdmin(t, map[string]cannedAnswer{"GET /api/v1/queue": {200, "[]\n"}})
+	fa := newFakeAdmin(t, map[string]cannedAnswer{"GET /api/v1/queue?state=active": {200, "[]\n"}})
 	path := probeConfig(t, peer.port, peer.caFile, probePass, "")
 	b, err := os.ReadFile(path)
 	if err != nil {
