@@ -122,6 +122,9 @@ timeout = "5s"
 			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 				t.Errorf("%s: Content-Type %q, the document says text/plain", name, ct)
 			}
+			if op.Path == "/metrics" {
+				checkMetricsDocumented(t, string(b))
+			}
 			continue
 		}
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
@@ -136,5 +139,18 @@ timeout = "5s"
 			t.Errorf("%s (%d): %s", name, resp.StatusCode, e)
 		}
 		t.Logf("%s: %d", name, resp.StatusCode)
+	}
+}
+
+// checkMetricsDocumented fails for every relayd_ metric family of a
+// /metrics exposition that docs/metrics.md does not list.
+func checkMetricsDocumented(t *testing.T, exposition string) {
+	t.Helper()
+	documented := documentedMetrics(t)
+	for _, line := range strings.Split(exposition, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[0] == "#" && f[1] == "TYPE" && strings.HasPrefix(f[2], "relayd_") && !slices.Contains(documented, f[2]) {
+			t.Errorf("relayd exports %s but docs/metrics.md does not list it", f[2])
+		}
 	}
 }
