@@ -68,20 +68,42 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 	return it
 }
 
+// apiRoutes is every route of the admin API (SPEC §9): Handler registers
+// exactly these, and APIPatterns lists them, so docs/openapi.yaml's test
+// compares the document with what the server really serves.
+var apiRoutes = []struct {
+	pattern string // http.ServeMux pattern: "METHOD /path"
+	handler func(s *Server) http.HandlerFunc
+}{
+	{"GET /api/v1/queue", func(s *Server) http.HandlerFunc { return s.apiList }},
+	{"GET /api/v1/queue/{id}", func(s *Server) http.HandlerFunc { return s.apiShow }},
+	{"DELETE /api/v1/queue/{id}", func(s *Server) http.HandlerFunc { return s.apiAction("delete", s.spool.Cancel) }},
+	{"POST /api/v1/queue/{id}/hold", func(s *Server) http.HandlerFunc { return s.apiAction("hold", s.spool.Hold) }},
+	{"POST /api/v1/queue/{id}/release", func(s *Server) http.HandlerFunc { return s.apiAction("release", s.spool.Release) }},
+	{"POST /api/v1/queue/{id}/retry", func(s *Server) http.HandlerFunc { return s.apiAction("retry", s.spool.RetryNow) }},
+	{"POST /api/v1/queue/retry", func(s *Server) http.HandlerFunc { return s.apiRetryAll }},
+	{"GET /api/v1/profiles", func(s *Server) http.HandlerFunc { return s.apiProfiles }},
+	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProfileTest }},
+}
+
+// APIPatterns returns the "METHOD /path" patterns Handler serves, in
+// registration order. The slice is new on every call.
+func APIPatterns() []string {
+	out := make([]string, len(apiRoutes))
+	for i, r := range apiRoutes {
+		out[i] = r.pattern
+	}
+	return out
+}
+
 // Handler returns the admin API of SPEC §9 under /api/v1/. Host, CSRF,
 // body limit and authentication checks are the caller's (cmd/relayd wraps
 // every route of the admin listener in one chain).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/queue", s.apiList)
-	mux.HandleFunc("GET /api/v1/queue/{id}", s.apiShow)
-	mux.HandleFunc("DELETE /api/v1/queue/{id}", s.apiAction("delete", s.spool.Cancel))
-	mux.HandleFunc("POST /api/v1/queue/{id}/hold", s.apiAction("hold", s.spool.Hold))
-	mux.HandleFunc("POST /api/v1/queue/{id}/release", s.apiAction("release", s.spool.Release))
-	mux.HandleFunc("POST /api/v1/queue/{id}/retry", s.apiAction("retry", s.spool.RetryNow))
-	mux.HandleFunc("POST /api/v1/queue/retry", s.apiRetryAll)
-	mux.HandleFunc("GET /api/v1/profiles", s.apiProfiles)
-	mux.HandleFunc("POST /api/v1/profiles/{name}/test", s.apiProfileTest)
+	for _, r := range apiRoutes {
+		mux.HandleFunc(r.pattern, r.handler(s))
+	}
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
