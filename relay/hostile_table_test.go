@@ -230,6 +230,37 @@ func hostileCases() []hCase {
 			wire: []string{"first\r\n..\r\nMAIL FROM:<evil@example.com>\r\n"}}},
 	})
 
+	// CRLF.CRLF ends the data whatever came before it: here a bare CR
+	// (".\r\r\n"), which go-smtp's reader took for part of an end line
+	// and then read on, so NOOP became message text (issue 14.2).
+	bareCREnd := "Subject: p2\r\n\r\nbody\r\n.\r\r\n.\r\nNOOP\r\n"
+	add(hCase{
+		name:    "smuggling/normalize/CRLF.CRLF after a bare CR ends the data",
+		steps:   hStd(hTx(), hQueued(bareCREnd), hExpect("250 2.0.0", "successfully done nothing"), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"body\r\n.\r\n\r\n"}, lacks: []string{"NOOP"}}},
+	}, hCase{
+		name:  "smuggling/reject/CRLF.CRLF after a bare CR ends the data",
+		cfg:   hReject,
+		steps: hStd(hTx(), hSend(bareCREnd, "550 5.6.0"), hExpect("250 2.0.0", "successfully done nothing"), hQuit()),
+	})
+	// A "." ended by a bare CR is a line of its own, not a stuffed dot:
+	// normalised, the lines are "body", ".", "X" (go-smtp dropped ".\r";
+	// issue 14.3), and the "." is stuffed on the way out.
+	add(hCase{
+		name:  "smuggling/normalize/dot and bare CR at a line start are kept",
+		steps: hStd(hTx(), hQueued("Subject: p3\r\n\r\nbody\r\n.\rX\r\n.\r\n"), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"\r\n\r\nbody\r\n.\r\nX\r\n"},
+			wire: []string{"body\r\n..\r\nX\r\n"}}},
+	}, hCase{
+		name:  "smuggling/reject/dot and bare CR at a line start",
+		cfg:   hReject,
+		steps: hStd(hTx(), hSend("Subject: p3\r\n\r\nbody\r\n.\rX\r\n.\r\n", "550 5.6.0"), hQuit()),
+	}, hCase{
+		name:    "smuggling/normalize/stuffed dot after a bare LF is un-stuffed",
+		steps:   hStd(hTx(), hQueued("Subject: lf\r\n\r\nbody\n..x\r\n.\r\n"), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"body\r\n.x\r\n"}, wire: []string{"body\r\n..x\r\n"}}},
+	})
+
 	// --- BDAT / CHUNKING (RFC 3030; SPEC §4 "BDAT chunks get the same checks").
 	add(hCase{
 		name: "bdat/two chunks",

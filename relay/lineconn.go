@@ -33,8 +33,9 @@ const commandLineLimit = 2000
 //     them, so chunk data is never checked as commands.
 //   - message lines over max_line_length stop the message before go-smtp's
 //     own (sticky) line limit fires, so the client gets one reply.
-//   - bare CR/LF inside a message are noted for bare_lf = "reject"
-//     (go-smtp's DATA reader silently drops ".\r").
+//   - bare CR/LF inside a message are noted for bare_lf = "reject".
+//   - DATA is un-stuffed here (unstuffer, from RFC 5321), not by go-smtp's
+//     DATA reader, which drops a "." and a CR that are message content.
 //   - commands pipelined behind STARTTLS are discarded (RFC 3207 5).
 //   - go-smtp's fixed greeting becomes "220 <hostname> ESMTP relayd".
 //
