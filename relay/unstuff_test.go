@@ -74,10 +74,10 @@ func TestUnstuff(t *testing.T) {
 		{".\r\n", "", 3, true},
 		{"a\r\n.\r\nQUIT\r\n", "a\r\n", 6, true},
 		{"..a\r\n.\r\n", ".a\r\n", 8, true},
-		{"a\n.\r\n", "a\n.\r\n", 5, false},         // "." after a bare LF is not the end, and is kept
-		{"a\n..b\n", "a\n.b\n", 6, false},            // a line after a bare LF is un-stuffed too
-		{"a\r\r\n.\r\nX", "a\r\r\n", 7, true},       // CR CR LF: the second CR and the LF end a line
-		{".\rX\r\n", ".\rX\r\n", 5, false},           // "." ended by a bare CR is kept
+		{"a\n.\r\n", "a\n.\r\n", 5, false},    // "." after a bare LF is not the end, and is kept
+		{"a\n..b\n", "a\n.b\n", 6, false},     // a line after a bare LF is un-stuffed too
+		{"a\r\r\n.\r\nX", "a\r\r\n", 7, true}, // CR CR LF: the second CR and the LF end a line
+		{".\rX\r\n", ".\rX\r\n", 5, false},    // "." ended by a bare CR is kept
 		{"body\r\n.\r\r\n.\r\nNOOP\r\n", "body\r\n.\r\r\n", 13, true},
 		{"a\r.\r\n", "a\r.\r\n", 5, false},
 		{".\n", ".\n", 2, false},
