@@ -56,6 +56,7 @@ const (
 	hOpClosed                  // the server closes conn within 5 s; no 2xx/3xx reply before EOF
 	hOpDrip                    // write data one octet per every until a reply arrives, then the rest
 	hOpHangUp                  // the client closes conn
+	hOpShutWrite               // the client closes its sending side of conn (TCP half-close)
 )
 
 // hstep is one step of a client script.
@@ -100,8 +101,9 @@ func hWrite(data string) hstep { return hstep{op: hOpCmd, data: data} }
 func hExpect(want string, has ...string) hstep {
 	return hstep{op: hOpCmd, want: want, has: has}
 }
-func hClosed() hstep { return hstep{op: hOpClosed} }
-func hTLS() hstep    { return hstep{op: hOpTLS} }
+func hClosed() hstep    { return hstep{op: hOpClosed} }
+func hShutWrite() hstep { return hstep{op: hOpShutWrite} }
+func hTLS() hstep       { return hstep{op: hOpTLS} }
 func hDial(conn int, src string) hstep {
 	return hstep{op: hOpDial, conn: conn, src: src}
 }
@@ -299,6 +301,18 @@ func hostileCases() []hCase {
 		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
 			hSend(hBDAT("Subject: big\r\n\r\n"+strings.Repeat("x", 600)+"\r\n", false), "250 2.0.0"),
 			hSend(hBDAT(strings.Repeat("y", 600)+"\r\n", true), "552 5.3.4"), hQuit()),
+	}, hCase{
+		// RFC 3030 2: a chunk is exactly its size. One cut short by the
+		// end of the connection is no message (issue 14.1).
+		name: "bdat/connection ends inside the LAST chunk",
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
+			hWrite("BDAT 100 LAST\r\nSubject: cut\r\n\r\n"+strings.Repeat("c", 50-len("Subject: cut\r\n\r\n"))),
+			hShutWrite(), hClosed()),
+	}, hCase{
+		name: "bdat/connection ends inside a second chunk",
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
+			hSend(hBDAT("Subject: cut\r\n\r\nfirst\r\n", false), "250 2.0.0"),
+			hWrite("BDAT 100 LAST\r\n"+strings.Repeat("c", 50)), hShutWrite(), hClosed()),
 	}, hCase{
 		name: "bdat/without MAIL is 503 and its chunk is never a command",
 		steps: hStd(hSend(hBDAT("MAIL FROM:<evil@example.com>\r\n", true), "502 5.5.1"),
@@ -981,6 +995,11 @@ func (h *hrun) run(steps []hstep) {
 		case hOpHangUp:
 			h.logf("C%d: client closes", s.conn)
 			hc.c.Close()
+		case hOpShutWrite:
+			h.logf("C%d: client closes its sending side", s.conn)
+			if cw, ok := hc.c.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
 		case hOpCmd:
 			if s.data != "" {
 				h.write(s.conn, hc, s.data)

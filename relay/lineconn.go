@@ -30,7 +30,8 @@ const commandLineLimit = 2000
 //   - command lines over 2000 octets: "500 5.5.2" and closed; HTTP request
 //     lines: closed at once.
 //   - BDAT chunks are followed octet by octet, exactly as go-smtp reads
-//     them, so chunk data is never checked as commands.
+//     them, so chunk data is never checked as commands; a connection that
+//     ends inside a chunk gives go-smtp an error, never a short chunk.
 //   - message lines over max_line_length stop the message before go-smtp's
 //     own (sticky) line limit fires, so the client gets one reply.
 //   - bare CR/LF inside a message are noted for bare_lf = "reject".
@@ -122,12 +123,9 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 		if !l.collectLocked(l.buf) {
 			return 0, nil, false
 		}
-	case l.dataMode:
-		l.pass = l.scanMessage(l.buf)
-		if l.pass < len(l.buf) {
-			l.buf, l.pending = l.buf[:l.pass], smtp.ErrTooLongLine
-		}
 	default:
+		// Between BDAT chunks too (dataMode, not fast): the next BDAT line
+		// must be vetted, or its chunk would not be followed.
 		if err := l.commandLocked(); err != nil {
 			return 0, err, true
 		}
@@ -275,6 +273,17 @@ func (l *lineConn) fill() error {
 	}
 	if err == nil {
 		return nil
+	}
+	if l.chunk > int64(len(l.buf)) && !l.opaque {
+		// The connection ended inside a BDAT chunk. go-smtp reads a chunk
+		// with io.Copy, which takes io.EOF for the end of the chunk, and
+		// would then hand the short chunk on as a message (RFC 3030 2: a
+		// chunk is exactly its size). Its reader gets an error instead, so
+		// the message is dropped, and no later read gets anything.
+		l.raw.kill()
+		if !timedOut(err) {
+			return errChunkCut
+		}
 	}
 	if timedOut(err) && !l.opaque {
 		l.abort("421 4.4.2 Timeout exceeded, closing connection\r\n", "timeout")
