@@ -361,6 +361,40 @@ func hostileCases() []hCase {
 		steps: hSeq(hDial(0, "127.0.0.1"), hExpect("220"), hSend("MAIL FROM:<"+hFrom+">\r\n", "502 5.5.1"), hQuit()),
 	})
 
+	// --- max_errors is relayd's limit (SPEC §3, §8), not go-smtp's
+	// hard-coded "500 5.5.1 Too many errors" at the fourth (issue 14.5):
+	// max_errors errors are answered, the next one is 421 and close.
+	maxErr := func(n int) func(*Config) { return func(c *Config) { c.Listeners[0].MaxErrors = n } }
+	var tenUnknown []hstep
+	for range 10 {
+		tenUnknown = append(tenUnknown, hSend("XYZZY\r\n", "500 5.5.2"))
+	}
+	var tenPipelined []hstep
+	for range 10 {
+		tenPipelined = append(tenPipelined, hExpect("500 5.5.2"))
+	}
+	add(hCase{
+		name:  "errors/max_errors = 10 unknown commands, then 421",
+		cfg:   maxErr(10),
+		steps: hStd(tenUnknown, hSend("NOOP\r\n", "250 2.0.0"), hSend("XYZZY\r\n", "421 4.7.0"), hClosed()),
+	}, hCase{
+		name: "errors/max_errors with pipelined junk: nothing after the 421 runs",
+		cfg:  maxErr(10),
+		steps: hStd(hWrite(strings.Repeat("XYZZY\r\n", 11)+"MAIL FROM:<evil@example.com>\r\n"), tenPipelined,
+			hExpect("421 4.7.0"), hClosed()),
+	}, hCase{
+		name: "errors/every kind of line-level error counts",
+		cfg:  maxErr(4),
+		steps: hStd(hSend("XY\r\n", "500 5.5.2"), hSend("AUTH\r\n", "501 5.5.2"),
+			hSend("MAIL FROM:<>x\r\n", "501 5.5.2"), hSend("MAIL FROM:<> SIZE=1 SIZE=1\r\n", "501 5.5.4"),
+			hSend("\r\n", "421 4.7.0"), hClosed()),
+	}, hCase{
+		name: "errors/session refusals and line errors share the count",
+		cfg:  func(c *Config) { c.Listeners[0].MaxErrors = 2; c.Listeners[0].MaxMessageSize = 1000 },
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+"> SIZE=1001\r\n", "552 5.3.4"), hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"),
+			hSend("MAIL FROM:<"+hFrom+">\r\n", "503 5.5.1"), hSend("XYZZY\r\n", "421 4.7.0"), hClosed()),
+	})
+
 	// --- AUTH (SPEC §4, RFC 4954).
 	add(hCase{
 		name: "auth/listener auth=none offers no AUTH and refuses it",
@@ -369,14 +403,22 @@ func hostileCases() []hCase {
 			hstep{op: hOpCmd, data: "EHLO client.test\r\n", want: "250", has: []string{"PIPELINING"}, lacks: []string{"AUTH"}},
 			hSend("AUTH PLAIN "+hPlainAuth+"\r\n", "538 5.7.11"), hQuit()),
 	}, hCase{
-		// RFC 4954 4 wants 501 5.5.2; go-smtp answers undecodable base64
-		// with a hard-coded 454 4.7.0 before relay sees it.
+		// RFC 4954 4: 501 5.5.2 (go-smtp's own answer was 454 4.7.0;
+		// issue 14.6).
 		name:  "auth/bad base64 initial response",
-		steps: hStd(hSend("AUTH PLAIN !!!not-base64!!!\r\n", "454 4.7.0"), hQuit()),
+		steps: hStd(hSend("AUTH PLAIN !!!not-base64!!!\r\n", "501 5.5.2"), hSend("AUTH PLAIN "+hPlainAuth+"\r\n", "235 2.0.0"), hQuit()),
 	}, hCase{
 		name: "auth/bad base64 in LOGIN response",
-		steps: hStd(hSend("AUTH LOGIN\r\n", "334", "VXNlcm5hbWU6"), hSend("%%%%\r\n", "454 4.7.0"),
+		steps: hStd(hSend("AUTH LOGIN\r\n", "334", "VXNlcm5hbWU6"), hSend("%%%%\r\n", "501 5.5.2"),
 			hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hQuit()),
+	}, hCase{
+		name: "auth/bad base64 in PLAIN response, then AUTH succeeds",
+		steps: hStd(hSend("AUTH PLAIN\r\n", "334"), hSend("not base64!\r\n", "501 5.5.2"),
+			hSend("AUTH PLAIN "+hPlainAuth+"\r\n", "235 2.0.0"), hQuit()),
+	}, hCase{
+		// go-smtp answered 502 5.5.4 (issue 14.6).
+		name:  "auth/AUTH without a mechanism",
+		steps: hStd(hSend("AUTH\r\n", "501 5.5.2"), hSend("AUTH   \r\n", "501 5.5.2"), hQuit()),
 	}, hCase{
 		name: "auth/PLAIN authzid differs from user",
 		steps: hStd(hstep{op: hOpCmd, data: "AUTH PLAIN " + hB64("admin\x00"+hUser+"\x00"+hPass) + "\r\n", want: "535 5.7.8",
@@ -426,19 +468,37 @@ func hostileCases() []hCase {
 		steps:   hStd(hSend("MAIL FROM:<a@example.com> NOTIFY=SUCCESS,FAILURE\r\n", "500 5.5.4"), hOKMail, hOKRcpt, hFinish),
 		deliver: hOne(),
 	}, hCase{
+		// RFC 5321 4.1.1.2: SP between the path and the parameters. go-smtp
+		// took "x" for a parameter and answered 500 (issue 14.6).
+		name:    "address/MAIL FROM:<>x is a syntax error",
+		steps:   hStd(hSend("MAIL FROM:<>x\r\n", "501 5.5.2"), hSend("MAIL FROM:<"+hFrom+">SIZE=10\r\n", "501 5.5.2"), hOKMail, hOKRcpt, hFinish),
+		deliver: hOne(),
+	}, hCase{
+		// go-smtp kept the last SIZE= (issue 14.6).
+		name: "address/MAIL with SIZE= twice",
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+"> SIZE=10 SIZE=20\r\n", "501 5.5.4"),
+			hSend("MAIL FROM:<"+hFrom+"> size=10 BODY=8BITMIME SIZE=10\r\n", "501 5.5.4"), hOKMail, hOKRcpt, hFinish),
+		deliver: hOne(),
+	}, hCase{
+		// The '>' inside the quoted local part does not end the path.
+		name:    "address/MAIL quoted local part with '>' and parameters",
+		steps:   hStd(hSend("MAIL FROM:<\"a>b\"@example.com> SIZE=10 SIZE=11\r\n", "501 5.5.4"), hOKMail, hOKRcpt, hFinish),
+		deliver: hOne(),
+	}, hCase{
 		name:    "address/RCPT NOTIFY without DSN support",
 		steps:   hStd(hOKMail, hSend("RCPT TO:<evil@example.org> NOTIFY=SUCCESS ORCPT=rfc822;x@example.org\r\n", "504 5.5.4"), hOKRcpt, hFinish),
 		deliver: hOne(),
 	}, hCase{
 		name: "address/bare CR splitting a MAIL command",
-		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\rRCPT TO:<evil@example.org>\r\n", "500 5.5.4"),
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\rRCPT TO:<evil@example.org>\r\n", "501 5.5.2"),
 			hOKMail, hOKRcpt, hFinish),
 		deliver: hOne(),
 	}, hCase{
-		// Junk around the path's end: NUL after '>' is a parameter, CR CR LF
+		// Junk around the path's end: NUL after '>' is a syntax error (a
+		// space must come first), CR CR LF
 		// and a lone LF end the command line like CRLF (as in Postfix).
 		name: "address/line end variants after the path",
-		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\x00\r\n", "500 5.5.4"),
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\x00\r\n", "501 5.5.2"),
 			hSend("MAIL FROM:<"+hFrom+">\r\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\n", "250 2.0.0"), hFinish),
 		deliver: hOne(),
 	}, hCase{

@@ -53,6 +53,12 @@ type lineConn struct {
 	wmu   sync.Mutex
 	wheld []byte // continuation lines of a reply, written with its last line
 
+	// What Write tells the reading side about go-smtp's state (vet.go).
+	helo      atomic.Bool // go-smtp accepted EHLO or HELO
+	authResp  atomic.Bool // go-smtp sent a 334: the next line is an AUTH response
+	badSASL   atomic.Bool // an undecodable AUTH response was handed up as "*"
+	greeting4 bool        // the last line handed up was EHLO or HELO (under mu)
+
 	mu       sync.Mutex
 	buf      []byte // read from below, not yet handed up
 	pass     int    // octets at the head of buf already vetted
@@ -195,33 +201,48 @@ func (l *lineConn) growMsg(n int) {
 }
 
 // commandLocked vets the next complete command line in buf, setting pass
-// to its length; pass stays 0 while the line is incomplete. An error means
-// the connection was closed.
+// to its length; pass stays 0 while the line is incomplete. A line answered
+// here (vetCommand, or an undecodable AUTH response) is dropped from buf
+// and the next one vetted. An error means the connection was closed.
 func (l *lineConn) commandLocked() error {
-	i := bytes.IndexByte(l.buf, '\n')
-	if (i < 0 && len(l.buf) > commandLineLimit) || i+1 > commandLineLimit {
-		l.abort("500 5.5.2 Line too long, closing connection\r\n", "syntax")
-		return net.ErrClosed
-	}
-	if isCrossProtocol(l.buf) {
-		l.abort("", "syntax")
-		return net.ErrClosed
-	}
-	if i < 0 {
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if (i < 0 && len(l.buf) > commandLineLimit) || i+1 > commandLineLimit {
+			l.abort("500 5.5.2 Line too long, closing connection\r\n", "syntax")
+			return net.ErrClosed
+		}
+		if isCrossProtocol(l.buf) {
+			l.abort("", "syntax")
+			return net.ErrClosed
+		}
+		if i < 0 {
+			return nil
+		}
+		line := strings.TrimRight(string(l.buf[:i+1]), "\r\n")
+		if l.authResp.Swap(false) {
+			l.saslResponse(line, i)
+			return nil
+		}
+		if e, reason := l.vetCommand(line, l.helo.Load()); e != nil {
+			if err := l.refuse(e, reason); err != nil {
+				return err
+			}
+			l.buf = l.buf[i+1:]
+			continue
+		}
+		l.pass = i + 1
+		switch {
+		case l.ln.config().TLS == "starttls" && strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
+			// RFC 3207 5: what the client pipelined behind STARTTLS is dropped;
+			// from here on this connection carries TLS.
+			l.buf, l.opaque = l.buf[:l.pass], true
+		default:
+			l.chunk = bdatSize(line)
+		}
+		l.lastData = strings.EqualFold(line, "DATA")
+		l.greeting4 = len(line) >= 4 && (strings.EqualFold(line[:4], "EHLO") || strings.EqualFold(line[:4], "HELO"))
 		return nil
 	}
-	line := strings.TrimRight(string(l.buf[:i+1]), "\r\n")
-	l.pass = i + 1
-	switch {
-	case l.ln.config().TLS == "starttls" && strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
-		// RFC 3207 5: what the client pipelined behind STARTTLS is dropped;
-		// from here on this connection carries TLS.
-		l.buf, l.opaque = l.buf[:l.pass], true
-	default:
-		l.chunk = bdatSize(line)
-	}
-	l.lastData = strings.EqualFold(line, "DATA")
-	return nil
 }
 
 // bdatSize is the size of the chunk that follows a BDAT command line, as
@@ -310,9 +331,12 @@ func (l *lineConn) readBuffer() []byte {
 	return l.rbuf
 }
 
-// abort writes a last reply (if any), counts it and closes the connection.
+// abort writes a last reply (if any), counts it (unless reason is "") and
+// closes the connection.
 func (l *lineConn) abort(reply, reason string) {
-	l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
+	if reason != "" {
+		l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
+	}
 	if reply != "" {
 		l.raw.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		l.Conn.Write([]byte(reply))
@@ -337,6 +361,20 @@ func (l *lineConn) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		return len(p), nil
+	}
+	switch {
+	case bytes.HasPrefix(p, []byte("334 ")):
+		l.authResp.Store(true)
+	case l.badSASL.Load() && bytes.HasPrefix(p, []byte("501 ")):
+		l.badSASL.Store(false)
+		if _, err := l.Conn.Write([]byte(replyLine(errAuthBase64))); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	case bytes.HasPrefix(p, []byte("250")) && !l.helo.Load():
+		l.mu.Lock()
+		l.helo.Store(l.greeting4)
+		l.mu.Unlock()
 	}
 	if bytes.HasPrefix(p, []byte("550 5.0.0 Handshake error")) {
 		l.raw.kill()

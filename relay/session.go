@@ -190,10 +190,9 @@ func (s *session) Data(r io.Reader) error {
 // fail counts a rejection and closes the connection after max_errors.
 func (s *session) fail(e *smtp.SMTPError, reason string) error {
 	s.srv.metrics.rejected.WithLabelValues(s.ln.name, reason).Inc()
-	s.c.errors++
-	if s.lcfg.MaxErrors > 0 && s.c.errors > s.lcfg.MaxErrors {
+	if s.c.addError(s.lcfg.MaxErrors) {
 		s.c.kill()
-		return reply(421, 4, 7, 0, "Too many errors, closing connection")
+		return errTooManyErr
 	}
 	return e
 }

@@ -51,3 +51,32 @@ func TestBDATCutShortIsNotSpooled(t *testing.T) {
 	spoolEmpty(t, r)
 	sk.none(r)
 }
+
+// TestMailSizeOverLimitIsCounted: MAIL FROM with SIZE= over
+// max_message_size is refused with 552 5.3.4 and counted in
+// relayd_messages_rejected_total{reason="size"} (issue 14.7; go-smtp
+// refused it itself, uncounted), and nothing is queued.
+func TestMailSizeOverLimitIsCounted(t *testing.T) {
+	sk := newSink(t)
+	cfg := baseConfig(sk.addr)
+	cfg.Listeners[0].MaxMessageSize = 1000
+	r := startRelay(t, cfg)
+	size := r.srv.metrics.rejected.WithLabelValues("local", "size")
+	c := dialRaw(t, r.addr)
+	c.greet()
+	if got := c.cmd("MAIL FROM:<a@example.com> SIZE=1001\r\n"); !strings.HasPrefix(got, "552 5.3.4 ") {
+		t.Fatalf("MAIL with SIZE=1001 over 1000: %q, want 552 5.3.4", got)
+	}
+	if got := testutil.ToFloat64(size); got != 1 {
+		t.Errorf("relayd_messages_rejected_total{reason=\"size\"} = %v, want 1", got)
+	}
+	if got := c.cmd("MAIL FROM:<a@example.com> SIZE=1000\r\n"); !strings.HasPrefix(got, "250 ") {
+		t.Fatalf("MAIL with SIZE=1000: %q, want 250", got)
+	}
+	if got := testutil.ToFloat64(size); got != 1 {
+		t.Errorf("after a MAIL within the limit: relayd_messages_rejected_total{reason=\"size\"} = %v, want 1", got)
+	}
+	c.cmd("QUIT\r\n")
+	spoolEmpty(t, r)
+	sk.none(r)
+}
