@@ -115,6 +115,11 @@ func (s *session) readError(err error) error {
 	case timedOut(err):
 		s.c.kill()
 		return s.fail(errTimeout, "timeout")
+	case errors.Is(err, errOverBudget):
+		// Not the client's fault: not counted against max_errors.
+		s.srv.metrics.rejected.WithLabelValues(s.ln.name, "storage").Inc()
+		s.log.Warn("message refused: the message data buffered by all sessions is at its cap; try again later")
+		return errStorage
 	case errors.Is(err, message.ErrTooBig), errors.Is(err, smtp.ErrDataTooLarge):
 		return s.fail(errTooBig, "size")
 	case errors.Is(err, message.ErrHeaderTooBig):

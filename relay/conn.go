@@ -31,6 +31,7 @@ type conn struct {
 	errors       int
 	closeOnce    sync.Once
 	onClose      func()
+	data         dataBudget // the Server's budget held by lineConn's message buffer
 }
 
 // timeoutError is what a Read returns after idle_timeout or

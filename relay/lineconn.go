@@ -8,10 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/emersion/go-smtp"
-
-	"github.com/relayd/relayd/relay/message"
 )
 
 // commandLineLimit is the longest command line accepted, CRLF included
@@ -83,6 +79,7 @@ type lineConn struct {
 	msgSize  int64     // the size declared with MAIL SIZE= (RFC 1870); 0: none
 	unstuff  unstuffer // state of the un-stuffing
 	msgDone  bool      // msg is complete: the end-of-data line was seen
+	over     bool      // the message is refused: the Server's budget had no room for msg
 }
 
 // readSize is how much one read from below asks for, except on the DATA
@@ -140,64 +137,6 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 		}
 	}
 	return l.serveLocked(p)
-}
-
-// collectLocked is the DATA fast path: it moves the message octets of in
-// (buf, or what fill read into msg's free space) into msg and, at the
-// end-of-data line, leaves just that line (".\r\n") in buf for go-smtp's
-// DATA reader, which then reads an empty message and stops; what follows
-// the line is left in buf too, to be vetted as commands. It checks the line
-// length and notes bare line ends (scanMessage) exactly up to the end of
-// the message. It returns whether Read can go on without reading more.
-func (l *lineConn) collectLocked(in []byte) bool {
-	var n int
-	var end bool
-	l.growMsg(len(in))
-	l.msg, n, end = l.unstuff.feed(l.msg, in)
-	if most := message.HeaderRoom + l.msgLimit + 1; l.msgLimit > 0 && int64(len(l.msg)) > most {
-		l.msg = l.msg[:most] // enough for message.Parse to say too big
-	}
-	if ok := l.scanMessage(in[:n]); ok < n {
-		l.buf, l.pending, l.fast = l.buf[:0], smtp.ErrTooLongLine, false
-		return true
-	}
-	if !end {
-		l.buf = l.buf[:0]
-		return false
-	}
-	if n >= 3 { // the end-of-data line arrived whole in this read
-		l.buf = append(l.store[:0], in[n-3:]...) // in may be buf itself: a forward copy
-	} else {
-		l.buf = append([]byte(".\r\n"), in[n:]...)
-	}
-	l.pass, l.fast, l.msgDone = 3, false, true
-	return true
-}
-
-// Sizes of the buffer a DATA message is collected into (lineConn.msg).
-const (
-	msgMin  = 8 << 10 // the first allocation: a small message needs no other
-	msgKeep = 1 << 20 // a larger buffer is not kept for the session's next message
-)
-
-// growMsg makes room in msg for n more octets, so that feed does not have
-// to grow it. msg doubles, so a message costs O(size) copies and msg stays
-// within about twice what has arrived; it does not grow past the size the
-// client declared (plus one read, for the end-of-data line and what
-// follows) while the message fits in it, nor past max_message_size plus n.
-func (l *lineConn) growMsg(n int) {
-	need := len(l.msg) + n
-	if need <= cap(l.msg) {
-		return
-	}
-	c := max(2*cap(l.msg), need, message.HeaderRoom+msgMin)
-	if d := message.HeaderRoom + l.msgSize + readSize; l.msgSize > 0 && int64(need) <= d {
-		c = int(min(int64(c), d))
-	}
-	if l.msgLimit > 0 {
-		c = int(min(int64(c), message.HeaderRoom+l.msgLimit+1+int64(n)))
-	}
-	l.msg = append(make([]byte, 0, c), l.msg...)
 }
 
 // commandLocked vets the next complete command line in buf, setting pass
@@ -322,7 +261,7 @@ func (l *lineConn) fill() error {
 func (l *lineConn) readBuffer() []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if free := cap(l.msg) - len(l.msg); l.fast && len(l.buf) == 0 && free >= 2*readSize {
+	if free := cap(l.msg) - len(l.msg); l.fast && !l.over && len(l.buf) == 0 && free >= 2*readSize {
 		return l.msg[cap(l.msg)-free/2 : cap(l.msg)]
 	}
 	if l.rbuf == nil {
@@ -415,48 +354,6 @@ func (l *lineConn) startMessage() {
 	l.mu.Lock()
 	l.ls = lineScan{}
 	l.mu.Unlock()
-}
-
-// beginData switches to message mode for DATA or BDAT. After a DATA
-// command, on a connection whose dialogue lineConn sees (not after
-// STARTTLS), it also starts the fast path: the message is then collected
-// here, and takeData returns it once go-smtp's reader has reached the end.
-// limit is max_message_size (0: none), size the size declared at MAIL
-// (0: none), which only sizes the buffer.
-func (l *lineConn) beginData(limit, size int64) (fast bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.dataMode, l.ls.lineLen = true, 0
-	l.fast = l.lastData && !l.opaque && l.chunk == 0
-	if cap(l.msg) > msgKeep {
-		l.msg = nil // do not keep a large message's buffer for the next one
-	}
-	l.msg, l.msgLimit, l.msgSize, l.unstuff, l.msgDone = l.msg[:0], limit, size, unstuffer{}, false
-	if l.fast {
-		l.growMsg(message.HeaderRoom)
-		l.msg = l.msg[:message.HeaderRoom]
-	}
-	return l.fast
-}
-
-// takeData returns the message collected by the fast path, once go-smtp's
-// DATA reader has returned io.EOF (ok false: the end was not seen): it is
-// msg[message.HeaderRoom:], and msg[:message.HeaderRoom] is free room for
-// message.Parse. msg stays the session's, valid until the next beginData;
-// it may be modified (message.Flatten writes in the room) until then.
-func (l *lineConn) takeData() (msg []byte, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.msg, l.msgDone
-}
-
-// endData switches back to command mode and reports whether the message
-// (DATA or BDAT) contained a bare CR or LF.
-func (l *lineConn) endData() (bare bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.dataMode, l.fast = false, false
-	return l.ls.bareEOL
 }
 
 // crossProtocol are line starts that are never SMTP: HTTP request lines and

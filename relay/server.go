@@ -54,6 +54,7 @@ type Server struct {
 	fails   authFailures
 	waiting waiters
 	health  healths
+	budget  memBudget // message data buffered by all sessions (budget.go)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -79,6 +80,7 @@ func New(opts Options) (*Server, error) {
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
 	s.rt.Store(newRuntime(opts.Config))
+	s.budget.setLimit(budgetLimit(opts.Config))
 	s.sched = newScheduler(s)
 	return s, nil
 }
@@ -247,6 +249,7 @@ func (s *Server) Reload(cfg *Config) error {
 		}
 	}
 	s.metrics.precreate(cfg)
+	s.budget.setLimit(budgetLimit(cfg))
 	s.rt.Store(newRuntime(cfg))
 	s.sched.kick()
 	return nil

@@ -168,10 +168,17 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data implements smtp.Session: read, check, commit, then answer 250.
 func (s *session) Data(r io.Reader) error {
-	read := func(lim message.Limits) (*message.Message, error) { return message.Read(r, lim) }
+	// The slow path's buffer (message.Read) takes its share of the
+	// Server's budget through a budgetReader; the fast path's is lineConn's.
+	slow := &dataBudget{b: &s.srv.budget}
+	defer slow.release(true)
+	read := func(lim message.Limits) (*message.Message, error) {
+		return message.Read(&budgetReader{r: r, d: slow}, lim)
+	}
 	if s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
 		read = func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
 	}
+	defer s.lc.finishData()
 	id, err := s.accept(read, s.lc.endData)
 	if err != nil && id != "" {
 		return err // immediate mode: the final reply is the delivery's
@@ -221,9 +228,12 @@ func readFast(r io.Reader, lc *lineConn, lim message.Limits) (*message.Message, 
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, fmt.Errorf("relay: read message: %w", err)
 	}
-	msg, ok := lc.takeData()
-	if !ok {
+	msg, ok, over := lc.takeData()
+	switch {
+	case !ok:
 		return nil, fmt.Errorf("relay: read message: %w", io.ErrUnexpectedEOF)
+	case over:
+		return nil, errOverBudget
 	}
 	return message.Parse(msg, message.HeaderRoom, lim)
 }
