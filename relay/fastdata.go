@@ -107,7 +107,7 @@ func (l *lineConn) growMsg(n int) bool {
 func (l *lineConn) beginData(limit, size int64) (fast bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.dataMode, l.ls.lineLen = true, 0
+	l.ls.lineLen = 0
 	l.fast = l.lastData && !l.opaque && l.chunk == 0
 	l.dropLargeMsg()
 	l.msg, l.msgLimit, l.msgSize, l.unstuff, l.msgDone, l.over = l.msg[:0], limit, size, unstuffer{}, false, false
@@ -152,6 +152,6 @@ func (l *lineConn) takeData() (msg []byte, ok, over bool) {
 func (l *lineConn) endData() (bare bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.dataMode, l.fast = false, false
+	l.fast = false
 	return l.ls.bareEOL
 }

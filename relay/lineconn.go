@@ -50,19 +50,18 @@ type lineConn struct {
 	wheld []byte // continuation lines of a reply, written with its last line
 
 	// What Write tells the reading side about go-smtp's state (vet.go).
-	helo      atomic.Bool // go-smtp accepted EHLO or HELO
-	authResp  atomic.Bool // go-smtp sent a 334: the next line is an AUTH response
-	badSASL   atomic.Bool // an undecodable AUTH response was handed up as "*"
-	greeting4 bool        // the last line handed up was EHLO or HELO (under mu)
+	helo     atomic.Bool // go-smtp accepted EHLO or HELO
+	authResp atomic.Bool // go-smtp sent a 334: the next line is an AUTH response
+	badSASL  atomic.Bool // an undecodable AUTH response was handed up as "*"
 
 	mu       sync.Mutex
 	buf      []byte // read from below, not yet handed up
 	pass     int    // octets at the head of buf already vetted
 	chunk    int64  // BDAT chunk octets still to pass unchecked
 	opaque   bool
-	dataMode bool
 	ls       lineScan // line length and bare line ends inside a message
 	pending  error    // returned once buf is drained
+	lastHelo bool     // the last line handed up was EHLO or HELO
 
 	rbuf  []byte // what fill reads into off the fast path; only the reading goroutine uses it
 	store []byte // buf's backing array, reused whenever buf is empty
@@ -127,7 +126,7 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 			return 0, nil, false
 		}
 	default:
-		// Between BDAT chunks too (dataMode, not fast): the next BDAT line
+		// Between BDAT chunks too (message mode, not fast): the next BDAT line
 		// must be vetted, or its chunk would not be followed.
 		if err := l.commandLocked(); err != nil {
 			return 0, err, true
@@ -179,7 +178,7 @@ func (l *lineConn) commandLocked() error {
 			l.chunk = bdatSize(line)
 		}
 		l.lastData = strings.EqualFold(line, "DATA")
-		l.greeting4 = len(line) >= 4 && (strings.EqualFold(line[:4], "EHLO") || strings.EqualFold(line[:4], "HELO"))
+		l.lastHelo = len(line) >= 4 && (strings.EqualFold(line[:4], "EHLO") || strings.EqualFold(line[:4], "HELO"))
 		return nil
 	}
 }
@@ -312,7 +311,7 @@ func (l *lineConn) Write(p []byte) (int, error) {
 		return len(p), nil
 	case bytes.HasPrefix(p, []byte("250")) && !l.helo.Load():
 		l.mu.Lock()
-		l.helo.Store(l.greeting4)
+		l.helo.Store(l.lastHelo)
 		l.mu.Unlock()
 	}
 	if bytes.HasPrefix(p, []byte("550 5.0.0 Handshake error")) {
