@@ -168,15 +168,16 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data implements smtp.Session: read, check, commit, then answer 250.
 func (s *session) Data(r io.Reader) error {
-	// The slow path's buffer (message.Read) takes its share of the
-	// Server's budget through a budgetReader; the fast path's is lineConn's.
-	slow := &dataBudget{b: &s.srv.budget}
-	defer slow.release(true)
-	read := func(lim message.Limits) (*message.Message, error) {
-		return message.Read(&budgetReader{r: r, d: slow}, lim)
-	}
-	if s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
-		read = func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
+	read := func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
+	if !s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
+		// The slow path's buffer (message.Read) takes its share of the
+		// Server's budget through a budgetReader; the fast path's is
+		// lineConn's.
+		slow := &dataBudget{b: &s.srv.budget}
+		defer slow.release(true)
+		read = func(lim message.Limits) (*message.Message, error) {
+			return message.Read(&budgetReader{r: r, d: slow}, lim)
+		}
 	}
 	defer s.lc.finishData()
 	id, err := s.accept(read, s.lc.endData)

@@ -40,13 +40,18 @@ var knownVerbs = map[string]bool{"HELO": true, "EHLO": true, "LHLO": true, "MAIL
 // "introduce yourself" answer comes first).
 func (l *lineConn) vetCommand(line string, helo bool) (*smtp.SMTPError, string) {
 	// Split as go-smtp's parseCmd does: a 4-letter verb, then a space.
-	if strings.HasPrefix(strings.ToUpper(line), "STARTTLS") {
+	// (No allocation: this runs for every command.)
+	if len(line) >= 8 && strings.EqualFold(line[:8], "STARTTLS") {
 		return nil, ""
 	}
 	if len(line) < 4 || len(line) == 5 || (len(line) > 5 && line[4] != ' ') {
 		return errUnknownCmd, "syntax"
 	}
-	verb := strings.ToUpper(line[:4])
+	var v [4]byte
+	for i := range v {
+		v[i] = upper(line[i])
+	}
+	verb := string(v[:])
 	if !knownVerbs[verb] {
 		return errUnknownCmd, "syntax"
 	}
@@ -57,8 +62,8 @@ func (l *lineConn) vetCommand(line string, helo bool) (*smtp.SMTPError, string) 
 	if len(line) > 5 {
 		arg = strings.TrimSpace(line[5:])
 	}
-	switch verb {
-	case "AUTH":
+	switch {
+	case verb == "AUTH":
 		parts := strings.Fields(arg)
 		if len(parts) == 0 {
 			return errAuthNoMech, "syntax"
@@ -66,7 +71,7 @@ func (l *lineConn) vetCommand(line string, helo bool) (*smtp.SMTPError, string) 
 		if len(parts) > 1 && !saslResponseOK(parts[1]) {
 			return errAuthBase64, "syntax"
 		}
-	case "MAIL":
+	case verb == "MAIL":
 		return vetMail(arg, l.ln.config().MaxMessageSize)
 	}
 	return nil, ""
@@ -100,23 +105,49 @@ func vetMail(arg string, limit int64) (*smtp.SMTPError, string) {
 	if params != "" && params[0] != ' ' {
 		return errMailSyntax, "syntax"
 	}
-	var seen []string
-	for _, p := range strings.Fields(params) {
+	for rest := params; ; {
+		var p string
+		if p, rest = nextParam(rest); p == "" {
+			return nil, ""
+		}
 		key, value, _ := strings.Cut(p, "=")
-		key = strings.ToUpper(key)
-		for _, k := range seen {
-			if k == key {
-				return reply(501, 5, 5, 4, "Duplicate MAIL parameter "+key), "syntax"
+		for before := params[:len(params)-len(rest)-len(p)]; ; {
+			var q string
+			if q, before = nextParam(before); q == "" {
+				break
+			}
+			if k, _, _ := strings.Cut(q, "="); strings.EqualFold(k, key) {
+				return reply(501, 5, 5, 4, "Duplicate MAIL parameter "+strings.ToUpper(key)), "syntax"
 			}
 		}
-		seen = append(seen, key)
-		if key == "SIZE" && limit > 0 {
+		if strings.EqualFold(key, "SIZE") && limit > 0 {
 			if n, err := strconv.ParseUint(value, 10, 64); err == nil && n > uint64(limit) {
 				return errTooBig, "size"
 			}
 		}
 	}
-	return nil, ""
+}
+
+// nextParam splits the first parameter off s, as strings.Fields (which
+// go-smtp uses) would: "" when there is none.
+func nextParam(s string) (param, rest string) {
+	s = strings.TrimLeftFunc(s, isSpace)
+	i := strings.IndexFunc(s, isSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], s[i:]
+}
+
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\r' || r == '\n' || r == '\v' || r == '\f'
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - ('a' - 'A')
+	}
+	return c
 }
 
 // pathEnd returns the length of the reverse-path at the start of s: up to
