@@ -149,8 +149,8 @@ func (s *session) received(id string, now time.Time) string {
 	var b strings.Builder
 	helo := sanitizeHelo(s.helo)
 	fmt.Fprintf(&b, "from %s (%s) by %s (relayd) with %s id %s", helo, clientLiteral(s.c), s.rt.cfg.Hostname, s.protocol(), id)
-	if s.tls != nil {
-		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(s.tls.Version), tls.CipherSuiteName(s.tls.CipherSuite))
+	if st := s.tlsState(); st != nil {
+		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}
 	if s.user != "" {
 		fmt.Fprintf(&b, " (authenticated as %s)", sanitizeHelo(s.user))
@@ -165,7 +165,7 @@ func (s *session) received(id string, now time.Time) string {
 // protocol is the "with" keyword of RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA.
 func (s *session) protocol() string {
 	p := "ESMTP"
-	if s.tls != nil {
+	if s.tlsState() != nil {
 		p += "S"
 	}
 	if s.user != "" {

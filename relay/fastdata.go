@@ -99,8 +99,7 @@ func (l *lineConn) growMsg(n int) bool {
 }
 
 // beginData switches to message mode for DATA or BDAT. After a DATA
-// command, on a connection whose dialogue lineConn sees (not after
-// STARTTLS), it also starts the fast path: the message is then collected
+// command it also starts the fast path: the message is then collected
 // here, and takeData returns it once go-smtp's reader has reached the end.
 // limit is max_message_size (0: none), size the size declared at MAIL
 // (0: none), which only sizes the buffer.
@@ -108,7 +107,7 @@ func (l *lineConn) beginData(limit, size int64) (fast bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ls.lineLen = 0
-	l.fast = l.lastData && !l.opaque && l.chunk == 0
+	l.fast = l.lastData && l.chunk == 0
 	l.dropLargeMsg()
 	l.msg, l.msgLimit, l.msgSize, l.unstuff, l.msgDone, l.over = l.msg[:0], limit, size, unstuffer{}, false, false
 	if l.fast && l.growMsg(message.HeaderRoom) {

@@ -790,26 +790,28 @@ func hostileCases() []hCase {
 	}, hCase{
 		name: "tls/command line of 2001 octets after STARTTLS is 500 and close",
 		tls:  true,
-		limit: "after STARTTLS go-smtp runs TLS itself on top of relay's line layer, which then sees only " +
-			"ciphertext; such sessions are bounded by max_line_length (go-smtp), not 2000 octets",
 		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hEHLO(),
 			hSend("NOOP "+strings.Repeat("n", 2001-len("NOOP \r\n"))+"\r\n", "500 5.5.2"), hClosed()),
 	}, hCase{
-		name:  "tls/CRLF.CRLF after a bare CR ends the data after STARTTLS",
-		tls:   true,
-		limit: "after STARTTLS go-smtp runs TLS itself on top of relay's line layer, which then sees only ciphertext: go-smtp's DATA reader (stateDotCR) reads on past this end of data",
+		// RFC 3207 4.2: the EHLO before STARTTLS is forgotten.
+		name: "tls/MAIL right after STARTTLS needs a new EHLO",
+		tls:  true,
+		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hSend("MAIL FROM:<"+hFrom+">\r\n", "502 5.5.1"),
+			hEHLO(), hOKMail, hOKRcpt, hFinish),
+		deliver: hOne("with ESMTPS"),
+	}, hCase{
+		name: "tls/CRLF.CRLF after a bare CR ends the data after STARTTLS",
+		tls:  true,
 		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hEHLO(), hTx(),
 			hQueued("Subject: p2\r\n\r\nbody\r\n.\r\r\n.\r\nNOOP\r\n"), hExpect("250 2.0.0"), hQuit()),
 		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"body\r\n.\r\n\r\n"}, lacks: []string{"NOOP"}}},
 	}, hCase{
 		name:  "tls/max_errors after STARTTLS",
 		tls:   true,
-		limit: "after STARTTLS go-smtp runs TLS itself on top of relay's line layer, which then sees only ciphertext: go-smtp closes at its own fourth error (500 5.5.1)",
 		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hEHLO(), tenUnknown, hSend("XYZZY\r\n", "421 4.7.0"), hClosed()),
 	}, hCase{
-		name:  "tls/connection ends inside a BDAT chunk after STARTTLS",
-		tls:   true,
-		limit: "after STARTTLS go-smtp runs TLS itself on top of relay's line layer, which then sees only ciphertext: go-smtp takes the end of the connection for the end of the chunk",
+		name: "tls/connection ends inside a BDAT chunk after STARTTLS",
+		tls:  true,
 		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hEHLO(),
 			hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
 			hWrite("BDAT 100 LAST\r\n"+strings.Repeat("c", 50)), hShutWrite(), hClosed())}, hCase{

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
 	"strconv"
 	"strings"
@@ -33,14 +34,12 @@ const commandLineLimit = 2000
 //   - bare CR/LF inside a message are noted for bare_lf = "reject".
 //   - DATA is un-stuffed here (unstuffer, from RFC 5321), not by go-smtp's
 //     DATA reader, which drops a "." and a CR that are message content.
-//   - commands pipelined behind STARTTLS are discarded (RFC 3207 5).
+//   - STARTTLS is run here (startTLS), not by go-smtp, so that lineConn
+//     stays above TLS and all of the above holds in TLS sessions too;
+//     commands pipelined behind STARTTLS are discarded (RFC 3207 5).
 //   - go-smtp's fixed greeting becomes "220 <hostname> ESMTP relayd".
-//
-// After STARTTLS go-smtp runs TLS on top of lineConn, which from then on
-// passes octets through unseen ("opaque"); such sessions get go-smtp's own
-// line limit and timeout handling.
 type lineConn struct {
-	net.Conn       // *conn, or *tls.Conn over *conn for implicit TLS
+	net.Conn       // *conn, or *tls.Conn over *conn for implicit TLS and after STARTTLS
 	raw      *conn // the socket below
 	ln       *listener
 	greeting string
@@ -54,11 +53,17 @@ type lineConn struct {
 	authResp atomic.Bool // go-smtp sent a 334: the next line is an AUTH response
 	badSASL  atomic.Bool // an undecodable AUTH response was handed up as "*"
 
+	// After STARTTLS (startTLS): the TLS connection and its state.
+	// Conn is replaced by tlsConn on the reading goroutine while go-smtp
+	// waits in Read; Close uses these, as it may run on another.
+	under    net.Conn // Conn as it was built
+	tlsConn  atomic.Pointer[tls.Conn]
+	tlsState atomic.Pointer[tls.ConnectionState]
+
 	mu       sync.Mutex
-	buf      []byte // read from below, not yet handed up
-	pass     int    // octets at the head of buf already vetted
-	chunk    int64  // BDAT chunk octets still to pass unchecked
-	opaque   bool
+	buf      []byte   // read from below, not yet handed up
+	pass     int      // octets at the head of buf already vetted
+	chunk    int64    // BDAT chunk octets still to pass unchecked
 	ls       lineScan // line length and bare line ends inside a message
 	pending  error    // returned once buf is drained
 	lastHelo bool     // the last line handed up was EHLO or HELO
@@ -115,8 +120,6 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 		return 0, err, true
 	case len(l.buf) == 0:
 		return 0, nil, false
-	case l.opaque:
-		l.pass = len(l.buf)
 	case l.chunk > 0:
 		l.pass = int(min(int64(len(l.buf)), l.chunk))
 		l.chunk -= int64(l.pass)
@@ -168,15 +171,14 @@ func (l *lineConn) commandLocked() error {
 			l.buf = l.buf[i+1:]
 			continue
 		}
-		l.pass = i + 1
-		switch {
-		case l.ln.config().TLS == "starttls" && strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
-			// RFC 3207 5: what the client pipelined behind STARTTLS is dropped;
-			// from here on this connection carries TLS.
-			l.buf, l.opaque = l.buf[:l.pass], true
-		default:
-			l.chunk = bdatSize(line)
+		if l.ln.config().TLS == "starttls" && len(line) >= 8 && strings.EqualFold(line[:8], "STARTTLS") {
+			if err := l.startTLS(); err != nil {
+				return err
+			}
+			continue
 		}
+		l.pass = i + 1
+		l.chunk = bdatSize(line)
 		l.lastData = strings.EqualFold(line, "DATA")
 		l.lastHelo = len(line) >= 4 && (strings.EqualFold(line[:4], "EHLO") || strings.EqualFold(line[:4], "HELO"))
 		return nil
@@ -233,7 +235,7 @@ func (l *lineConn) fill() error {
 	if err == nil {
 		return nil
 	}
-	if l.chunk > int64(len(l.buf)) && !l.opaque {
+	if l.chunk > int64(len(l.buf)) {
 		// The connection ended inside a BDAT chunk. go-smtp reads a chunk
 		// with io.Copy, which takes io.EOF for the end of the chunk, and
 		// would then hand the short chunk on as a message (RFC 3030 2: a
@@ -244,7 +246,7 @@ func (l *lineConn) fill() error {
 			return errChunkCut
 		}
 	}
-	if timedOut(err) && !l.opaque {
+	if timedOut(err) {
 		l.abort("421 4.4.2 Timeout exceeded, closing connection\r\n", "timeout")
 		return net.ErrClosed
 	}
@@ -314,9 +316,8 @@ func (l *lineConn) Write(p []byte) (int, error) {
 		l.helo.Store(l.lastHelo)
 		l.mu.Unlock()
 	}
-	if bytes.HasPrefix(p, []byte("550 5.0.0 Handshake error")) {
-		l.raw.kill()
-		defer l.raw.Close()
+	if l.tlsState.Load() != nil && bytes.Equal(p, []byte("250-STARTTLS\r\n")) {
+		return len(p), nil // go-smtp does not know TLS is on: not offered again (RFC 3207 4.2)
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -370,3 +371,54 @@ func isCrossProtocol(line []byte) bool {
 }
 
 var _ net.Conn = (*lineConn)(nil)
+
+// startTLS runs STARTTLS for go-smtp (RFC 3207), which never sees the
+// command: 220, the handshake on the socket, and lineConn then reads and
+// writes through TLS, so it goes on vetting the dialogue. What the client
+// pipelined behind STARTTLS is discarded (RFC 3207 5). go-smtp still
+// thinks it has EHLO: until a new EHLO, lineConn answers what needs one
+// itself (vetCommand), and EHLO resets go-smtp's transaction. A handshake
+// that fails closes the connection (go-smtp would go on in plaintext).
+func (l *lineConn) startTLS() error {
+	l.buf, l.pass = l.buf[:0], 0
+	if l.tlsState.Load() != nil {
+		return l.answer("502 5.5.1 Already running in TLS\r\n")
+	}
+	if err := l.answer("220 2.0.0 Ready to start TLS\r\n"); err != nil {
+		return err
+	}
+	tc := tls.Server(l.Conn, l.ln.config().TLSConfig)
+	l.raw.Conn.SetWriteDeadline(time.Now().Add(time.Minute))
+	if err := tc.Handshake(); err != nil {
+		l.raw.kill()
+		l.raw.Close()
+		return net.ErrClosed
+	}
+	state := tc.ConnectionState()
+	l.tlsConn.Store(tc)
+	l.tlsState.Store(&state)
+	l.Conn = tc
+	l.helo.Store(false)
+	return nil
+}
+
+// answer writes a reply of lineConn's own, after any held lines.
+func (l *lineConn) answer(reply string) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.raw.Conn.SetWriteDeadline(time.Now().Add(time.Minute))
+	_, err := l.Conn.Write(append(l.wheld, reply...))
+	l.wheld = l.wheld[:0]
+	return err
+}
+
+// Close implements net.Conn; it may run on any goroutine.
+func (l *lineConn) Close() error {
+	if tc := l.tlsConn.Load(); tc != nil {
+		return tc.Close()
+	}
+	if l.under != nil {
+		return l.under.Close()
+	}
+	return l.raw.Close()
+}

@@ -115,7 +115,7 @@ func (l *listener) admit(raw net.Conn) net.Conn {
 	if cfg.TLS == "implicit" {
 		below = tls.Server(c, cfg.TLSConfig)
 	}
-	return &lineConn{Conn: below, raw: c, ln: l, greeting: l.srv.greeting()}
+	return &lineConn{Conn: below, under: below, raw: c, ln: l, greeting: l.srv.greeting()}
 }
 
 // release returns a closed connection's slots.

@@ -72,7 +72,17 @@ func (s *session) AuthMechanisms() []string {
 }
 
 func (s *session) authAllowed() bool {
-	return s.lcfg.Auth != "none" && (s.tls != nil || s.c.local)
+	return s.lcfg.Auth != "none" && (s.tlsState() != nil || s.c.local)
+}
+
+// tlsState is the session's TLS state, nil for plaintext. lineConn runs
+// STARTTLS itself, so go-smtp keeps the session it had before: the state
+// is asked for each time, not only when the session starts.
+func (s *session) tlsState() *tls.ConnectionState {
+	if s.tls != nil {
+		return s.tls
+	}
+	return s.lc.tlsState.Load()
 }
 
 // Auth implements smtp.AuthSession with server-side PLAIN and LOGIN.

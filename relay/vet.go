@@ -5,7 +5,6 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -25,7 +24,11 @@ var (
 	errAuthBase64 = reply(501, 5, 5, 2, "Invalid base64 data") // RFC 4954 4
 	errMailSyntax = reply(501, 5, 5, 2, "Syntax error: a space must separate the address from the MAIL parameters")
 	errTooManyErr = reply(421, 4, 7, 0, "Too many errors, closing connection")
+	errHeloFirst  = reply(502, 5, 5, 1, "Please introduce yourself first.")
 )
+
+// needsHelo are the commands go-smtp refuses before EHLO/HELO.
+var needsHelo = map[string]bool{"MAIL": true, "RCPT": true, "DATA": true, "BDAT": true, "AUTH": true}
 
 // knownVerbs are the commands go-smtp dispatches; any other verb is
 // answered here (go-smtp would count it against its own limit).
@@ -56,6 +59,11 @@ func (l *lineConn) vetCommand(line string, helo bool) (*smtp.SMTPError, string) 
 		return errUnknownCmd, "syntax"
 	}
 	if !helo {
+		if l.tlsState.Load() != nil && needsHelo[verb] {
+			// After STARTTLS, where go-smtp still has the old EHLO (RFC
+			// 3207 4.2: it is forgotten); go-smtp's own words otherwise.
+			return errHeloFirst, ""
+		}
 		return nil, ""
 	}
 	arg := ""
@@ -196,17 +204,14 @@ func (l *lineConn) saslResponse(line string, i int) {
 // once the connection has had more than max_errors errors, answers 421
 // instead and closes (SPEC §3: relayd's max_errors, not go-smtp's).
 func (l *lineConn) refuse(e *smtp.SMTPError, reason string) error {
-	l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
-	if l.raw.addError(l.ln.config().MaxErrors) {
-		l.abort(replyLine(errTooManyErr), "")
-		return net.ErrClosed
+	if reason != "" { // "": not the client's error (errHeloFirst)
+		l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
+		if l.raw.addError(l.ln.config().MaxErrors) {
+			l.abort(replyLine(errTooManyErr), "")
+			return net.ErrClosed
+		}
 	}
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	l.raw.Conn.SetWriteDeadline(time.Now().Add(time.Minute))
-	_, err := l.Conn.Write(append(l.wheld, replyLine(e)...))
-	l.wheld = l.wheld[:0]
-	return err
+	return l.answer(replyLine(e))
 }
 
 // replyLine is e as one reply line.
