@@ -58,6 +58,7 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 				}
 			}
 			ar.NextAttempt = &t
+			s.pausedNote(&ar, r, now)
 		}
 		it.Recipients = append(it.Recipients, ar)
 		if o := stateOrder[r.State]; best < 0 || o < best {
