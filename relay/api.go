@@ -176,6 +176,7 @@ func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "retry the deferred messages", err)
 		return
 	}
+	s.log.Info("admin action", "action", "retry all", "user", apiUser, "messages", n)
 	s.sched.kick()
 	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
 }
