@@ -321,3 +321,22 @@ func TestPausedImmediateProfileAnswersQueued(t *testing.T) {
 	}
 	sa.wait()
 }
+
+// TestPausedFallbackTakesNothingOver: when the primary is down, a paused
+// fallback is skipped: the recipient is deferred for the primary, and the
+// fallback's upstream sees nothing.
+func TestPausedFallbackTakesNothingOver(t *testing.T) {
+	cfg, sa, sb := twoUpstreams(t)
+	cfg.Profiles["a"].Fallback = []string{"b"}
+	r := startRelay(t, cfg)
+	if err := r.srv.PauseProfile("b", 0, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	sa.srv.Close() // primary down: connection refused
+	id := send(t, r.addr, "app@example.com", []string{"x@example.org"}, simpleBody)
+	m := r.waitState(id, spool.StateDeferred)
+	if m.Recipients[0].Profile != "a" {
+		t.Errorf("deferred under profile %q, want a", m.Recipients[0].Profile)
+	}
+	sb.none(r)
+}
