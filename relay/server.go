@@ -59,6 +59,7 @@ type Server struct {
 	waiting waiters
 	health  healths
 	budget  memBudget // message data buffered by all sessions (budget.go)
+	pauses  pauses    // profiles paused at run time (pause.go)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -78,7 +79,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(opts.Registerer)
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now))
+		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now), newPausedCollector(s))
 	}
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
@@ -86,6 +87,9 @@ func New(opts Options) (*Server, error) {
 	s.rt.Store(newRuntime(opts.Config))
 	s.budget.setLimit(budgetLimit(opts.Config))
 	s.sched = newScheduler(s)
+	if err := s.loadPauses(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
