@@ -50,6 +50,7 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	m := &spool.Message{
 		ID: spool.NewID(), Created: now, Sender: s.from, Team: s.team,
 		Listener: s.ln.name, UTF8: s.utf8,
+		From: shownFrom(msg.Get("From")), Subject: shownSubject(msg.Get("Subject")),
 	}
 	for _, to := range s.rcpts {
 		d, err := rt.route(s.from, s.team, to, headerProfile)
@@ -92,7 +93,7 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	s.srv.metrics.accepted.WithLabelValues(s.ln.name, s.team).Inc()
 	s.log.Info("message accepted", "msg_id", m.ID, "sender", s.from, "rcpts", len(m.Recipients),
 		"size", m.Size, "team", s.team, "user", s.user)
-	if rcpts, limit := immediateRecipients(rt, m); len(rcpts) > 0 {
+	if rcpts, limit := s.srv.immediateRecipients(rt, m, now); len(rcpts) > 0 {
 		w := s.srv.await(m.ID, rcpts)
 		s.srv.sched.kick()
 		return m.ID, s.immediateReply(m, w, limit)
@@ -102,11 +103,15 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 }
 
 // immediateRecipients are the recipients routed to mode = "immediate"
-// profiles, and how long their client may be kept waiting.
-func immediateRecipients(rt *runtime, m *spool.Message) ([]string, time.Duration) {
+// profiles, and how long their client may be kept waiting. A paused
+// profile's recipients are not waited for: they stay queued (250).
+func (s *Server) immediateRecipients(rt *runtime, m *spool.Message, now time.Time) ([]string, time.Duration) {
 	var rcpts []string
 	var limit time.Duration
 	for _, r := range m.Recipients {
+		if _, paused := s.paused(r.Profile, now); paused {
+			continue
+		}
 		if p, ok := rt.cfg.Profiles[r.Profile]; ok && p.Immediate {
 			rcpts = append(rcpts, r.Address)
 			limit = max(limit, 3*p.Upstream.Timeout+p.Upstream.DataTimeout)
@@ -122,6 +127,11 @@ func (s *session) readError(err error) error {
 	case timedOut(err):
 		s.c.kill()
 		return s.fail(errTimeout, "timeout")
+	case errors.Is(err, errOverBudget):
+		// Not the client's fault: not counted against max_errors.
+		s.srv.metrics.rejected.WithLabelValues(s.ln.name, "storage").Inc()
+		s.log.Warn("message refused: the message data buffered by all sessions is at its cap; try again later")
+		return errStorage
 	case errors.Is(err, message.ErrTooBig), errors.Is(err, smtp.ErrDataTooLarge):
 		return s.fail(errTooBig, "size")
 	case errors.Is(err, message.ErrHeaderTooBig):
@@ -151,8 +161,8 @@ func (s *session) received(id string, now time.Time) string {
 	var b strings.Builder
 	helo := sanitizeHelo(s.helo)
 	fmt.Fprintf(&b, "from %s (%s) by %s (relayd) with %s id %s", helo, clientLiteral(s.c), s.rt.cfg.Hostname, s.protocol(), id)
-	if s.tls != nil {
-		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(s.tls.Version), tls.CipherSuiteName(s.tls.CipherSuite))
+	if st := s.tlsState(); st != nil {
+		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}
 	if s.user != "" {
 		fmt.Fprintf(&b, " (authenticated as %s)", sanitizeHelo(s.user))
@@ -167,7 +177,7 @@ func (s *session) received(id string, now time.Time) string {
 // protocol is the "with" keyword of RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA.
 func (s *session) protocol() string {
 	p := "ESMTP"
-	if s.tls != nil {
+	if s.tlsState() != nil {
 		p += "S"
 	}
 	if s.user != "" {

@@ -159,14 +159,12 @@ func (s *Server) linkAttachments(env *upstream.Envelope, m *spool.Message, p *Pr
 const apiAttachmentsUnset = "attachment links are not configured: set [attachments] base_url in the configuration"
 
 // apiAttachments is GET /api/v1/attachments[?message=ID]: the stored
-// attachments (SPEC §14), oldest first.
+// attachments (SPEC §14), oldest first; none without a store.
 func (s *Server) apiAttachments(w http.ResponseWriter, r *http.Request) {
-	store := s.opts.Attachments
-	if store == nil {
-		writeError(w, http.StatusNotFound, apiAttachmentsUnset)
-		return
+	var items []attachments.Info
+	if store := s.opts.Attachments; store != nil {
+		items = store.List(r.URL.Query().Get("message"))
 	}
-	items := store.List(r.URL.Query().Get("message"))
 	if items == nil {
 		items = []attachments.Info{}
 	}

@@ -40,6 +40,9 @@ type Options struct {
 	Now        func() time.Time      // clock for schedules; nil = time.Now
 	// Dial connects to upstreams; nil = net.Dialer. Tests may redirect it.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Sleep waits before a failed AUTH is answered (auth.go); nil =
+	// time.Sleep. Tests inject it to see the delays without waiting.
+	Sleep func(time.Duration)
 	// Attachments stores the attachments profiles replace by links
 	// (SPEC §14); nil = no profile may link (limits still refuse).
 	Attachments *attachments.Store
@@ -59,6 +62,8 @@ type Server struct {
 	fails   authFailures
 	waiting waiters
 	health  healths
+	budget  memBudget // message data buffered by all sessions (budget.go)
+	pauses  pauses    // profiles paused at run time (pause.go)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -78,13 +83,17 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(opts.Registerer)
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now))
+		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now), newPausedCollector(s))
 	}
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
 	s.rt.Store(newRuntime(opts.Config))
+	s.budget.setLimit(budgetLimit(opts.Config))
 	s.sched = newScheduler(s)
+	if err := s.loadPauses(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -263,6 +272,7 @@ func (s *Server) Reload(cfg *Config) error {
 		l.cfgp.Store(&n) // never go-smtp's fields: running sessions read them (newSMTPServer)
 	}
 	s.metrics.precreate(cfg)
+	s.budget.setLimit(budgetLimit(cfg))
 	s.rt.Store(newRuntime(cfg))
 	s.sched.kick()
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -72,7 +73,17 @@ func (s *session) AuthMechanisms() []string {
 }
 
 func (s *session) authAllowed() bool {
-	return s.lcfg.Auth != "none" && (s.tls != nil || s.c.local)
+	return s.lcfg.Auth != "none" && (s.tlsState() != nil || s.c.local)
+}
+
+// tlsState is the session's TLS state, nil for plaintext. lineConn runs
+// STARTTLS itself, so go-smtp keeps the session it had before: the state
+// is asked for each time, not only when the session starts.
+func (s *session) tlsState() *tls.ConnectionState {
+	if s.tls != nil {
+		return s.tls
+	}
+	return s.lc.tlsState.Load()
 }
 
 // Auth implements smtp.AuthSession with server-side PLAIN and LOGIN.
@@ -87,7 +98,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, username, password string) error {
 			if identity != "" && identity != username {
-				return s.authFailed(username)
+				return s.authFailed(username, false)
 			}
 			return s.authenticate(username, password)
 		}), nil
@@ -97,11 +108,15 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-// authenticate checks a username and password against [[team.user]].
+// authenticate checks a username and password against [[team.user]]. A
+// user locked after repeated failures (auth.go) is refused like a wrong
+// password, after the same check and the same delay.
 func (s *session) authenticate(username, password string) error {
-	if !s.srv.checkPassword(s.rt, username, password) {
-		return s.authFailed(username)
+	locked := s.srv.userLocked(username)
+	if ok := s.srv.checkPassword(s.rt, username, password); !ok || locked {
+		return s.authFailed(username, !ok)
 	}
+	s.srv.userSucceeded(username)
 	s.user = username
 	s.team = s.rt.router.TeamOf(s.rt.cfg.Users[username].Team, s.c.addr, s.lcfg.Team)
 	s.log.Info("authenticated", "user", username, "team", s.team)
@@ -110,11 +125,20 @@ func (s *session) authenticate(username, password string) error {
 
 // authFailed counts a failure, delays the answer (at least 1 s, longer for
 // repeated failures from the same address) and closes the connection after
-// max_auth_failures.
-func (s *session) authFailed(username string) error {
+// max_auth_failures. wrongPassword counts it against the username too
+// (a configured one), which locks it after repeated failures.
+func (s *session) authFailed(username string, wrongPassword bool) error {
 	s.c.authFailures++
 	s.srv.metrics.rejected.WithLabelValues(s.ln.name, "auth").Inc()
-	s.log.Warn("authentication failed", "user", username, "failures", s.c.authFailures)
+	args := []any{"user", username, "failures", s.c.authFailures}
+	if _, known := s.rt.cfg.Users[username]; known && wrongPassword {
+		if until := s.srv.userFailed(username); !until.IsZero() {
+			args = append(args, "locked_until", until.UTC().Format(time.RFC3339))
+		}
+	} else if known && s.srv.userLocked(username) {
+		args = append(args, "locked", true)
+	}
+	s.log.Warn("authentication failed", args...)
 	s.srv.authDelay(s.c.addr)
 	if s.lcfg.MaxAuthFailures > 0 && s.c.authFailures >= s.lcfg.MaxAuthFailures {
 		s.c.kill()
@@ -177,10 +201,18 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data implements smtp.Session: read, check, commit, then answer 250.
 func (s *session) Data(r io.Reader) error {
-	read := func(lim message.Limits) (*message.Message, error) { return message.Read(r, lim) }
-	if s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
-		read = func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
+	read := func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
+	if !s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
+		// The slow path's buffer (message.Read) takes its share of the
+		// Server's budget through a budgetReader; the fast path's is
+		// lineConn's.
+		slow := &dataBudget{b: &s.srv.budget}
+		defer slow.release(true)
+		read = func(lim message.Limits) (*message.Message, error) {
+			return message.Read(&budgetReader{r: r, d: slow}, lim)
+		}
 	}
+	defer s.lc.finishData()
 	id, err := s.accept(read, s.lc.endData)
 	if err != nil && id != "" {
 		return err // immediate mode: the final reply is the delivery's
@@ -199,10 +231,9 @@ func (s *session) Data(r io.Reader) error {
 // fail counts a rejection and closes the connection after max_errors.
 func (s *session) fail(e *smtp.SMTPError, reason string) error {
 	s.srv.metrics.rejected.WithLabelValues(s.ln.name, reason).Inc()
-	s.c.errors++
-	if s.lcfg.MaxErrors > 0 && s.c.errors > s.lcfg.MaxErrors {
+	if s.c.addError(s.lcfg.MaxErrors) {
 		s.c.kill()
-		return reply(421, 4, 7, 0, "Too many errors, closing connection")
+		return errTooManyErr
 	}
 	return e
 }
@@ -231,9 +262,12 @@ func readFast(r io.Reader, lc *lineConn, lim message.Limits) (*message.Message, 
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, fmt.Errorf("relay: read message: %w", err)
 	}
-	msg, ok := lc.takeData()
-	if !ok {
+	msg, ok, over := lc.takeData()
+	switch {
+	case !ok:
 		return nil, fmt.Errorf("relay: read message: %w", io.ErrUnexpectedEOF)
+	case over:
+		return nil, errOverBudget
 	}
 	return message.Parse(msg, message.HeaderRoom, lim)
 }

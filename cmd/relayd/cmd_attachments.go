@@ -52,7 +52,7 @@ func (c *cli) attachments(args []string) int {
 	case rest[0] != "list" && rest[0] != "revoke":
 		return bad("unknown subcommand %q", rest[0])
 	}
-	f, _, ok := c.loadConfig(*cfg)
+	f, _, ok := c.loadConfigFor(*cfg, loadMode{}) // only [admin]: no profile secret
 	if !ok {
 		return 2
 	}

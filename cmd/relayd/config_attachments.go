@@ -93,7 +93,7 @@ func validateAttachments(f *File, p *problems) {
 	switch {
 	case (a.CertFile == "") != (a.KeyFile == ""):
 		p.err(m, "cert_file", "HTTPS needs both cert_file and key_file")
-	case a.CertFile != "" && a.Enabled():
+	case a.CertFile != "" && a.Enabled() && f.mode.full: // the CLI does not read the key
 		cfg, err := loadServerTLS(a.CertFile, a.KeyFile)
 		if err != nil {
 			p.err(m, "cert_file", "%v", err)
