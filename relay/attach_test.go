@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/relayd/relayd/policy"
 	"github.com/relayd/relayd/relay/attachments"
 	"github.com/relayd/relayd/spool"
 	"github.com/relayd/relayd/upstream"
@@ -370,5 +371,26 @@ sys.exit(0 if ok else 1)
 	out, err := exec.Command(py, "-c", script, filepath.Join(dir, "msg"), filepath.Join(dir, "txt")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("dkimpy: %v: %s", err, out)
+	}
+}
+
+// TestAttachmentPerProfileRendering: one message, recipients routed to two
+// profiles: the "oversize" profile's recipient gets a link, the other
+// profile's recipient the original attachment, octet for octet.
+func TestAttachmentPerProfileRendering(t *testing.T) {
+	cfg, sa, sb := twoUpstreams(t)
+	cfg.Policy.Routes = []policy.Route{{Index: 1, Recipient: "*@example.net", Profile: "b"}}
+	cfg.Profiles["a"].MaxAttachmentSize, cfg.Profiles["a"].AttachmentsAsURL = 50<<10, AttachOversize
+	r := startAttachRelay(t, cfg)
+	big := content(120<<10, 15)
+	body := thunderbird(big, content(100, 16))
+	send(t, r.addr, "alice@example.com", []string{"one@example.org", "two@example.net"}, body)
+	ma, mb := sa.wait(), sb.wait()
+	link, _ := linkOf(t, ma.Data, 2)
+	if !bytes.Equal(leafBytes(mb.Data)[2], leafBytes([]byte(body))[2]) {
+		t.Error("profile b's recipient did not get the original attachment")
+	}
+	if resp, got := httpGet(t, "GET", link); resp.StatusCode != 200 || !bytes.Equal(got, big) {
+		t.Errorf("GET: %d", resp.StatusCode)
 	}
 }
