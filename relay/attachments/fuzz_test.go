@@ -2,6 +2,7 @@ package attachments
 
 import (
 	"bytes"
+	"math/rand"
 	"testing"
 	"time"
 )
@@ -15,7 +16,12 @@ func FuzzWalk(f *testing.F) {
 	f.Add([]byte(outlook(content(500, 3), content(700, 4))))
 	f.Add([]byte(signed(content(300, 5))))
 	f.Add([]byte(crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Disposition: attachment; filename*=UTF-8''%C3%A9.txt\n\nx\n--b--\n")))
-	f.Fuzz(func(t *testing.T, msg []byte) {
+	f.Fuzz(checkWalk)
+}
+
+// checkWalk is FuzzWalk's property.
+func checkWalk(t *testing.T, msg []byte) {
+	{
 		tr := Walk(msg)
 		pos := 0
 		for i, p := range tr.Leaves {
@@ -50,5 +56,37 @@ func FuzzWalk(f *testing.F) {
 				t.Fatalf("part %d still an attachment after its rewrite", i)
 			}
 		}
-	})
+	}
+}
+
+// TestWalkMutations runs FuzzWalk's property over a bounded, seeded set of
+// mutations of the client messages (cut, duplicated, flipped octets, stray
+// delimiters), so the property is exercised on every test run and not only
+// under -fuzz.
+func TestWalkMutations(t *testing.T) {
+	seeds := [][]byte{[]byte(thunderbird(content(3000, 1), content(100, 2))), []byte(outlook(content(500, 3), content(700, 4))),
+		[]byte(signed(content(300, 5)))}
+	junk := [][]byte{[]byte("\r\n--------------mQz3n0JmWkSdJ5yCvYq0fT4a\r\n"), []byte("\r\n--_004_DB9PR01MB1234_--"),
+		[]byte("\r\n\r\n"), []byte("Content-Disposition: attachment; filename=x\r\n"), []byte("="), []byte("\n")}
+	rnd := rand.New(rand.NewSource(1))
+	for i := 0; i < 1500; i++ {
+		msg := append([]byte(nil), seeds[i%len(seeds)]...)
+		for k := rnd.Intn(4) + 1; k > 0; k-- {
+			at := rnd.Intn(len(msg) + 1)
+			switch rnd.Intn(4) {
+			case 0: // cut
+				msg = append(msg[:at], msg[min(len(msg), at+rnd.Intn(200)):]...)
+			case 1: // insert junk
+				j := junk[rnd.Intn(len(junk))]
+				msg = append(msg[:at], append(append([]byte(nil), j...), msg[at:]...)...)
+			case 2: // flip an octet
+				if at < len(msg) {
+					msg[at] = byte(rnd.Intn(256))
+				}
+			case 3: // truncate
+				msg = msg[:at]
+			}
+		}
+		checkWalk(t, msg)
+	}
 }
