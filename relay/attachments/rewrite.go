@@ -50,8 +50,10 @@ func Rewrite(msg []byte, links map[int]Link) ([]byte, error) {
 	if t.Sealed {
 		return msg, nil
 	}
-	var out bytes.Buffer
-	out.Grow(len(msg))
+	// One allocation of about the message's size (bytes.Buffer.Grow may
+	// take two under the race detector); replacements are shorter than
+	// big parts, and 4 KB covers small ones.
+	out := bytes.NewBuffer(make([]byte, 0, len(msg)+4096))
 	pos := 0
 	for _, p := range t.Leaves {
 		l, ok := links[p.Index]
@@ -59,7 +61,7 @@ func Rewrite(msg []byte, links map[int]Link) ([]byte, error) {
 			continue
 		}
 		out.Write(msg[pos:p.Start])
-		writeReplacement(&out, msg[p.Start:p.BodyStart], l)
+		writeReplacement(out, msg[p.Start:p.BodyStart], l)
 		pos = p.End
 	}
 	out.Write(msg[pos:])
