@@ -122,14 +122,14 @@ func (s *Server) bind(cfg Listener) (*listener, error) {
 }
 
 // newSMTPServer configures go-smtp for one listener. Line limits, timeouts
-// and the greeting are enforced below it, in conn and lineConn.
+// and the greeting are enforced below it, in the wire layer (smtpwire).
 func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
 	ss := smtp.NewServer(l)
 	ss.Domain = s.rt.Load().cfg.Hostname
 	ss.MaxMessageBytes = cfg.MaxMessageSize
 	ss.MaxRecipients = 0 // enforced by the session with SPEC's 452 4.5.3
-	// lineConn limits command lines to 2000 octets and stops message lines
-	// over max_line_length first; this bounds what lineConn cannot see
+	// smtpwire limits command lines to 2000 octets and stops message lines
+	// over max_line_length first; this bounds what it cannot see
 	// (sessions after STARTTLS). go-smtp counts the LF of the previous line
 	// and the CR, hence the slack, so a line of exactly max_line_length
 	// passes.

@@ -1,4 +1,4 @@
-package relay
+package smtpwire
 
 import (
 	"bytes"
@@ -15,8 +15,8 @@ import (
 // (SPEC §4: "command lines are always limited to 2000 octets").
 const commandLineLimit = 2000
 
-// lineConn is the connection go-smtp reads from: above TLS for implicit-TLS
-// listeners, right above conn otherwise. It sees the SMTP dialogue in
+// Conn is the connection go-smtp reads from: above TLS for implicit-TLS
+// listeners, right above the socket (sock) otherwise. It sees the SMTP dialogue in
 // plaintext and enforces what go-smtp cannot be trusted with:
 //
 //   - it hands go-smtp only complete command lines. A partial line is held
@@ -34,15 +34,15 @@ const commandLineLimit = 2000
 //   - bare CR/LF inside a message are noted for bare_lf = "reject".
 //   - DATA is un-stuffed here (unstuffer, from RFC 5321), not by go-smtp's
 //     DATA reader, which drops a "." and a CR that are message content.
-//   - STARTTLS is run here (startTLS), not by go-smtp, so that lineConn
+//   - STARTTLS is run here (startTLS), not by go-smtp, so that Conn
 //     stays above TLS and all of the above holds in TLS sessions too;
 //     commands pipelined behind STARTTLS are discarded (RFC 3207 5).
 //   - go-smtp's fixed greeting becomes "220 <hostname> ESMTP relayd".
-type lineConn struct {
-	net.Conn       // *conn, or *tls.Conn over *conn for implicit TLS and after STARTTLS
-	raw      *conn // the socket below
-	ln       *listener
-	greeting string
+type Conn struct {
+	net.Conn         // *sock, or *tls.Conn over *sock for implicit TLS and after STARTTLS
+	raw      *sock   // the socket below
+	opts     Options // as given to New
+	greeting string  // opts.Greeting
 	greeted  atomic.Bool
 
 	wmu   sync.Mutex
@@ -71,7 +71,7 @@ type lineConn struct {
 	rbuf  []byte // what fill reads into off the fast path; only the reading goroutine uses it
 	store []byte // buf's backing array, reused whenever buf is empty
 
-	// The DATA fast path (takeData): after a DATA command line, lineConn
+	// The DATA fast path (takeData): after a DATA command line, Conn
 	// un-stuffs the message itself into msg, a stretch of octets at a
 	// time, and hands go-smtp only the end-of-data line. msg is the
 	// session's, reused for its next message, and is parsed in place
@@ -91,7 +91,7 @@ type lineConn struct {
 const readSize = 4096
 
 // Read implements net.Conn.
-func (l *lineConn) Read(p []byte) (int, error) {
+func (l *Conn) Read(p []byte) (int, error) {
 	for {
 		l.mu.Lock()
 		n, err, ok := l.serveLocked(p)
@@ -107,7 +107,7 @@ func (l *lineConn) Read(p []byte) (int, error) {
 
 // serveLocked hands up what may go up now; ok false means more octets are
 // needed from below.
-func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
+func (l *Conn) serveLocked(p []byte) (int, error, bool) {
 	switch {
 	case l.pass > 0:
 		n := copy(p, l.buf[:l.pass])
@@ -145,7 +145,7 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 // to its length; pass stays 0 while the line is incomplete. A line answered
 // here (vetCommand, or an undecodable AUTH response) is dropped from buf
 // and the next one vetted. An error means the connection was closed.
-func (l *lineConn) commandLocked() error {
+func (l *Conn) commandLocked() error {
 	for {
 		i := bytes.IndexByte(l.buf, '\n')
 		if (i < 0 && len(l.buf) > commandLineLimit) || i+1 > commandLineLimit {
@@ -171,7 +171,7 @@ func (l *lineConn) commandLocked() error {
 			l.buf = l.buf[i+1:]
 			continue
 		}
-		if l.ln.config().TLS == "starttls" && len(line) >= 8 && strings.EqualFold(line[:8], "STARTTLS") {
+		if l.opts.Limits().STARTTLS != nil && len(line) >= 8 && strings.EqualFold(line[:8], "STARTTLS") {
 			if err := l.startTLS(); err != nil {
 				return err
 			}
@@ -205,9 +205,9 @@ func bdatSize(line string) int64 {
 
 // scanMessage notes bare line ends and returns how many octets of b stay
 // within max_line_length (plus CRLF); BDAT chunk data is not limited.
-func (l *lineConn) scanMessage(b []byte) int {
+func (l *Conn) scanMessage(b []byte) int {
 	var limit int64
-	if m := l.ln.config().MaxLineLength; m > 0 && l.chunk == 0 {
+	if m := l.opts.Limits().MaxLineLength; m > 0 && l.chunk == 0 {
 		limit = m + 2
 	}
 	return l.ls.scan(b, limit)
@@ -215,7 +215,7 @@ func (l *lineConn) scanMessage(b []byte) int {
 
 // fill reads more octets from below. A timeout is answered here, while the
 // dialogue is still visible (not after STARTTLS), and closes.
-func (l *lineConn) fill() error {
+func (l *Conn) fill() error {
 	in := l.readBuffer()
 	n, err := l.Conn.Read(in)
 	l.mu.Lock()
@@ -242,11 +242,11 @@ func (l *lineConn) fill() error {
 		// chunk is exactly its size). Its reader gets an error instead, so
 		// the message is dropped, and no later read gets anything.
 		l.raw.kill()
-		if !timedOut(err) {
-			return errChunkCut
+		if !IsTimeout(err) {
+			return ErrChunkCut
 		}
 	}
-	if timedOut(err) {
+	if IsTimeout(err) {
 		l.abort("421 4.4.2 Timeout exceeded, closing connection\r\n", "timeout")
 		return net.ErrClosed
 	}
@@ -259,7 +259,7 @@ func (l *lineConn) fill() error {
 // the lower half (so the octets read are intact for scanMessage after
 // it): a larger read, and no copy on the way. Only the reading goroutine
 // uses msg on the fast path.
-func (l *lineConn) readBuffer() []byte {
+func (l *Conn) readBuffer() []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if free := cap(l.msg) - len(l.msg); l.fast && !l.over && len(l.buf) == 0 && free >= 2*readSize {
@@ -273,9 +273,9 @@ func (l *lineConn) readBuffer() []byte {
 
 // abort writes a last reply (if any), counts it (unless reason is "") and
 // closes the connection.
-func (l *lineConn) abort(reply, reason string) {
+func (l *Conn) abort(reply, reason string) {
 	if reason != "" {
-		l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
+		l.opts.Reject(reason)
 	}
 	if reply != "" {
 		l.raw.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
@@ -295,7 +295,7 @@ func (l *lineConn) abort(reply, reason string) {
 // wakeup of the client per line. Continuation lines ("250-...") are held
 // and go out with the reply's last line in one write; writeResponse always
 // ends a reply with a last line, in the same call.
-func (l *lineConn) Write(p []byte) (int, error) {
+func (l *Conn) Write(p []byte) (int, error) {
 	if !l.greeted.Swap(true) && bytes.HasPrefix(p, []byte("220 ")) {
 		if _, err := l.Conn.Write([]byte(l.greeting)); err != nil {
 			return 0, err
@@ -349,8 +349,8 @@ func continuationLine(p []byte) bool {
 		bytes.IndexByte(p, '\n') == len(p)-1 && p[len(p)-2] == '\r'
 }
 
-// startMessage is called at MAIL: bare line ends are looked for from here.
-func (l *lineConn) startMessage() {
+// StartMessage is called at MAIL: bare line ends are looked for from here.
+func (l *Conn) StartMessage() {
 	l.mu.Lock()
 	l.ls = lineScan{}
 	l.mu.Unlock()
@@ -370,16 +370,16 @@ func isCrossProtocol(line []byte) bool {
 	return false
 }
 
-var _ net.Conn = (*lineConn)(nil)
+var _ net.Conn = (*Conn)(nil)
 
 // startTLS runs STARTTLS for go-smtp (RFC 3207), which never sees the
-// command: 220, the handshake on the socket, and lineConn then reads and
+// command: 220, the handshake on the socket, and Conn then reads and
 // writes through TLS, so it goes on vetting the dialogue. What the client
 // pipelined behind STARTTLS is discarded (RFC 3207 5). go-smtp still
-// thinks it has EHLO: until a new EHLO, lineConn answers what needs one
+// thinks it has EHLO: until a new EHLO, Conn answers what needs one
 // itself (vetCommand), and EHLO resets go-smtp's transaction. A handshake
 // that fails closes the connection (go-smtp would go on in plaintext).
-func (l *lineConn) startTLS() error {
+func (l *Conn) startTLS() error {
 	l.buf, l.pass = l.buf[:0], 0
 	if l.tlsState.Load() != nil {
 		return l.answer("502 5.5.1 Already running in TLS\r\n")
@@ -387,7 +387,7 @@ func (l *lineConn) startTLS() error {
 	if err := l.answer("220 2.0.0 Ready to start TLS\r\n"); err != nil {
 		return err
 	}
-	tc := tls.Server(l.Conn, l.ln.config().TLSConfig)
+	tc := tls.Server(l.Conn, l.opts.Limits().STARTTLS)
 	l.raw.Conn.SetWriteDeadline(time.Now().Add(time.Minute))
 	if err := tc.Handshake(); err != nil {
 		l.raw.kill()
@@ -402,8 +402,8 @@ func (l *lineConn) startTLS() error {
 	return nil
 }
 
-// answer writes a reply of lineConn's own, after any held lines.
-func (l *lineConn) answer(reply string) error {
+// answer writes a reply of Conn's own, after any held lines.
+func (l *Conn) answer(reply string) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.raw.Conn.SetWriteDeadline(time.Now().Add(time.Minute))
@@ -413,7 +413,7 @@ func (l *lineConn) answer(reply string) error {
 }
 
 // Close implements net.Conn; it may run on any goroutine.
-func (l *lineConn) Close() error {
+func (l *Conn) Close() error {
 	if tc := l.tlsConn.Load(); tc != nil {
 		return tc.Close()
 	}

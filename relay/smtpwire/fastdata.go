@@ -1,4 +1,4 @@
-package relay
+package smtpwire
 
 import (
 	"github.com/emersion/go-smtp"
@@ -6,7 +6,7 @@ import (
 	"github.com/relayd/relayd/relay/message"
 )
 
-// The DATA fast path of lineConn (see its doc comment): the message is
+// The DATA fast path of Conn (see its doc comment): the message is
 // un-stuffed into the session's buffer msg as it arrives, and the buffer
 // takes its share of the Server's budget for buffered message data
 // (budget.go) as it grows.
@@ -18,7 +18,7 @@ import (
 // the line is left in buf too, to be vetted as commands. It checks the line
 // length and notes bare line ends (scanMessage) exactly up to the end of
 // the message. It returns whether Read can go on without reading more.
-func (l *lineConn) collectLocked(in []byte) bool {
+func (l *Conn) collectLocked(in []byte) bool {
 	var n int
 	var end bool
 	if l.growMsg(len(in)) {
@@ -46,7 +46,7 @@ func (l *lineConn) collectLocked(in []byte) bool {
 	return true
 }
 
-// Sizes of the buffer a DATA message is collected into (lineConn.msg).
+// Sizes of the buffer a DATA message is collected into (Conn.msg).
 const (
 	msgMin  = 8 << 10 // the first allocation: a small message needs no other
 	msgKeep = 1 << 20 // a larger buffer is not kept for the session's next message
@@ -54,7 +54,7 @@ const (
 
 // discard is collectLocked's un-stuffing for a message refused for want of
 // budget (over): the end of data is looked for, the octets are dropped.
-func (l *lineConn) discard(in []byte) (int, bool) {
+func (l *Conn) discard(in []byte) (int, bool) {
 	if cap(l.msg) < msgMin {
 		l.msg = make([]byte, 0, msgMin) // not counted: all a refused session holds
 	}
@@ -75,7 +75,7 @@ func (l *lineConn) discard(in []byte) (int, bool) {
 // within about twice what has arrived; it does not grow past the size the
 // client declared (plus one read, for the end-of-data line and what
 // follows) while the message fits in it, nor past max_message_size plus n.
-func (l *lineConn) growMsg(n int) bool {
+func (l *Conn) growMsg(n int) bool {
 	need := len(l.msg) + n
 	if l.over || need <= cap(l.msg) {
 		return !l.over
@@ -87,23 +87,23 @@ func (l *lineConn) growMsg(n int) bool {
 	if l.msgLimit > 0 {
 		c = int(min(int64(c), message.HeaderRoom+l.msgLimit+1+int64(n)))
 	}
-	if !l.raw.data.grow(int64(c - cap(l.msg))) {
+	if !l.raw.grow(int64(c - cap(l.msg))) {
 		// Over the Server's budget: this message is refused (452) and
 		// what it held goes back at once, for the sessions that fit.
 		l.over, l.msg = true, nil
-		l.raw.data.release(false)
+		l.raw.release(false)
 		return false
 	}
 	l.msg = append(make([]byte, 0, c), l.msg...)
 	return true
 }
 
-// beginData switches to message mode for DATA or BDAT. After a DATA
+// BeginData switches to message mode for DATA or BDAT. After a DATA
 // command it also starts the fast path: the message is then collected
 // here, and takeData returns it once go-smtp's reader has reached the end.
 // limit is max_message_size (0: none), size the size declared at MAIL
 // (0: none), which only sizes the buffer.
-func (l *lineConn) beginData(limit, size int64) (fast bool) {
+func (l *Conn) BeginData(limit, size int64) (fast bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ls.lineLen = 0
@@ -118,17 +118,17 @@ func (l *lineConn) beginData(limit, size int64) (fast bool) {
 
 // dropLargeMsg gives up msg, and the budget it holds, if it is larger than
 // is kept for the session's next message (or was refused).
-func (l *lineConn) dropLargeMsg() {
+func (l *Conn) dropLargeMsg() {
 	if cap(l.msg) > msgKeep || l.over {
 		l.msg = nil
-		l.raw.data.release(false)
+		l.raw.release(false)
 	}
 }
 
-// finishData is called once the message taken by takeData is no longer
+// FinishData is called once the message taken by takeData is no longer
 // used (committed or refused): a large buffer and its budget go back now,
 // not at the next message.
-func (l *lineConn) finishData() {
+func (l *Conn) FinishData() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.dropLargeMsg()
@@ -138,17 +138,17 @@ func (l *lineConn) finishData() {
 // DATA reader has returned io.EOF (ok false: the end was not seen; over:
 // refused for want of budget, msg is empty): it is
 // msg[message.HeaderRoom:], and msg[:message.HeaderRoom] is free room for
-// message.Parse. msg stays the session's, valid until the next beginData;
+// message.Parse. msg stays the session's, valid until the next BeginData;
 // it may be modified (message.Flatten writes in the room) until then.
-func (l *lineConn) takeData() (msg []byte, ok, over bool) {
+func (l *Conn) takeData() (msg []byte, ok, over bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.msg, l.msgDone, l.over
 }
 
-// endData switches back to command mode and reports whether the message
+// EndData switches back to command mode and reports whether the message
 // (DATA or BDAT) contained a bare CR or LF.
-func (l *lineConn) endData() (bare bool) {
+func (l *Conn) EndData() (bare bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.fast = false

@@ -1,9 +1,9 @@
-package relay
+package smtpwire
 
 import "bytes"
 
 // lineScan follows the line structure of a message as it passes through
-// lineConn: bare CR or LF anywhere (for bare_lf = "reject"), and the
+// Conn: bare CR or LF anywhere (for bare_lf = "reject"), and the
 // length of the current line (max_line_length). It works a line at a time
 // with bytes.IndexByte; FuzzLineScan holds it to the octet-at-a-time rule:
 // an LF not after a CR, or a CR not before an LF, is bare, and every octet

@@ -1,51 +1,12 @@
-package relay
+package smtpwire
 
 import (
 	"bytes"
 	"strings"
 	"testing"
-)
 
-// unstuffReference is the end of DATA and the removal of stuffed dots
-// written line by line from RFC 5321 (§2.3.8, §4.1.1.4, §4.5.2), the
-// reference for unstuffer: the input is cut into lines at CRLF, bare CR and
-// bare LF; a line "." that ends with CRLF and begins after a CRLF (or at
-// the start) ends the data; a line that starts with "." and has more octets
-// loses the "."; everything else is kept. A last line whose fate depends on
-// octets not given (a "." or ".\r" alone) is not emitted.
-func unstuffReference(in []byte) (out []byte, consumed int, end bool) {
-	afterCRLF := true
-	for i := 0; i < len(in); {
-		j := i
-		for j < len(in) && in[j] != '\r' && in[j] != '\n' {
-			j++
-		}
-		line := in[i:j]
-		if j == len(in) || (in[j] == '\r' && j+1 == len(in)) { // the end is not known yet
-			if string(line) == "." {
-				return out, len(in), false
-			}
-			if len(line) > 1 && line[0] == '.' {
-				line = line[1:]
-			}
-			return append(append(out, line...), in[j:]...), len(in), false
-		}
-		eol := in[j : j+1]
-		if in[j] == '\r' && in[j+1] == '\n' {
-			eol = in[j : j+2]
-		}
-		if string(line) == "." && string(eol) == "\r\n" && afterCRLF {
-			return out, j + 2, true
-		}
-		if len(line) > 1 && line[0] == '.' {
-			line = line[1:]
-		}
-		out = append(append(out, line...), eol...)
-		afterCRLF = string(eol) == "\r\n"
-		i = j + len(eol)
-	}
-	return out, len(in), false
-}
+	"github.com/relayd/relayd/relay/smtpwire/wiretest"
+)
 
 // unstuffSplit feeds in to an unstuffer in pieces of size step.
 func unstuffSplit(in []byte, step int) ([]byte, int, bool) {
@@ -102,7 +63,7 @@ func FuzzUnstuff(f *testing.F) {
 		f.Add([]byte(s), uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, step uint8) {
-		wantOut, wantN, wantEnd := unstuffReference(in)
+		wantOut, wantN, wantEnd := wiretest.UnstuffReference(in)
 		out, n, end := unstuffSplit(in, max(1, int(step)))
 		if !bytes.Equal(out, wantOut) || n != wantN || end != wantEnd {
 			t.Fatalf("in %q step %d: got %q %d %v, reference %q %d %v", in, step, out, n, end, wantOut, wantN, wantEnd)
@@ -113,7 +74,7 @@ func FuzzUnstuff(f *testing.F) {
 // BenchmarkUnstuff: a 100 KiB message of ordinary lines (every seventh
 // dot-stuffed), fed in 16 KiB reads as the DATA fast path does.
 func BenchmarkUnstuff(b *testing.B) {
-	in := []byte(strings.ReplaceAll(testLines(100<<10), "\r\n.", "\r\n..") + ".\r\n")
+	in := []byte(strings.ReplaceAll(wiretest.Lines(100<<10), "\r\n.", "\r\n..") + ".\r\n")
 	out := make([]byte, 0, len(in))
 	b.SetBytes(int64(len(in)))
 	b.ReportAllocs()

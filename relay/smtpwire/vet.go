@@ -1,4 +1,4 @@
-package relay
+package smtpwire
 
 import (
 	"encoding/base64"
@@ -9,7 +9,7 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// Command lines lineConn answers itself, before go-smtp sees them, because
+// Command lines Conn answers itself, before go-smtp sees them, because
 // go-smtp's own answer is wrong for relayd (issue 14): it counts syntax
 // errors against a hard-coded limit of its own (then "500 5.5.1 Too many
 // errors" and close, whatever max_errors says), answers undecodable AUTH
@@ -37,11 +37,11 @@ var knownVerbs = map[string]bool{"HELO": true, "EHLO": true, "LHLO": true, "MAIL
 	"SEND": true, "SOML": true, "SAML": true, "EXPN": true, "HELP": true, "TURN": true}
 
 // vetCommand returns the reply to line (a command line without its line
-// end) that lineConn gives instead of go-smtp, with the reason it is
+// end) that Conn gives instead of go-smtp, with the reason it is
 // counted under in relayd_messages_rejected_total; nil: go-smtp runs it.
 // helo is whether go-smtp has accepted EHLO/HELO (before that, go-smtp's
 // "introduce yourself" answer comes first).
-func (l *lineConn) vetCommand(line string, helo bool) (*smtp.SMTPError, string) {
+func (l *Conn) vetCommand(line string, helo bool) (*smtp.SMTPError, string) {
 	// Split as go-smtp's parseCmd does: a 4-letter verb, then a space.
 	// (No allocation: this runs for every command.)
 	if len(line) >= 8 && strings.EqualFold(line[:8], "STARTTLS") {
@@ -80,7 +80,7 @@ func (l *lineConn) vetCommand(line string, helo bool) (*smtp.SMTPError, string) 
 			return errAuthBase64, "syntax"
 		}
 	case verb == "MAIL":
-		return vetMail(arg, l.ln.config().MaxMessageSize)
+		return vetMail(arg, l.opts.Limits().MaxMessageSize)
 	}
 	return nil, ""
 }
@@ -130,7 +130,7 @@ func vetMail(arg string, limit int64) (*smtp.SMTPError, string) {
 		}
 		if strings.EqualFold(key, "SIZE") && limit > 0 {
 			if n, err := strconv.ParseUint(value, 10, 64); err == nil && n > uint64(limit) {
-				return errTooBig, "size"
+				return ErrTooBig, "size"
 			}
 		}
 	}
@@ -188,7 +188,7 @@ func pathEnd(s string) int {
 // 454 4.7.0: then it hands up "*" instead, and Write turns go-smtp's
 // "501 5.0.0 Negotiation cancelled" into RFC 4954's 501 5.5.2. The line
 // (a credential) is never logged.
-func (l *lineConn) saslResponse(line string, i int) {
+func (l *Conn) saslResponse(line string, i int) {
 	if line == "*" || saslResponseOK(line) {
 		l.pass = i + 1
 		return
@@ -197,16 +197,16 @@ func (l *lineConn) saslResponse(line string, i int) {
 	l.pass = 3
 	l.badSASL.Store(true)
 	l.raw.addError(0) // counted; a closing 421 here would end go-smtp's exchange untidily
-	l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, "syntax").Inc()
+	l.opts.Reject("syntax")
 }
 
 // refuse answers a command line itself with e, counts it (reason) and,
 // once the connection has had more than max_errors errors, answers 421
 // instead and closes (SPEC §3: relayd's max_errors, not go-smtp's).
-func (l *lineConn) refuse(e *smtp.SMTPError, reason string) error {
+func (l *Conn) refuse(e *smtp.SMTPError, reason string) error {
 	if reason != "" { // "": not the client's error (errHeloFirst)
-		l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
-		if l.raw.addError(l.ln.config().MaxErrors) {
+		l.opts.Reject(reason)
+		if l.raw.addError(l.opts.Limits().MaxErrors) {
 			l.abort(replyLine(errTooManyErr), "")
 			return net.ErrClosed
 		}

@@ -1,8 +1,8 @@
-package relay
+package smtpwire
 
 import "testing"
 
-// TestVetMail: what lineConn answers itself for MAIL's argument (issue
+// TestVetMail: what Conn answers itself for MAIL's argument (issue
 // 14.6 and 14.7); "" means go-smtp runs the command.
 func TestVetMail(t *testing.T) {
 	for _, tc := range []struct{ arg, want, reason string }{
@@ -39,8 +39,7 @@ func TestVetMail(t *testing.T) {
 // TestVetCommandAllocs: vetting an ordinary command line allocates
 // nothing (it runs for every command).
 func TestVetCommandAllocs(t *testing.T) {
-	l := &lineConn{ln: &listener{}}
-	l.ln.cfgp.Store(&Listener{MaxMessageSize: 1 << 20})
+	l := &Conn{opts: Options{Limits: func() Limits { return Limits{MaxMessageSize: 1 << 20} }}}
 	for _, line := range []string{"MAIL FROM:<app@example.com> SIZE=12345 BODY=8BITMIME", "rcpt TO:<b@example.org>",
 		"DATA", "NOOP", "EHLO client.test"} {
 		if n := testing.AllocsPerRun(100, func() { l.vetCommand(line, true) }); n != 0 {
