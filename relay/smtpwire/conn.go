@@ -296,27 +296,27 @@ func (l *Conn) abort(reply, reason string) {
 // and go out with the reply's last line in one write; writeResponse always
 // ends a reply with a last line, in the same call.
 func (l *Conn) Write(p []byte) (int, error) {
-	if !l.greeted.Swap(true) && bytes.HasPrefix(p, []byte("220 ")) {
+	if !l.greeted.Swap(true) && bytes.HasPrefix(p, goGreeting) {
 		if _, err := l.Conn.Write([]byte(l.greeting)); err != nil {
 			return 0, err
 		}
 		return len(p), nil
 	}
 	switch {
-	case bytes.HasPrefix(p, []byte("334 ")):
+	case bytes.HasPrefix(p, goAuthChallenge):
 		l.authResp.Store(true)
-	case l.badSASL.Load() && bytes.HasPrefix(p, []byte("501 ")):
+	case l.badSASL.Load() && bytes.HasPrefix(p, goAuthCancelled):
 		l.badSASL.Store(false)
 		if _, err := l.Conn.Write([]byte(replyLine(errAuthBase64))); err != nil {
 			return 0, err
 		}
 		return len(p), nil
-	case bytes.HasPrefix(p, []byte("250")) && !l.helo.Load():
+	case bytes.HasPrefix(p, goOK) && !l.helo.Load():
 		l.mu.Lock()
 		l.helo.Store(l.lastHelo)
 		l.mu.Unlock()
 	}
-	if l.tlsState.Load() != nil && bytes.Equal(p, []byte("250-STARTTLS\r\n")) {
+	if l.tlsState.Load() != nil && bytes.Equal(p, goSTARTTLSCap) {
 		return len(p), nil // go-smtp does not know TLS is on: not offered again (RFC 3207 4.2)
 	}
 	l.wmu.Lock()

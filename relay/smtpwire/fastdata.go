@@ -1,10 +1,6 @@
 package smtpwire
 
-import (
-	"github.com/emersion/go-smtp"
-
-	"github.com/relayd/relayd/relay/message"
-)
+import "github.com/relayd/relayd/relay/message"
 
 // The DATA fast path of Conn (see its doc comment): the message is
 // un-stuffed into the session's buffer msg as it arrives, and the buffer
@@ -30,7 +26,7 @@ func (l *Conn) collectLocked(in []byte) bool {
 		l.msg = l.msg[:most] // enough for message.Parse to say too big
 	}
 	if ok := l.scanMessage(in[:n]); ok < n {
-		l.buf, l.pending, l.fast = l.buf[:0], smtp.ErrTooLongLine, false
+		l.buf, l.pending, l.fast = l.buf[:0], goLineTooLong, false
 		return true
 	}
 	if !end {

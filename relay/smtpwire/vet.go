@@ -24,7 +24,7 @@ var (
 	errAuthBase64 = reply(501, 5, 5, 2, "Invalid base64 data") // RFC 4954 4
 	errMailSyntax = reply(501, 5, 5, 2, "Syntax error: a space must separate the address from the MAIL parameters")
 	errTooManyErr = reply(421, 4, 7, 0, "Too many errors, closing connection")
-	errHeloFirst  = reply(502, 5, 5, 1, "Please introduce yourself first.")
+	errHeloFirst  = reply(502, 5, 5, 1, goHeloFirst)
 )
 
 // needsHelo are the commands go-smtp refuses before EHLO/HELO.
