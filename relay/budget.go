@@ -127,6 +127,8 @@ type budgetReader struct {
 
 const budgetStep = 64 << 10
 
+// Read implements io.Reader: it reads from r and takes budget for what the
+// message reader will hold; when there is none it returns errOverBudget.
 func (br *budgetReader) Read(p []byte) (int, error) {
 	n, err := br.r.Read(p)
 	br.read += int64(n)

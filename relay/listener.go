@@ -178,7 +178,10 @@ func (l *listener) serve(ctx context.Context) {
 // slogLogger routes go-smtp's ErrorLog through slog.
 type slogLogger struct{ log *slog.Logger }
 
+// Printf implements smtp.Logger: one Debug record, without the line end.
 func (s slogLogger) Printf(format string, v ...any) {
 	s.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
+
+// Println implements smtp.Logger: one Debug record, without the line end.
 func (s slogLogger) Println(v ...any) { s.log.Debug(strings.TrimSpace(fmt.Sprintln(v...))) }

@@ -78,6 +78,8 @@ func (ls *limiters) waitUntil(profile string, now time.Time) time.Time {
 	return l.sent[len(l.sent)-n].Add(l.rate.Per)
 }
 
+// String is the rate as config.toml writes it ("100/h"), or "N per
+// <duration>" for a period that has no unit letter; logs and errors use it.
 func (r Rate) String() string {
 	unit := map[time.Duration]string{time.Second: "s", time.Minute: "m", time.Hour: "h", 24 * time.Hour: "d"}[r.Per]
 	if unit == "" {
