@@ -39,6 +39,9 @@ commands:
                      manage the queue of the running daemon
   passwd             read a password, print a bcrypt hash for [[team.user]]
   version            print version, Go version and commit
+  sendmail [-t] [-i] [-f ADDR] [-F NAME] [-bs | -bp] [RCPT...]
+                     sendmail-compatible injection into the running daemon
+                     (also when run as sendmail or mailq)
 
 -config PATH is accepted by every command; default $RELAYD_CONFIG, else
 /etc/relayd/relayd.toml if it exists, else the embedded default.
@@ -57,6 +60,7 @@ func commands() map[string]command {
 		"queue":        (*cli).queue,
 		"passwd":       (*cli).passwd,
 		"version":      (*cli).version,
+		"sendmail":     (*cli).sendmail,
 	}
 }
 
