@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"net/mail"
 	"strings"
@@ -151,12 +150,35 @@ func fieldName(b []byte) bool {
 }
 
 // AddFrom returns msg with a From: field in front naming sender, with name
-// as its display name when not empty (-F).
+// as its display name when not empty (-F): "CronDaemon <root@host>". A
+// name that is not a plain phrase is quoted or RFC 2047-encoded.
 func AddFrom(msg []byte, name, sender string) []byte {
-	a := mail.Address{Name: name, Address: sender}
-	field := "From: " + a.String() + "\r\n"
 	if sender == "" {
-		field = fmt.Sprintf("From: %s\r\n", (&mail.Address{Name: name, Address: "MAILER-DAEMON"}).String())
+		sender = "MAILER-DAEMON" // the null sender has no address to show
 	}
-	return append([]byte(field), msg...)
+	field := sender
+	switch {
+	case name != "" && plainPhrase(name):
+		field = name + " <" + sender + ">"
+	case name != "":
+		field = (&mail.Address{Name: name, Address: sender}).String()
+	}
+	return append([]byte("From: "+field+"\r\n"), msg...)
+}
+
+// plainPhrase reports whether s is words of RFC 5322 atext separated by
+// single spaces, which a display name may be without quotes.
+func plainPhrase(s string) bool {
+	for _, w := range strings.Split(s, " ") {
+		if w == "" {
+			return false
+		}
+		for i := 0; i < len(w); i++ {
+			c := w[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0) {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -23,7 +23,7 @@ func TestSendmailDeliver(t *testing.T) {
 	}
 	m, msg := e.delivered(t)
 	wantEnvelope(t, m, "app@example.com", "alice@example.net")
-	if got := msg.Header.Get("From"); got != `"Billing App" <app@example.com>` {
+	if got := msg.Header.Get("From"); got != "Billing App <app@example.com>" {
 		t.Errorf("From: %q, want the -F name and the sender", got)
 	}
 	if got := msg.Header.Get("Subject"); got != "plain" {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,12 +25,14 @@ type smEnv struct {
 	home   string // HOME of the programs: nothing may be written there
 }
 
-// startSendmailRelayd starts relayd on the e2e config plus extra TOML.
+// startSendmailRelayd starts relayd on the e2e config plus extra TOML, in
+// which @UPPORT@ and @CAFILE@ stand for the upstream's port and CA file.
 func startSendmailRelayd(t *testing.T, extra string) *smEnv {
 	t.Helper()
 	pki := newPKI(t, t.TempDir())
 	up := newUpstream(t, pki)
 	up.start()
+	extra = strings.NewReplacer("@UPPORT@", strconv.Itoa(up.port), "@CAFILE@", pki.caFile).Replace(extra)
 	cfg := e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t), UpstreamPort: up.port, CAFile: pki.caFile}) + extra
 	p := startRelayd(t, cfg)
 	e := &smEnv{p: p, up: up, bin: relaydBinary(t), socket: filepath.Join(p.dir, "state", "sendmail.sock"), home: t.TempDir()}
