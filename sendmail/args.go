@@ -160,25 +160,51 @@ func SplitRecipients(s string) []string {
 	if list, err := mail.ParseAddressList(s); err == nil {
 		out := make([]string, 0, len(list))
 		for _, a := range list {
-			out = append(out, a.Address)
+			// String re-quotes a local part that needs it ("a b"@x).
+			q := (&mail.Address{Address: a.Address}).String()
+			out = append(out, strings.TrimSuffix(strings.TrimPrefix(q, "<"), ">"))
 		}
 		return out
 	}
 	var out []string
-	for _, part := range splitOutsideQuotes(s) {
-		part = strings.TrimSpace(part)
+	for _, part := range splitOutsideQuotes(dropComments(s)) {
 		if i := strings.LastIndexByte(part, '<'); i >= 0 {
-			if j := strings.IndexByte(part[i:], '>'); j > 0 {
-				part = strings.TrimSpace(part[i+1 : i+j])
-			}
+			part, _, _ = strings.Cut(part[i+1:], ">")
 		}
-		if part != "" && !strings.ContainsAny(part, " \t\r\n") {
-			out = append(out, part)
-		} else if part != "" {
-			out = append(out, strings.Fields(part)...)
-		}
+		out = append(out, strings.Fields(part)...)
 	}
 	return out
+}
+
+// dropComments removes (comments) outside quotes, nested or not.
+func dropComments(s string) string {
+	var b strings.Builder
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' && i+1 < len(s):
+			if depth == 0 {
+				b.WriteByte(c)
+				b.WriteByte(s[i+1])
+			}
+			i++
+			continue
+		case c == '"' && depth == 0:
+			quoted = !quoted
+		case c == '(' && !quoted:
+			depth++
+			continue
+		case c == ')' && !quoted && depth > 0:
+			depth--
+			b.WriteByte(' ')
+			continue
+		}
+		if depth == 0 {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // splitOutsideQuotes splits at commas that are not inside "quotes".
