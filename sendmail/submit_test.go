@@ -20,7 +20,6 @@ type testServer struct {
 	socket              string
 	mailErr, dataErr    error
 	rcptErr             map[string]error
-	dropAfterData       bool
 	mu                  sync.Mutex
 	from                string
 	to                  []string
