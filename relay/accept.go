@@ -50,6 +50,7 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	m := &spool.Message{
 		ID: spool.NewID(), Created: now, Sender: s.from, Team: s.team,
 		Listener: s.ln.name, UTF8: s.utf8,
+		From: shownFrom(msg.Get("From")), Subject: shownSubject(msg.Get("Subject")),
 	}
 	for _, to := range s.rcpts {
 		d, err := rt.route(s.from, s.team, to, headerProfile)

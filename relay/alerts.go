@@ -2,10 +2,12 @@ package relay
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/relayd/relayd/policy"
 	"github.com/relayd/relayd/spool"
 	"github.com/relayd/relayd/upstream"
 )
@@ -106,7 +108,7 @@ func (s *Server) watch(rt *runtime, profile string, res *upstream.Result, now ti
 // only an admin can fix at once, or an upstream down for a while.
 func alarming(e *upstream.Error, down time.Duration) bool {
 	switch e.Step {
-	case upstream.StepAuth, upstream.StepStartTLS:
+	case upstream.StepAuth, upstream.StepStartTLS, upstream.StepTLS:
 		return true
 	case upstream.StepMail:
 		return !e.Temporary
@@ -116,9 +118,28 @@ func alarming(e *upstream.Error, down time.Duration) bool {
 	return false
 }
 
-// adminMail queues a plain text mail to [notify] admin.
+// adminMail queues a plain text mail to [notify] admin about profile,
+// through a profile chosen by alertRoute, so that an alert about a failing
+// profile is not queued behind that very profile.
 func (s *Server) adminMail(rt *runtime, profile string, now time.Time, subject, text string) {
-	s.queueNotice(rt, "", []string{rt.cfg.Notify.Admin}, s.adminBody(rt, now, subject, text), now, "alert", profile)
+	admin := rt.cfg.Notify.Admin
+	via, rule, ok := s.alertRoute(rt, profile)
+	if !ok {
+		s.log.Error("admin alert not sent: no enabled profile other than the failing one to send it through; "+
+			"set [notify] profile to a profile that works", "profile", profile, "rcpt", admin, "subject", subject)
+		return
+	}
+	body := s.adminBody(rt, now, subject, text)
+	n := &spool.Message{ID: spool.NewID(), Created: now, Listener: "relayd", Size: int64(len(body)), DSN: true,
+		Recipients: []spool.Recipient{{Address: admin, Profile: via, Rule: rule, State: spool.StateReady,
+			NextAttempt: now, Updated: now}}}
+	n.From, n.Subject = noticeFields(body)
+	if err := s.spool.Commit(n, body); err != nil {
+		s.log.Error("admin alert could not be queued", "profile", profile, "err", err)
+		return
+	}
+	s.log.Info("admin alert queued", "profile", profile, "msg_id", n.ID, "via", via, "rule", rule)
+	s.sched.kick()
 }
 
 // adminBody is the message of an admin alert: headers and plain text.
@@ -131,6 +152,41 @@ func (s *Server) adminBody(rt *runtime, now time.Time, subject, text string) []b
 	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
 	b.WriteString(text)
 	return []byte(b.String())
+}
+
+// alertRoute picks the profile an alert about profile goes through, and
+// the rule recorded with it: [notify] profile; else the system default;
+// else the profile routing picks for [notify] admin; else any other enabled
+// profile, by name. The failing profile itself is never picked, and one
+// that is failing too only when nothing else is left.
+func (s *Server) alertRoute(rt *runtime, profile string) (via, rule string, ok bool) {
+	type cand struct{ name, rule string }
+	cands := []cand{{rt.cfg.Notify.Profile, "[notify] profile"}, {rt.cfg.Policy.DefaultProfile, policy.RuleSystemDefault}}
+	if d, err := rt.route("", "", rt.cfg.Notify.Admin, ""); err == nil {
+		cands = append(cands, cand{d.Profile, d.Rule})
+	}
+	names := make([]string, 0, len(rt.cfg.Profiles))
+	for name := range rt.cfg.Profiles {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		cands = append(cands, cand{name, "alert: an enabled profile other than " + profile})
+	}
+	s.health.mu.Lock()
+	defer s.health.mu.Unlock()
+	for _, healthyOnly := range []bool{true, false} {
+		for _, c := range cands {
+			if c.name == "" || c.name == profile || !rt.router.Usable(c.name, "") {
+				continue
+			}
+			if h := s.health.m[c.name]; healthyOnly && h != nil && !h.failingSince.IsZero() {
+				continue
+			}
+			return c.name, c.rule, true
+		}
+	}
+	return "", "", false
 }
 
 // wrap folds a long diagnosis into lines of at most 76 octets at spaces.

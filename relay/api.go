@@ -2,7 +2,6 @@ package relay
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"sort"
 	"time"
@@ -19,6 +18,8 @@ type QueueItem struct {
 	Sender     string           `json:"sender"`
 	Team       string           `json:"team"`
 	Size       int64            `json:"size"`
+	From       string           `json:"from"`    // header From, decoded to UTF-8
+	Subject    string           `json:"subject"` // header Subject, decoded to UTF-8
 	Recipients []QueueRecipient `json:"recipients"`
 }
 
@@ -44,7 +45,7 @@ var stateOrder = map[spool.State]int{spool.StateSending: 0, spool.StateReady: 1,
 func (s *Server) itemOf(m *spool.Message) QueueItem {
 	now := s.now()
 	it := QueueItem{ID: m.ID, Created: m.Created, Sender: m.Sender, Team: m.Team, Size: m.Size,
-		Recipients: []QueueRecipient{}}
+		From: m.From, Subject: m.Subject, Recipients: []QueueRecipient{}}
 	best := -1
 	for _, r := range m.Recipients {
 		ar := QueueRecipient{Address: r.Address, Profile: r.Profile, Rule: r.Rule, State: string(r.State),
@@ -67,47 +68,85 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 	return it
 }
 
-// Handler returns the admin API of SPEC §9 under /api/v1/. Authentication
-// is the caller's (cmd/relayd wraps it with the bearer token check).
+// apiRoutes is every route of the admin API (SPEC §9): Handler registers
+// exactly these, and APIPatterns lists them, so docs/openapi.yaml's test
+// compares the document with what the server really serves.
+var apiRoutes = []struct {
+	pattern string // http.ServeMux pattern: "METHOD /path"
+	handler func(s *Server) http.HandlerFunc
+}{
+	{"GET /api/v1/queue", func(s *Server) http.HandlerFunc { return s.apiList }},
+	{"GET /api/v1/queue/{id}", func(s *Server) http.HandlerFunc { return s.apiShow }},
+	{"DELETE /api/v1/queue/{id}", func(s *Server) http.HandlerFunc { return s.apiAction("delete", s.spool.Cancel) }},
+	{"POST /api/v1/queue/{id}/hold", func(s *Server) http.HandlerFunc { return s.apiAction("hold", s.spool.Hold) }},
+	{"POST /api/v1/queue/{id}/release", func(s *Server) http.HandlerFunc { return s.apiAction("release", s.spool.Release) }},
+	{"POST /api/v1/queue/{id}/retry", func(s *Server) http.HandlerFunc { return s.apiAction("retry", s.spool.RetryNow) }},
+	{"POST /api/v1/queue/retry", func(s *Server) http.HandlerFunc { return s.apiRetryAll }},
+	{"GET /api/v1/profiles", func(s *Server) http.HandlerFunc { return s.apiProfiles }},
+	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProfileTest }},
+}
+
+// APIPatterns returns the "METHOD /path" patterns Handler serves, in
+// registration order. The slice is new on every call.
+func APIPatterns() []string {
+	out := make([]string, len(apiRoutes))
+	for i, r := range apiRoutes {
+		out[i] = r.pattern
+	}
+	return out
+}
+
+// Handler returns the admin API of SPEC §9 under /api/v1/. Host, CSRF,
+// body limit and authentication checks are the caller's (cmd/relayd wraps
+// every route of the admin listener in one chain).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/queue", s.apiList)
-	mux.HandleFunc("GET /api/v1/queue/{id}", s.apiShow)
-	mux.HandleFunc("DELETE /api/v1/queue/{id}", s.apiAction(s.spool.Cancel))
-	mux.HandleFunc("POST /api/v1/queue/{id}/hold", s.apiAction(s.spool.Hold))
-	mux.HandleFunc("POST /api/v1/queue/{id}/release", s.apiAction(s.spool.Release))
-	mux.HandleFunc("POST /api/v1/queue/{id}/retry", s.apiAction(s.spool.RetryNow))
-	mux.HandleFunc("POST /api/v1/queue/retry", s.apiRetryAll)
-	mux.HandleFunc("GET /api/v1/profiles", s.apiProfiles)
-	mux.HandleFunc("POST /api/v1/profiles/{name}/test", s.apiProfileTest)
+	for _, r := range apiRoutes {
+		mux.HandleFunc(r.pattern, r.handler(s))
+	}
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
 }
 
+// stateActive is the list filter for the active queue: every message with
+// a recipient not yet sent, bounced or cancelled (no journal).
+const stateActive = "active"
+
+// apiList answers GET /api/v1/queue: every message (active queue and
+// journal), or with ?state= those with a recipient in that state, or
+// ?state=active the active queue only.
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 	state := spool.State(r.URL.Query().Get("state"))
-	if _, ok := stateOrder[state]; state != "" && !ok {
-		writeError(w, http.StatusBadRequest, "unknown state "+string(state))
+	if _, ok := stateOrder[state]; state != "" && state != stateActive && !ok {
+		writeError(w, http.StatusBadRequest, "unknown state "+string(state)+
+			": use active, delayed, ready, sending, deferred, held, sent, bounced or cancelled")
 		return
 	}
 	items := []QueueItem{}
-	err := s.spool.List(state, func(m *spool.Message) bool {
+	add := func(m *spool.Message) bool {
 		items = append(items, s.itemOf(m))
 		return len(items) < 10000
-	})
+	}
+	var err error
+	if state == stateActive {
+		err = s.spool.ListActive(add)
+	} else {
+		err = s.spool.List(state, add)
+	}
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, "list the queue", err)
 		return
 	}
 	writeJSON(w, http.StatusOK, items)
 }
 
 func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
-	m, err := s.spool.Get(r.PathValue("id"))
+	id := r.PathValue("id")
+	m, err := s.spool.Get(id)
 	if err != nil {
-		writeSpoolError(w, err)
+		s.writeSpoolError(w, "show", id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, s.itemOf(m))
@@ -115,15 +154,15 @@ func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
 
 // apiAction wraps one spool admin action: 200 with the item after the
 // change, 404 unknown id, 409 a state that does not allow it.
-func (s *Server) apiAction(act func(id string) (*spool.Message, error)) http.HandlerFunc {
+func (s *Server) apiAction(action string, act func(id string) (*spool.Message, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		m, err := act(id)
 		if err != nil {
-			writeSpoolError(w, err)
+			s.writeSpoolError(w, action, id, err)
 			return
 		}
-		s.log.Info("admin action", "msg_id", id, "action", r.Method+" "+r.URL.Path)
+		s.log.Info("admin action", "msg_id", id, "action", action)
 		s.sched.kick()
 		writeJSON(w, http.StatusOK, s.itemOf(m))
 	}
@@ -132,7 +171,7 @@ func (s *Server) apiAction(act func(id string) (*spool.Message, error)) http.Han
 func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 	n, err := s.spool.RetryAll()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, "retry the deferred messages", err)
 		return
 	}
 	s.sched.kick()
@@ -168,17 +207,6 @@ func (s *Server) apiProfiles(w http.ResponseWriter, r *http.Request) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	writeJSON(w, http.StatusOK, out)
-}
-
-func writeSpoolError(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, spool.ErrNotFound):
-		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, spool.ErrState):
-		writeError(w, http.StatusConflict, err.Error())
-	default:
-		writeError(w, http.StatusInternalServerError, err.Error())
-	}
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -95,27 +95,83 @@ var dummyHash = sync.OnceValue(func() []byte {
 
 // authFailures tracks failed AUTH attempts per client address so that
 // repeated failures are answered ever more slowly (SPEC §4: at least 1 s,
-// more for repeated failures from one address).
+// more for repeated failures from one address), and per username, so that
+// guessing one account's password from many addresses locks that account
+// for a while. Together with max_auth_failures per connection these are
+// the three limits on password guessing.
 type authFailures struct {
-	mu   sync.Mutex
-	byIP map[netip.Addr]failRecord
+	mu     sync.Mutex
+	byIP   map[netip.Addr]failRecord
+	byUser map[string]failRecord // only usernames of [[team.user]]: bounded by the config
 }
 
 type failRecord struct {
-	n    int
-	last time.Time
+	n     int
+	last  time.Time
+	until time.Time // byUser: locked until then
 }
 
-// authDelay sleeps before a failed AUTH is answered: 1 s, doubling per recent
-// failure from the same address, at most 8 s; forgotten after 15 minutes.
+// Limits of the per-user lock: after userFailLimit failed logins of one
+// username (from anywhere, forgotten after failMemory without one) it is
+// locked for userLockBase, doubling with each further failure up to
+// userLockMax. A locked user is answered 535 5.7.8 after the usual delay,
+// like a wrong password, even with the right one (a guesser learns
+// nothing); a login after the lock resets the count.
+const (
+	failMemory    = 15 * time.Minute
+	userFailLimit = 5
+	userLockBase  = time.Minute
+	userLockMax   = time.Hour
+)
+
+// userLocked reports whether username is locked at now.
+func (s *Server) userLocked(username string) bool {
+	s.fails.mu.Lock()
+	defer s.fails.mu.Unlock()
+	return s.now().Before(s.fails.byUser[username].until)
+}
+
+// userFailed counts a wrong password for a configured username and locks
+// it once it has failed userFailLimit times. It returns the end of the
+// lock, zero when the user is not locked.
+func (s *Server) userFailed(username string) time.Time {
+	now := s.now()
+	s.fails.mu.Lock()
+	defer s.fails.mu.Unlock()
+	if s.fails.byUser == nil {
+		s.fails.byUser = map[string]failRecord{}
+	}
+	r := s.fails.byUser[username]
+	if now.Sub(r.last) > failMemory && !now.Before(r.until) {
+		r = failRecord{}
+	}
+	r.n++
+	r.last = now
+	if r.n >= userFailLimit {
+		r.until = now.Add(min(userLockBase<<min(r.n-userFailLimit, 8), userLockMax))
+	}
+	s.fails.byUser[username] = r
+	return r.until
+}
+
+// userSucceeded forgets username's failures.
+func (s *Server) userSucceeded(username string) {
+	s.fails.mu.Lock()
+	defer s.fails.mu.Unlock()
+	delete(s.fails.byUser, username)
+}
+
+// authDelay waits before a failed AUTH is answered: 1 s, doubling per
+// recent failure from the same address, at most 8 s; forgotten after 15
+// minutes.
 func (s *Server) authDelay(addr netip.Addr) {
-	now := time.Now()
+	now := s.now()
 	s.fails.mu.Lock()
 	if s.fails.byIP == nil {
 		s.fails.byIP = map[netip.Addr]failRecord{}
 	}
 	r := s.fails.byIP[addr]
-	if now.Sub(r.last) > 15*time.Minute {
+	if now.Sub(r.last) > failMemory {
 		r.n = 0
 	}
 	r.n++
@@ -126,5 +182,9 @@ func (s *Server) authDelay(addr netip.Addr) {
 	}
 	s.fails.mu.Unlock()
 	d := time.Second << min(r.n-1, 3)
+	if s.opts.Sleep != nil {
+		s.opts.Sleep(d)
+		return
+	}
 	time.Sleep(d)
 }

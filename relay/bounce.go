@@ -114,6 +114,7 @@ func (s *Server) notifyFrom(rt *runtime) string {
 func (s *Server) queueNotice(rt *runtime, team string, to []string, body []byte, now time.Time, kind, about string) {
 	n := &spool.Message{ID: spool.NewID(), Created: now, Team: team, Listener: "relayd",
 		Size: int64(len(body)), DSN: true}
+	n.From, n.Subject = noticeFields(body)
 	for _, a := range to {
 		d, err := rt.route("", team, a, "")
 		if err != nil {

@@ -47,6 +47,10 @@ type Notify struct {
 	From    string // sender of DSNs and alerts; default MAILER-DAEMON@Hostname
 	Admin   string
 	Bounces string
+	// Profile is the profile alert mail goes through; "" = the system
+	// default, or another enabled profile when that is the failing one
+	// (alerts.go).
+	Profile string
 }
 
 // Listener is one [[listener]].

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -38,13 +37,6 @@ func waitEntered(t *testing.T, entered chan int) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the upstream never received the message")
 	}
-}
-
-// api calls the admin API handler and returns the status and body.
-func (r *testRelay) api(method, path string) (int, string) {
-	rec := httptest.NewRecorder()
-	r.srv.Handler().ServeHTTP(rec, httptest.NewRequest(method, path, nil))
-	return rec.Code, rec.Body.String()
 }
 
 // settle waits until a whole scheduler pass began after a kick (bounded:

@@ -39,6 +39,9 @@ type Options struct {
 	Now        func() time.Time      // clock for schedules; nil = time.Now
 	// Dial connects to upstreams; nil = net.Dialer. Tests may redirect it.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Sleep waits before a failed AUTH is answered (auth.go); nil =
+	// time.Sleep. Tests inject it to see the delays without waiting.
+	Sleep func(time.Duration)
 }
 
 // Server is a running relay. Its methods are safe for concurrent use.

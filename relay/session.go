@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -92,7 +93,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(identity, username, password string) error {
 			if identity != "" && identity != username {
-				return s.authFailed(username)
+				return s.authFailed(username, false)
 			}
 			return s.authenticate(username, password)
 		}), nil
@@ -102,11 +103,15 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-// authenticate checks a username and password against [[team.user]].
+// authenticate checks a username and password against [[team.user]]. A
+// user locked after repeated failures (auth.go) is refused like a wrong
+// password, after the same check and the same delay.
 func (s *session) authenticate(username, password string) error {
-	if !s.srv.checkPassword(s.rt, username, password) {
-		return s.authFailed(username)
+	locked := s.srv.userLocked(username)
+	if ok := s.srv.checkPassword(s.rt, username, password); !ok || locked {
+		return s.authFailed(username, !ok)
 	}
+	s.srv.userSucceeded(username)
 	s.user = username
 	s.team = s.rt.router.TeamOf(s.rt.cfg.Users[username].Team, s.c.addr, s.lcfg.Team)
 	s.log.Info("authenticated", "user", username, "team", s.team)
@@ -115,11 +120,20 @@ func (s *session) authenticate(username, password string) error {
 
 // authFailed counts a failure, delays the answer (at least 1 s, longer for
 // repeated failures from the same address) and closes the connection after
-// max_auth_failures.
-func (s *session) authFailed(username string) error {
+// max_auth_failures. wrongPassword counts it against the username too
+// (a configured one), which locks it after repeated failures.
+func (s *session) authFailed(username string, wrongPassword bool) error {
 	s.c.authFailures++
 	s.srv.metrics.rejected.WithLabelValues(s.ln.name, "auth").Inc()
-	s.log.Warn("authentication failed", "user", username, "failures", s.c.authFailures)
+	args := []any{"user", username, "failures", s.c.authFailures}
+	if _, known := s.rt.cfg.Users[username]; known && wrongPassword {
+		if until := s.srv.userFailed(username); !until.IsZero() {
+			args = append(args, "locked_until", until.UTC().Format(time.RFC3339))
+		}
+	} else if known && s.srv.userLocked(username) {
+		args = append(args, "locked", true)
+	}
+	s.log.Warn("authentication failed", args...)
 	s.srv.authDelay(s.c.addr)
 	if s.lcfg.MaxAuthFailures > 0 && s.c.authFailures >= s.lcfg.MaxAuthFailures {
 		s.c.kill()

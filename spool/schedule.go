@@ -110,9 +110,19 @@ const listPage = 256
 // skipped and counted. fn runs outside any transaction and may call the
 // store; it sees each message as it was when its page was read.
 func (s *Store) List(state State, fn func(*Message) bool) error {
+	return s.list(state, true, fn)
+}
+
+// ListActive is List of the active queue only: the messages that have a
+// recipient in a non-final state, without the journal.
+func (s *Store) ListActive(fn func(*Message) bool) error {
+	return s.list("", false, fn)
+}
+
+func (s *Store) list(state State, journal bool, fn func(*Message) bool) error {
 	var after []byte
 	for {
-		page, err := s.listPage(state, after)
+		page, err := s.listPage(state, journal, after)
 		if err != nil {
 			return fmt.Errorf("spool: list: %w", err)
 		}
@@ -129,8 +139,8 @@ func (s *Store) List(state State, fn func(*Message) bool) error {
 }
 
 // listPage returns up to listPage matching messages with ID > after, merging
-// the active (m/) and journal (j/) envelopes in ID order.
-func (s *Store) listPage(state State, after []byte) ([]*Message, error) {
+// the active (m/) and, if journal, the journal (j/) envelopes in ID order.
+func (s *Store) listPage(state State, journal bool, after []byte) ([]*Message, error) {
 	if err := s.enter(); err != nil {
 		return nil, err
 	}
@@ -143,7 +153,7 @@ func (s *Store) listPage(state State, after []byte) ([]*Message, error) {
 		defer j.Close()
 		for len(out) < listPage {
 			cur := a
-			if !a.valid() || (j.valid() && bytes.Compare(j.id(), a.id()) < 0) {
+			if journal && (!a.valid() || (j.valid() && bytes.Compare(j.id(), a.id()) < 0)) {
 				cur = j
 			}
 			if !cur.valid() {

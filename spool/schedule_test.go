@@ -232,6 +232,13 @@ func TestList(t *testing.T) {
 	if len(cancelled) != 200 || cancelled[1] != ids[3] {
 		t.Errorf("List(cancelled) = %d messages", len(cancelled))
 	}
+	var active []string
+	if err := s.ListActive(func(m *Message) bool { active = append(active, m.ID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 400 || active[0] != ids[1] || active[399] != ids[599] {
+		t.Errorf("ListActive = %d messages, want the 400 not cancelled in ID order", len(active))
+	}
 	n := 0
 	s.List(StateReady, func(*Message) bool { n++; return n < 5 })
 	if n != 5 {

@@ -41,16 +41,21 @@ type Recipient struct {
 // Message is the envelope and per-recipient state of one accepted message.
 // The body is stored separately (see Store.Body).
 type Message struct {
-	ID         string      `json:"id"`
-	Created    time.Time   `json:"created"`
-	Sender     string      `json:"sender"` // envelope MAIL FROM; "" is the null sender <>
-	Team       string      `json:"team"`
-	Listener   string      `json:"listener"`
-	Size       int64       `json:"size"`               // body octets as stored
-	UTF8       bool        `json:"utf8,omitempty"`     // SMTPUTF8 needed (non-ASCII addresses)
-	EightBit   bool        `json:"eightbit,omitempty"` // body has 8-bit octets
-	Warned     bool        `json:"warned,omitempty"`   // "still trying" DSN sent
-	DSN        bool        `json:"dsn,omitempty"`      // this message is itself a DSN relayd generated
+	ID       string    `json:"id"`
+	Created  time.Time `json:"created"`
+	Sender   string    `json:"sender"` // envelope MAIL FROM; "" is the null sender <>
+	Team     string    `json:"team"`
+	Listener string    `json:"listener"`
+	Size     int64     `json:"size"`               // body octets as stored
+	UTF8     bool      `json:"utf8,omitempty"`     // SMTPUTF8 needed (non-ASCII addresses)
+	EightBit bool      `json:"eightbit,omitempty"` // body has 8-bit octets
+	Warned   bool      `json:"warned,omitempty"`   // "still trying" DSN sent
+	DSN      bool      `json:"dsn,omitempty"`      // this message is itself a DSN relayd generated
+	// From and Subject are the header fields as a person reads them
+	// (decoded to UTF-8 at acceptance), so that a list of the queue never
+	// reads bodies (SPEC §9).
+	From       string      `json:"from,omitempty"`
+	Subject    string      `json:"subject,omitempty"`
 	Recipients []Recipient `json:"recipients"`
 }
 

@@ -118,12 +118,17 @@ func (c *client) sasl(ctx context.Context, user string, sc sasl.Client) (*reply,
 	if err != nil {
 		return nil, c.localError(StepAuth, err.Error())
 	}
-	c.authing = true // the transcript shows no payload (transcript.go)
+	// Secrets are hidden where they are sent, never by searching text for
+	// them (which mangles the server's words and reveals a short password
+	// by elimination): while authing, logSent shows "AUTH MECH <redacted>"
+	// and every response line as "<redacted>" (transcript.go); nothing of
+	// the exchange reaches a log, and an Error carries only the server's
+	// reply or a local reason.
+	c.authing = true
 	defer func() { c.authing = false }()
 	line := "AUTH " + mech
 	if ir != nil {
 		line += " " + encode64(ir)
-		c.secrets = append(c.secrets, encode64(ir))
 	}
 	r, err := c.cmd(line)
 	for step := 0; err == nil && r.code == 334; step++ {
@@ -160,19 +165,6 @@ func encode64(b []byte) string {
 		return "="
 	}
 	return base64.StdEncoding.EncodeToString(b)
-}
-
-// secrets are the strings redacted from every Error of a connection: the
-// password and the base64 forms in which PLAIN and LOGIN send it.
-func secrets(prof *Profile) []string {
-	if prof.Password == "" {
-		return nil
-	}
-	return []string{
-		base64.StdEncoding.EncodeToString([]byte("\x00" + prof.Username + "\x00" + prof.Password)),
-		base64.StdEncoding.EncodeToString([]byte(prof.Password)),
-		prof.Password,
-	}
 }
 
 func newSASL(mech, user, pass string) sasl.Client {

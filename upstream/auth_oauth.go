@@ -43,7 +43,6 @@ func (c *client) authenticateOAuth(ctx context.Context, prof *Profile, mech stri
 		xerr.Host = c.addr
 		return xerr
 	}
-	c.secrets = append(c.secrets, tok)
 	sc := newOAuthSASL(mech, prof.Username, tok, c.addr)
 	r, xerr := c.sasl(ctx, prof.Username, sc)
 	if xerr != nil {
@@ -56,7 +55,7 @@ func (c *client) authenticateOAuth(ctx context.Context, prof *Profile, mech stri
 	xerr = c.sessionError(StepAuth, prof.Username, r)
 	xerr.Err = ErrOAuth2
 	if sc.status != "" {
-		xerr.Text += " (token status: " + truncate(c.redact(sc.status), 80) + ")"
+		xerr.Text += " (token status: " + truncate(sc.status, 80) + ")"
 	}
 	if sc.status != "" || r.code == 535 {
 		c.oauth.rejected = tok

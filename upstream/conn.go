@@ -53,12 +53,11 @@ type client struct {
 	ext     map[string]string // EHLO keywords (upper case) and their parameters
 	tls     bool
 	mech    string      // the AUTH mechanism used, "" = none
-	secrets []string    // never shown in an Error (password, access token, their base64)
 	oauth   *oauthState // with [profile.oauth2]: the token source and what the upstream rejected
 	broken  bool        // an I/O error happened: no QUIT, no reuse
 
 	tr      *transcript        // debug_transcript of the profile, nil = none
-	authing bool               // inside an AUTH exchange: the transcript shows no payload
+	authing bool               // inside an AUTH exchange: what relayd sends is not shown (transcript.go)
 	trace   func(Step, string) // Probe: called as each handshake step succeeds; nil = none
 	closed  atomic.Bool        // close was called (noted once in the transcript)
 

@@ -164,13 +164,22 @@ func (p *Pool) deliverDomain(ctx context.Context, prof *Profile, r Resolver, w *
 	return finishDomain(last, g.idx, res)
 }
 
-// checkGroup refuses the domains a direct profile never looks up.
+// checkGroup refuses the domains a direct profile never looks up:
+// address literals, names IDNA refuses, and names under .invalid, which
+// RFC 6761 §6.4 reserves never to exist and resolvers should answer
+// negatively without asking anyone: such a recipient bounces at once, also
+// on a machine without DNS (the README's first try of the embedded
+// default).
 func checkGroup(prof *Profile, g domainGroup) *Error {
 	switch {
 	case g.literal:
 		return domainError(prof, g.domain, 550, "5.1.2", false, nil, "address-literal "+
-			"recipient domains are not delivered by a direct profile (SPEC §8.2): use the domain name, or route "+
+			"recipient domains are not delivered by a direct profile: use the domain name, or route "+
 			"the recipient to a smarthost profile")
+	case g.domain == "invalid" || strings.HasSuffix(g.domain, ".invalid"):
+		return domainError(prof, g.domain, 550, "5.1.2", false, nil, g.domain+" does not exist: "+
+			".invalid is reserved for names that never exist (RFC 6761), so no DNS lookup is made; "+
+			"check the recipient's address")
 	case g.invalid:
 		return domainError(prof, g.domain, 550, "5.1.2", false, nil,
 			"the domain name is not valid (IDNA, RFC 5891)")

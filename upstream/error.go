@@ -18,6 +18,7 @@ const (
 	StepBanner   Step = "banner"
 	StepEHLO     Step = "ehlo"
 	StepStartTLS Step = "starttls"
+	StepTLS      Step = "tls" // the handshake of tls = "implicit", before the banner
 	StepAuth     Step = "auth"
 	StepMail     Step = "mail"
 	StepRcpt     Step = "rcpt"
@@ -111,7 +112,7 @@ func (e *Error) diagnosis() string {
 	case e.Step == StepBanner && e.Code == 0:
 		return fmt.Sprintf("no greeting from %s (%s): on an implicit TLS port (465) set tls = \"implicit\"; "+
 			"otherwise the server is overloaded or not a mail server", host, e.Text)
-	case e.Step == StepStartTLS && e.Code == 0:
+	case (e.Step == StepStartTLS || e.Step == StepTLS) && e.Code == 0:
 		return fmt.Sprintf("TLS with %s failed: %s", host, e.Text)
 	case e.Step == StepAuth:
 		return e.authDiagnosis(host, reply)

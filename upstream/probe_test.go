@@ -155,16 +155,16 @@ func TestProbeFailures(t *testing.T) {
 			steps: "resolve !connect",
 			diag:  fmt.Sprintf("could not connect to 127.0.0.1:%d (connection refused): the host is not a mail server or the port is closed or firewalled", closedPort)},
 		{name: "wrong password", setup: func(prof *Profile) { prof.Password = "wrong" },
-			steps: "resolve connect starttls banner ehlo !auth",
+			steps: "resolve connect tls banner ehlo !auth",
 			diag:  fmt.Sprintf("authentication failed for %s at 127.0.0.1:%d: wrong username or password", testUser, s.port)},
 		{name: "plain text to a TLS port", setup: func(prof *Profile) { prof.TLS, prof.Timeout = TLSStartTLSRequired, 200*time.Millisecond },
 			steps: "resolve connect !banner", diag: `set tls = "implicit"`},
 		{name: "sender", mail: smtpErr(553, smtp.EnhancedCode{5, 7, 1}, "Sender not owned"),
-			steps: "resolve connect starttls banner ehlo auth !mail",
+			steps: "resolve connect tls banner ehlo auth !mail",
 			diag: fmt.Sprintf("sender address x@example.com rejected by 127.0.0.1:%d: this account may not send as "+
 				"x@example.com; set from_address or use the account's own address", s.port)},
 		{name: "recipient", rcpt: smtpErr(550, smtp.EnhancedCode{5, 1, 1}, "No such user"),
-			steps: "resolve connect starttls banner ehlo auth mail !rcpt",
+			steps: "resolve connect tls banner ehlo auth mail !rcpt",
 			diag:  "recipient nobody@example.org rejected by"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,8 +22,7 @@ func (c *client) traceStep(step Step, detail func() string) {
 	}
 }
 
-// replyLine is a reply as "250 2.0.0 first line", shortened, secrets
-// redacted.
+// replyLine is a reply as "250 2.0.0 first line", shortened.
 func (c *client) replyLine(r *reply) string {
 	s := fmt.Sprint(r.code)
 	if r.enhanced != "" {
@@ -36,7 +35,7 @@ func (c *client) replyLine(r *reply) string {
 	if more {
 		s += " ..."
 	}
-	return truncate(c.redact(s), 120)
+	return truncate(s, 120)
 }
 
 // heloDetail lists the extensions the server announced, sorted.

@@ -182,7 +182,7 @@ func (p *Pool) open(ctx context.Context, prof *Profile, d dest, stale string) (*
 		return nil, xerr
 	}
 	c := newClient(prof.Name, d.addr, raw)
-	c.timeout, c.dataTimeout, c.secrets, c.tr = cmdTimeout, dataTimeout, secrets(prof), tr
+	c.timeout, c.dataTimeout, c.tr = cmdTimeout, dataTimeout, tr
 	if prof.OAuth2 != nil {
 		c.oauth = &oauthState{src: p.tokenSource(prof), stale: stale}
 	}
@@ -208,10 +208,10 @@ func (c *client) handshake(ctx context.Context, prof *Profile, serverName string
 	mode := tlsMode(prof)
 	helo, _ := heloName(prof) // checked by Send
 	if mode == TLSImplicit {
-		if xerr := c.startTLSNow(ctx, prof, serverName); xerr != nil {
+		if xerr := c.startTLSNow(ctx, prof, serverName, StepTLS); xerr != nil {
 			return xerr
 		}
-		c.traceStep(StepStartTLS, func() string { return "implicit TLS: " + c.tlsDetail(prof) })
+		c.traceStep(StepTLS, func() string { return "implicit TLS: " + c.tlsDetail(prof) })
 	}
 	r, err := c.read(c.timeout)
 	if err != nil {
@@ -298,7 +298,7 @@ func (c *client) localError(step Step, text string) *Error {
 // are temporary, 5xx permanent (SPEC §7.3).
 func (c *client) replyError(step Step, subject string, r *reply) *Error {
 	return &Error{Profile: c.profile, Host: c.addr, Step: step, Code: r.code, Enhanced: r.enhanced,
-		Text: c.redact(r.text), Temporary: r.code < 500 || r.code > 599, Subject: subject}
+		Text: r.text, Temporary: r.code < 500 || r.code > 599, Subject: subject}
 }
 
 // sessionError is a failure reply before MAIL (banner, EHLO, STARTTLS,
@@ -310,13 +310,6 @@ func (c *client) sessionError(step Step, subject string, r *reply) *Error {
 	e := c.replyError(step, subject, r)
 	e.Temporary = true
 	return e
-}
-
-func (c *client) redact(s string) string {
-	for _, secret := range c.secrets {
-		s = strings.ReplaceAll(s, secret, "[redacted]")
-	}
-	return s
 }
 
 // netReason names a network failure for a diagnosis.
@@ -366,7 +359,7 @@ func connResult(e *Error) string {
 		return "timeout"
 	case e.Step == StepConnect && errors.Is(e.Err, syscall.ECONNREFUSED):
 		return "refused"
-	case e.Step == StepStartTLS:
+	case e.Step == StepStartTLS || e.Step == StepTLS:
 		return "tls_error"
 	case e.Step == StepAuth:
 		return "auth_failed"

@@ -240,7 +240,11 @@ func TestTLSVerifyFailures(t *testing.T) {
 				prof.RootCAs = tc.roots(s)
 			}
 			e := sendErr(t, p, prof, testEnv("bob@example.org"))
-			wantStep(t, e, StepStartTLS, true)
+			step := StepStartTLS
+			if tc.mode == TLSImplicit {
+				step = StepTLS // the handshake before the banner is not STARTTLS
+			}
+			wantStep(t, e, step, true)
 			for _, w := range tc.want {
 				if !strings.Contains(e.Error(), w) {
 					t.Errorf("diagnosis %q lacks %q", e, w)
@@ -266,7 +270,7 @@ func TestImplicitTLSAgainstPlainPort(t *testing.T) {
 	prof := peer.profile("p")
 	prof.TLS, prof.TLSVerify = TLSImplicit, false
 	e := sendErr(t, p, prof, testEnv("bob@example.org"))
-	wantStep(t, e, StepStartTLS, true)
+	wantStep(t, e, StepTLS, true)
 	if !strings.Contains(e.Error(), "did not answer with TLS") {
 		t.Errorf("diagnosis %q", e)
 	}

@@ -86,7 +86,7 @@ func (c *client) startTLS(ctx context.Context, prof *Profile, serverName, helo s
 		return &Error{Profile: c.profile, Host: c.addr, Step: StepStartTLS, Temporary: true,
 			Text: errTLSInjection.Error(), Err: errTLSInjection}
 	}
-	if xerr := c.startTLSNow(ctx, prof, serverName); xerr != nil {
+	if xerr := c.startTLSNow(ctx, prof, serverName, StepStartTLS); xerr != nil {
 		return xerr
 	}
 	if xerr := c.hello(ctx, helo); xerr != nil { // RFC 3207 §4.2: forget what was said before TLS
@@ -97,8 +97,9 @@ func (c *client) startTLS(ctx context.Context, prof *Profile, serverName, helo s
 }
 
 // startTLSNow runs the TLS handshake at once, so a bad certificate fails at
-// the starttls step, before any EHLO or AUTH goes through it.
-func (c *client) startTLSNow(ctx context.Context, prof *Profile, serverName string) *Error {
+// step (starttls, or tls for implicit TLS), before any EHLO or AUTH goes
+// through it.
+func (c *client) startTLSNow(ctx context.Context, prof *Profile, serverName string, step Step) *Error {
 	tc := tls.Client(c.raw, tlsConfig(prof, serverName))
 	c.raw.SetDeadline(time.Now().Add(c.timeout))
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -110,7 +111,7 @@ func (c *client) startTLSNow(ctx context.Context, prof *Profile, serverName stri
 		if c.tr != nil {
 			c.note("TLS handshake failed: " + text)
 		}
-		return &Error{Profile: c.profile, Host: c.addr, Step: StepStartTLS, Text: text, Temporary: true,
+		return &Error{Profile: c.profile, Host: c.addr, Step: step, Text: text, Temporary: true,
 			Err: cause(ctx, err)}
 	}
 	c.raw.SetDeadline(time.Time{})

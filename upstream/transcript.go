@@ -29,9 +29,11 @@ import (
 //
 // What is never written: AUTH payloads (the initial response after "AUTH
 // MECH", every line sent during the exchange: base64 user names, passwords,
-// CRAM-MD5 digests, OAuth2 tokens) are "<redacted>"; the password, the
-// access token and their base64 forms are also replaced by "[redacted]"
-// wherever else they would appear; the message is summarised as its size,
+// CRAM-MD5 digests, OAuth2 tokens) are "<redacted>". They are hidden where
+// relayd sends them, never by searching other text for the secret: the
+// server's replies are written as they came, so a password "x" cannot turn
+// <nobody@example.test> into <nobody@e[redacted]ample.test>. The message
+// is summarised as its size,
 // since headers and bodies are the users' mail, not a connection problem.
 // Control characters in replies are escaped as \xNN so a line stays a line.
 //
@@ -253,9 +255,9 @@ func (c *client) logSent(lines []string) {
 		case c.authing && l != "*":
 			l = "<redacted>"
 		}
-		c.tr.line("C: ", c.redact(l))
+		c.tr.line("C: ", l)
 	}
 }
 
-// logReceived records one reply line.
-func (c *client) logReceived(line string) { c.tr.line("S: ", c.redact(line)) }
+// logReceived records one reply line as the server sent it.
+func (c *client) logReceived(line string) { c.tr.line("S: ", line) }

@@ -138,6 +138,7 @@ func retryAll(ctx context.Context, admin string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	req.Header.Set("Content-Type", "application/json") // the admin API refuses other POSTs (415)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err

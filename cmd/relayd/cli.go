@@ -35,7 +35,7 @@ commands:
                      connection test of an upstream profile, step by step
   dkim-keygen -domain D -selector S [-type rsa|ed25519] [-bits 2048] [-out FILE]
                      make a DKIM key; print its DNS record and [[dkim]] table
-  queue list [-state S] | show ID | hold ID | release ID | delete ID | retry ID | retry -all  [-json]
+  queue list [-state S | -all] | show ID | hold ID | release ID | delete ID | retry ID | retry -all  [-json]
                      manage the queue of the running daemon
   passwd             read a password, print a bcrypt hash for [[team.user]]
   version            print version, Go version and commit
@@ -176,15 +176,18 @@ type stringList []string
 func (l *stringList) String() string     { return strings.Join(*l, ",") }
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
-// loadConfig resolves and loads the config for a command. On failure it
+// loadConfigFor resolves and loads the config for a command, reading only
+// the secrets mode names: a command reads the secrets of the profiles it
+// uses and no others, so it works while another profile's password_env is
+// unset (loadMode{full: true} reads all, as serve does). On failure it
 // prints why (every error, one per line) and returns false: exit 2.
-func (c *cli) loadConfig(flagPath string) (*File, []string, bool) {
+func (c *cli) loadConfigFor(flagPath string, mode loadMode) (*File, []string, bool) {
 	path, err := resolveConfigFrom(flagPath, c.getenv(configEnv), c.systemConfig)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "relayd: %v\n", err)
 		return nil, nil, false
 	}
-	f, warnings, err := Load(path)
+	f, warnings, err := loadWith(path, mode)
 	if err != nil {
 		for _, w := range warnings {
 			fmt.Fprintf(c.stderr, "warning: %s\n", w)

@@ -210,7 +210,7 @@ profile = "sales-direct"
 		t.Errorf("system default: exit %d %q", code, out)
 	}
 	code, out, _ = runCLI(t, nil, "", "route", "-config", cfg, "-from", "s@x.com", "-to", "c@x.com", "-team", "locked")
-	if code != 1 || out != "c@x.com -> none (no enabled profile)\n" {
+	if code != 1 || out != "c@x.com -> none (no enabled profile: the client gets 451 4.3.5)\n  system default skipped: profile p is not in team locked's profiles\n" {
 		t.Errorf("no profile: exit %d %q", code, out)
 	}
 	code, out, _ = runCLI(t, nil, "", "route", "-config", cfg, "-from", "s@x.com", "-to", "c@x.com", "-header-profile", "sales-direct")

@@ -23,7 +23,7 @@ func (c *cli) checkConfig(args []string) int {
 	if !c.noArgs(fs) {
 		return 2
 	}
-	f, warnings, ok := c.loadConfig(*cfg)
+	f, warnings, ok := c.loadConfigFor(*cfg, loadMode{full: true, check: true})
 	if !ok {
 		fmt.Fprintln(c.stderr, "relayd check-config: the configuration is invalid")
 		return 2
@@ -93,15 +93,15 @@ func printTables(w io.Writer, f *File) {
 	}
 	fmt.Fprintln(w, "\nroutes:")
 	for i, rt := range f.Routes {
-		fmt.Fprintf(w, "  route #%d\tsender=%s team=%s recipient=%s\t-> %s\n",
-			i+1, star(string(rt.Sender)), star(rt.Team), star(string(rt.Recipient)), rt.Profile)
+		fmt.Fprintf(w, "  route #%d\tsender=%s team=%s recipient=%s\t-> %s%s\n",
+			i+1, star(string(rt.Sender)), star(rt.Team), star(string(rt.Recipient)), rt.Profile, skipNote(f, rt.Profile))
 	}
 	for _, t := range f.Teams {
 		if t.DefaultProfile != "" {
-			fmt.Fprintf(w, "  team %s default\t\t-> %s\n", t.Name, t.DefaultProfile)
+			fmt.Fprintf(w, "  team %s default\t\t-> %s%s\n", t.Name, t.DefaultProfile, skipNote(f, t.DefaultProfile))
 		}
 	}
-	fmt.Fprintf(w, "  system default\t\t-> %s\n", f.RelayTable.DefaultProfile)
+	fmt.Fprintf(w, "  system default\t\t-> %s%s\n", f.RelayTable.DefaultProfile, skipNote(f, f.RelayTable.DefaultProfile))
 	if len(f.DKIM) > 0 {
 		fmt.Fprintln(w, "\ndkim:")
 		for _, d := range f.DKIM {
@@ -194,4 +194,17 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// skipNote marks a route target that routing skips (SPEC §6).
+func skipNote(f *File, name string) string {
+	for i := range f.Profiles {
+		if f.Profiles[i].Name == name {
+			if !f.Profiles[i].Enabled {
+				return " (disabled: skipped)"
+			}
+			return ""
+		}
+	}
+	return " (no such profile: skipped)"
 }

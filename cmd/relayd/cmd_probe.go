@@ -28,8 +28,8 @@ type testOptions struct {
 func (c *cli) newTestFlags() *testOptions {
 	fs, cfg := c.newFlags("test")
 	o := &testOptions{fs: fs, config: cfg}
-	fs.StringVar(&o.from, "from", "", "envelope sender for MAIL FROM (default: the profile's from_address, else its username)")
-	fs.Var(&o.to, "to", "recipient for RCPT TO (repeatable; default: the sender)")
+	fs.StringVar(&o.from, "from", "", "envelope sender for MAIL FROM (default: the profile's from_address, else [notify] from)")
+	fs.Var(&o.to, "to", "recipient for RCPT TO (repeatable; default: [notify] admin, else the sender)")
 	fs.BoolVar(&o.send, "send", false, "send a real test message")
 	return o
 }
@@ -38,7 +38,8 @@ func (c *cli) newTestFlags() *testOptions {
 // §2): upstream.Pool.Probe on the profile as the daemon would configure
 // it, one line per step with its timing, and on failure the diagnosis of
 // SPEC §8.4. MAIL and RCPT (then RSET) run when -from, -to or -send is
-// given. Exit 0 when every step worked, 1 when one failed, 2 on bad usage,
+// given, with the envelope of relay.PlanTest (the same as the admin API's
+// test), which the output names. Exit 0 when every step worked, 1 when one failed, 2 on bad usage,
 // a bad config or an unknown profile.
 func (c *cli) test(args []string) int {
 	o := c.newTestFlags()
@@ -50,7 +51,7 @@ func (c *cli) test(args []string) int {
 		return 2
 	}
 	name := o.fs.Arg(0)
-	f, warnings, ok := c.loadConfig(*o.config)
+	f, warnings, ok := c.loadConfigFor(*o.config, loadMode{profile: name}) // this profile's secrets only
 	if !ok {
 		return 2
 	}
@@ -67,13 +68,16 @@ func (c *cli) test(args []string) int {
 		fmt.Fprintf(c.stderr, "relayd test: no profile is named %q; the profiles are: %s\n", name, profileNames(rc))
 		return 2
 	}
-	popts, msg := probeOptions(o, prof, rc)
-	if msg != "" {
-		fmt.Fprintf(c.stderr, "relayd test: %s\n", msg)
+	plan, err := relay.PlanTest(rc, prof, relay.TestRequest{From: o.from, To: o.to, Send: o.send,
+		FromHint: "-from ADDR", ToHint: "-to ADDR"})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "relayd test: %s\n", err)
 		return 2
 	}
+	popts := plan.Options
 	up := prof.Upstream
 	fmt.Fprintf(c.stdout, "testing profile %s (%s)\n", name, describeProfile(prof, popts))
+	printEnvelope(c.stdout, plan)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	pool := upstream.NewPool(upstream.Options{IdleTimeout: -1})
@@ -95,30 +99,29 @@ func (c *cli) test(args []string) int {
 	return 0
 }
 
-// probeOptions works out the envelope: -from defaults to the profile's
-// from_address, else its username when that is an address; -to defaults to
-// the sender. msg explains a combination that cannot be tested.
-func probeOptions(o *testOptions, prof *relay.Profile, rc *relay.Config) (upstream.ProbeOptions, string) {
-	from := o.from
-	if from == "" {
-		from = prof.Rewrite.FromAddress
+// printEnvelope names the sender and recipients a test with MAIL and RCPT
+// uses, and where they came from, e.g.
+//
+//	sender:     relayd@example.com ([notify] from; the profile has no from_address)
+//	recipients: it@example.com ([notify] admin, the System Notification Mailbox)
+func printEnvelope(w io.Writer, plan relay.TestPlan) {
+	po := plan.Options
+	if !po.Envelope {
+		return
 	}
-	if from == "" && strings.Contains(prof.Upstream.Username, "@") {
-		from = prof.Upstream.Username
+	from, fromSource := po.From, plan.FromSource
+	if fromSource == "given" {
+		fromSource = "-from"
 	}
-	to := []string(o.to)
-	if len(to) == 0 && from != "" {
-		to = []string{from}
+	toSource := plan.ToSource
+	if toSource == "given" {
+		toSource = "-to"
 	}
-	po := upstream.ProbeOptions{From: from, To: to, Envelope: o.from != "" || len(o.to) > 0 || o.send,
-		Send: o.send, Hostname: rc.Hostname, DKIM: rc.DKIM}
-	switch {
-	case o.send && from == "":
-		return po, "-send needs -from ADDR: the profile has no from_address and its username is not an address"
-	case prof.Upstream.Type == "direct" && len(to) == 0:
-		return po, "a direct profile is tested against the MX hosts of a recipient's domain: give -to ADDR"
+	fmt.Fprintf(w, "sender:     %s (%s)\n", from, fromSource)
+	fmt.Fprintf(w, "recipients: %s (%s)\n", strings.Join(po.To, ", "), toSource)
+	if po.Send && plan.ToSource != "given" {
+		fmt.Fprintf(w, "The test will be sent to the System Notification Mailbox, %s.\n", strings.Join(po.To, ", "))
 	}
-	return po, ""
 }
 
 // describeProfile is the header line: where the test goes and how.

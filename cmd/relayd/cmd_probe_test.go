@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -35,9 +36,15 @@ type probePeer struct {
 	mu      sync.Mutex
 	mailErr error
 	msgs    []string
+	mails   []string // MAIL FROM addresses, in order
+	rcpts   []string // RCPT TO addresses, in order
 }
 
-func newProbePeer(t *testing.T) *probePeer {
+func newProbePeer(t *testing.T) *probePeer { return newProbePeerTLS(t, false) }
+
+// newProbePeerTLS is newProbePeer, with TLS from the first byte (port 465
+// style) when implicit is set.
+func newProbePeerTLS(t *testing.T, implicit bool) *probePeer {
 	t.Helper()
 	dir := t.TempDir()
 	pki := newPKI(t, dir)
@@ -51,6 +58,10 @@ func newProbePeer(t *testing.T) *probePeer {
 		t.Fatal(err)
 	}
 	p.port = ln.Addr().(*net.TCPAddr).Port
+	if implicit {
+		s.TLSConfig = nil // no STARTTLS inside the TLS connection
+		ln = tls.NewListener(ln, pki.serverTLS)
+	}
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	return p
@@ -81,13 +92,19 @@ func (s *probeSession) Auth(string) (sasl.Server, error) {
 	}), nil
 }
 
-func (s *probeSession) Mail(string, *smtp.MailOptions) error {
+func (s *probeSession) Mail(from string, _ *smtp.MailOptions) error {
 	s.p.mu.Lock()
 	defer s.p.mu.Unlock()
+	s.p.mails = append(s.p.mails, from)
 	return s.p.mailErr
 }
 
-func (s *probeSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *probeSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	s.p.rcpts = append(s.p.rcpts, to)
+	return nil
+}
 
 func (s *probeSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
@@ -217,7 +234,8 @@ func TestProbeCommandSend(t *testing.T) {
 			t.Errorf("step %s: %s", steps[i], s)
 		}
 	}
-	for _, want := range []string{"testing profile up (127.0.0.1, port ", "MAIL FROM:<" + probeUser + ">",
+	// Without -from: [notify] from, by default MAILER-DAEMON@hostname.
+	for _, want := range []string{"testing profile up (127.0.0.1, port ", "MAIL FROM:<MAILER-DAEMON@relay.test>",
 		"RCPT TO:<rcpt@example.org>", "PLAIN as " + probeUser, `certificate "localhost" issued by "relayd e2e test CA"`,
 		"profile up: all steps ok: the test message was accepted"} {
 		if !strings.Contains(out, want) {
@@ -226,7 +244,7 @@ func TestProbeCommandSend(t *testing.T) {
 	}
 	msgs := peer.messages()
 	if len(msgs) != 1 || !strings.Contains(msgs[0], "Subject: relayd test message from relay.test\r\n") ||
-		!strings.Contains(msgs[0], "From: <"+probeUser+">\r\n") {
+		!strings.Contains(msgs[0], "From: <MAILER-DAEMON@relay.test>\r\n") {
 		t.Errorf("messages %q", msgs)
 	}
 }

@@ -22,21 +22,28 @@ import (
 // §9): the CLI never opens the spool, whose Badger directory lock belongs
 // to the daemon (STYLE §4, like mox ctl.go).
 
-const queueUsage = `usage: relayd queue list [-state S] [-json]
+const queueUsage = `usage: relayd queue list [-state S | -all] [-json]
        relayd queue show ID [-json]
        relayd queue hold ID | release ID | delete ID | retry ID [-json]
        relayd queue retry -all [-json]
 
 Talks to the running daemon's admin API at [admin] listen of the config,
-with the bearer token of [admin] token_file. States: delayed ready sending
-deferred held sent bounced cancelled.
+with the bearer token of [admin] token_file (else <state_dir>/admin.token
+when readable). list shows the active queue; -state S the messages with a
+recipient in state S, -all the journal (sent, bounced, cancelled) too.
+States: delayed ready sending deferred held sent bounced cancelled.
 `
 
 // queueTimeout bounds one admin API request; retry -all walks the spool.
 const queueTimeout = 60 * time.Second
 
-// lastErrorWidth is where list truncates a recipient's last error.
-const lastErrorWidth = 60
+// Where list truncates a recipient's last error and a message's From and
+// Subject (show prints them whole).
+const (
+	lastErrorWidth = 60
+	fromWidth      = 40
+	subjectWidth   = 40
+)
 
 // queueItem is the admin API's queue item (SPEC §9).
 type queueItem = relay.QueueItem
@@ -69,7 +76,7 @@ func (c *cli) newQueueFlags() *queueOptions {
 	o := &queueOptions{fs: fs, config: cfg}
 	fs.StringVar(&o.state, "state", "", "list: only messages in this state")
 	fs.BoolVar(&o.json, "json", false, "print the admin API's JSON")
-	fs.BoolVar(&o.all, "all", false, "retry: every deferred message")
+	fs.BoolVar(&o.all, "all", false, "list: the journal too; retry: every deferred message")
 	fs.Usage = func() {
 		fmt.Fprint(c.stderr, queueUsage+"\nflags:\n")
 		fs.PrintDefaults()
@@ -88,7 +95,7 @@ func (c *cli) queue(args []string) int {
 	if !ok {
 		return 2
 	}
-	f, _, ok := c.loadConfig(*o.config)
+	f, _, ok := c.loadConfigFor(*o.config, loadMode{}) // only [admin]: no profile secret
 	if !ok {
 		return 2
 	}
@@ -97,6 +104,7 @@ func (c *cli) queue(args []string) int {
 		fmt.Fprintf(c.stderr, "relayd queue: %v\n", err)
 		return 1
 	}
+	ac.token, ac.tokenFile = cliAdminToken(f), adminTokenPath(f)
 	if err := c.queueRun(ac, o, sub, id); err != nil {
 		var nr errNotRunning
 		if errors.As(err, &nr) {
@@ -126,8 +134,10 @@ func (c *cli) queueArgs(o *queueOptions) (sub, id string, ok bool) {
 		return bad("unknown subcommand %q", sub)
 	case o.state != "" && sub != "list":
 		return bad("-state only goes with list")
-	case o.all && sub != "retry":
-		return bad("-all only goes with retry")
+	case o.all && sub != "retry" && sub != "list":
+		return bad("-all only goes with list or retry")
+	case o.all && o.state != "":
+		return bad("-state and -all do not go together: -all lists every state")
 	case sub == "list" || (sub == "retry" && o.all):
 		if len(args) > 0 {
 			return bad("%s takes no message ID here, got %q", sub, args[0])
@@ -143,16 +153,19 @@ func (c *cli) queueArgs(o *queueOptions) (sub, id string, ok bool) {
 func (c *cli) queueRun(ac *adminClient, o *queueOptions, sub, id string) error {
 	switch {
 	case sub == "list":
-		path := "/api/v1/queue"
-		if o.state != "" {
-			path += "?state=" + url.QueryEscape(o.state)
+		path := "/api/v1/queue?state=active"
+		switch {
+		case o.state != "":
+			path = "/api/v1/queue?state=" + url.QueryEscape(o.state)
+		case o.all:
+			path = "/api/v1/queue"
 		}
 		var items []queueItem
 		body, err := ac.do(http.MethodGet, path, "", &items)
 		if err != nil || o.json {
 			return c.printRaw(body, err)
 		}
-		printQueueList(c.stdout, items, o.state, time.Now())
+		printQueueList(c.stdout, items, o.state, o.all, time.Now())
 	case sub == "retry" && o.all:
 		var res struct {
 			Retried int `json:"retried"`
@@ -195,28 +208,33 @@ func (c *cli) printRaw(body []byte, err error) error {
 }
 
 // printQueueList prints the table of `relayd queue list`.
-func printQueueList(w io.Writer, items []queueItem, state string, now time.Time) {
+func printQueueList(w io.Writer, items []queueItem, state string, all bool, now time.Time) {
 	if len(items) == 0 {
-		if state != "" {
+		switch {
+		case state != "":
 			fmt.Fprintf(w, "no messages in state %s\n", state)
-		} else {
+		case all:
+			fmt.Fprintln(w, "the queue and the journal are empty")
+		default:
 			fmt.Fprintln(w, "the queue is empty")
 		}
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSTATE\tAGE\tSENDER\tRECIPIENT -> PROFILE (RULE)\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
+	fmt.Fprintln(tw, "ID\tSTATE\tAGE\tSENDER\tFROM\tSUBJECT\tRECIPIENT -> PROFILE (RULE)\tATTEMPTS\tNEXT ATTEMPT\tLAST ERROR")
 	for _, it := range items {
-		id, ago, sender := it.ID, age(now.Sub(it.Created)), clean(orNull(it.Sender))
+		msg := []any{it.ID, it.State, age(now.Sub(it.Created)), clean(orNull(it.Sender)),
+			orDash(truncate(clean(it.From), fromWidth)), orDash(truncate(clean(it.Subject), subjectWidth))}
 		if len(it.Recipients) == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t-\t\t\t\n", id, it.State, ago, sender)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t-\t\t\t\n", msg...)
 		}
 		// One row per recipient with its own state (SPEC §7.1 states are
 		// per recipient); the message's columns only on its first row.
 		for _, r := range it.Recipients {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", id, r.State, ago, sender,
-				clean(routeOf(r)), r.Attempts, nextAttempt(r.NextAttempt, now), truncate(clean(r.LastError), lastErrorWidth))
-			id, ago, sender = "", "", ""
+			msg[1] = r.State
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", append(msg, clean(routeOf(r)), r.Attempts,
+				nextAttempt(r.NextAttempt, now), truncate(clean(r.LastError), lastErrorWidth))...)
+			msg = []any{"", "", "", "", "", ""}
 		}
 	}
 	tw.Flush()
@@ -235,6 +253,8 @@ func printQueueItem(w io.Writer, it *queueItem, now time.Time) {
 	fmt.Fprintf(tw, "state:\t%s\n", it.State)
 	fmt.Fprintf(tw, "created:\t%s (%s ago)\n", it.Created.Local().Format(time.RFC3339), age(now.Sub(it.Created)))
 	fmt.Fprintf(tw, "sender:\t%s\n", clean(orNull(it.Sender)))
+	fmt.Fprintf(tw, "from:\t%s\n", orDash(clean(it.From)))
+	fmt.Fprintf(tw, "subject:\t%s\n", orDash(clean(it.Subject)))
 	fmt.Fprintf(tw, "team:\t%s\n", orDash(clean(it.Team)))
 	fmt.Fprintf(tw, "size:\t%s\n", size(it.Size))
 	tw.Flush()
@@ -342,7 +362,9 @@ type adminClient struct {
 	base  string // "http://HOST:PORT"
 	addr  string // HOST:PORT, for messages
 	token string // "" = no Authorization header
-	http  *http.Client
+	// tokenFile is where the token came from (or would have), for messages.
+	tokenFile string
+	http      *http.Client
 }
 
 // errNotRunning is a request that could not connect: no daemon listens.
@@ -375,7 +397,7 @@ func newAdminClient(a *Admin, configPath string) (*adminClient, error) {
 		}
 	}
 	addr := net.JoinHostPort(host, port)
-	return &adminClient{base: "http://" + addr, addr: addr, token: a.Token(),
+	return &adminClient{base: "http://" + addr, addr: addr, token: a.Token(), tokenFile: a.TokenFile,
 		http: &http.Client{Timeout: queueTimeout}}, nil
 }
 
@@ -389,6 +411,9 @@ func (ac *adminClient) do(method, path, id string, out any) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json") // SPEC §9: else 415
+	}
 	if ac.token != "" {
 		req.Header.Set("Authorization", "Bearer "+ac.token)
 	}
@@ -426,14 +451,14 @@ func (ac *adminClient) statusError(status int, body []byte, id string) error {
 	}
 	text = truncate(clean(text), 300)
 	switch {
-	case status == http.StatusNotFound && id != "":
-		return fmt.Errorf("no message %s", id)
-	case status == http.StatusConflict:
+	case status == http.StatusNotFound && id != "" && text == "":
+		return fmt.Errorf("no message with ID %s", id)
+	case status == http.StatusNotFound && id != "", status == http.StatusConflict:
 		return errors.New(text)
 	case status == http.StatusUnauthorized && ac.token == "":
-		return fmt.Errorf("admin API at %s wants a bearer token (%s): set [admin] token_file in the config relayd queue reads", ac.addr, text)
+		return fmt.Errorf("admin API at %s wants a bearer token and %s could not be read: set [admin] token_file in the config relayd queue reads, or run relayd queue as a user who can read that file", ac.addr, orDash(ac.tokenFile))
 	case status == http.StatusUnauthorized:
-		return fmt.Errorf("admin API at %s refused the bearer token of [admin] token_file (%s)", ac.addr, text)
+		return fmt.Errorf("admin API at %s refused the bearer token of %s (%s)", ac.addr, orDash(ac.tokenFile), text)
 	}
 	return fmt.Errorf("admin API at %s: %d %s: %s", ac.addr, status, http.StatusText(status), text)
 }

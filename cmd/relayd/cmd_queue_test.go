@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -81,7 +82,8 @@ func jsonTime(t time.Time) string { return `"` + t.UTC().Format(time.RFC3339Nano
 
 // queueItemJSON is an item as relay/api.go writes it.
 func queueItemJSON(id, state string, created time.Time, rcpts ...string) string {
-	return fmt.Sprintf(`{"id": %q, "state": %q, "created": %s, "sender": "crm@sales.example.com", "team": "sales", "size": 5120, "recipients": [%s]}`,
+	return fmt.Sprintf(`{"id": %q, "state": %q, "created": %s, "sender": "crm@sales.example.com", "team": "sales", "size": 5120, `+
+		`"from": "Jörg Müller <joerg@sales.example.com>", "subject": "Rechnung für März\tNr. 42", "recipients": [%s]}`,
 		id, state, jsonTime(created), strings.Join(rcpts, ", "))
 }
 
@@ -121,8 +123,9 @@ func TestQueueList(t *testing.T) {
 	) + ", " + queueItemJSON("01JBBBBBBBBBBBBBBBBBBBBBBB", "held", now.Add(-50*time.Hour),
 		queueRcptJSON("c@example.org", "office365", "team sales default", "held", 0, nil, "")) + "]\n"
 	fa := newFakeAdmin(t, map[string]cannedAnswer{
-		"GET /api/v1/queue":                {200, list},
+		"GET /api/v1/queue?state=active":   {200, list},
 		"GET /api/v1/queue?state=deferred": {200, "[]\n"},
+		"GET /api/v1/queue":                {200, "[]\n"},
 	})
 	cfg := queueConfig(t, fa.addr(), "s3cret-token")
 	auth := "Bearer s3cret-token"
@@ -131,10 +134,11 @@ func TestQueueList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("queue list: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
-	wantRequests(t, fa, adminRequest{"GET", "/api/v1/queue", auth})
+	wantRequests(t, fa, adminRequest{"GET", "/api/v1/queue?state=active", auth})
 	wantContains(t, "queue list", out,
-		"ID", "STATE", "AGE", "SENDER", "RECIPIENT -> PROFILE (RULE)", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR",
-		"01JAAAAAAAAAAAAAAAAAAAAAAA", "5m", "crm@sales.example.com", "a@example.org -> office365 (route #2)",
+		"ID", "STATE", "AGE", "SENDER", "FROM", "SUBJECT", "RECIPIENT -> PROFILE (RULE)", "ATTEMPTS", "NEXT ATTEMPT", "LAST ERROR",
+		"01JAAAAAAAAAAAAAAAAAAAAAAA", "5m", "crm@sales.example.com", "Jörg Müller <joerg@sales.example.com>",
+		"Rechnung für März Nr. 42", "a@example.org -> office365 (route #2)",
 		"in 10m", "451 4.7.0 Temporary server error. Please try again later", "…",
 		"b@example.net -> direct (system default)", "sent",
 		"01JBBBBBBBBBBBBBBBBBBBBBBB", "held", "2d2h", "c@example.org -> office365 (team sales default)",
@@ -143,14 +147,16 @@ func TestQueueList(t *testing.T) {
 	if len(lines) != 6 || lines[5] != "" {
 		t.Fatalf("want a header, 3 recipient rows and a count:\n%s", out)
 	}
-	// Aligned columns: every row's recipient starts where the header's does.
-	col := strings.Index(lines[0], "RECIPIENT")
-	for _, l := range lines[1:4] {
-		if len(l) <= col || l[col-2:col] != "  " || l[col] == ' ' {
-			t.Errorf("row not aligned at column %d:\n%s\n%s", col, lines[0], l)
+	// Aligned columns: every row's recipient starts where the header's does
+	// (in characters: From and Subject are not ASCII).
+	col := len([]rune(lines[0][:strings.Index(lines[0], "RECIPIENT")]))
+	for _, line := range lines[1:4] {
+		l := []rune(line)
+		if len(l) <= col || string(l[col-2:col]) != "  " || l[col] == ' ' {
+			t.Errorf("row not aligned at column %d:\n%s\n%s", col, lines[0], line)
 		}
 	}
-	if strings.Contains(lines[2], "01JA") || strings.Contains(lines[2], "crm@") {
+	if strings.Contains(lines[2], "01JA") || strings.Contains(lines[2], "crm@") || strings.Contains(lines[2], "Rechnung") {
 		t.Errorf("second recipient repeats the message columns: %q", lines[2])
 	}
 	if strings.Contains(out, "PRX4") || strings.Contains(out, "\t") {
@@ -164,12 +170,19 @@ func TestQueueList(t *testing.T) {
 	}
 	wantRequests(t, fa, adminRequest{"GET", "/api/v1/queue?state=deferred", auth})
 
+	// -all: the journal too.
+	code, out, errs = runCLI(t, nil, "", "queue", "list", "-all", "-config", cfg)
+	if code != 0 || out != "the queue and the journal are empty\n" {
+		t.Errorf("queue list -all: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	wantRequests(t, fa, adminRequest{"GET", "/api/v1/queue", auth})
+
 	// -json prints the API's JSON as it came.
 	code, out, _ = runCLI(t, map[string]string{configEnv: cfg}, "", "queue", "list", "-json")
 	if code != 0 || out != list {
 		t.Errorf("queue list -json: exit %d, stdout differs from the API's body:\n%s", code, out)
 	}
-	wantRequests(t, fa, adminRequest{"GET", "/api/v1/queue", auth})
+	wantRequests(t, fa, adminRequest{"GET", "/api/v1/queue?state=active", auth})
 }
 
 func TestQueueShowAndActions(t *testing.T) {
@@ -195,6 +208,7 @@ func TestQueueShowAndActions(t *testing.T) {
 	}
 	wantRequests(t, fa, adminRequest{"GET", "/api/v1/queue/" + id, ""})
 	wantContains(t, "queue show", out, "id:       "+id, "state:    deferred", "(1m ago)", "sender:   crm@sales.example.com",
+		"from:     Jörg Müller <joerg@sales.example.com>\n", "subject:  Rechnung für März Nr. 42\n",
 		"team:     sales", "size:     5.0 KB", "recipients:", "a@example.org -> office365 (route #1)", "now",
 		"421 4.4.2 connection dropped after DATA")
 
@@ -222,26 +236,27 @@ func TestQueueShowAndActions(t *testing.T) {
 
 func TestQueueErrors(t *testing.T) {
 	id := "01JDDDDDDDDDDDDDDDDDDDDDDD"
-	conflict := "spool: release " + id + ": spool: the message's state does not allow this action"
+	conflict := "message " + id + " is delayed: it cannot be released (only a held message can)"
 	fa := newFakeAdmin(t, map[string]cannedAnswer{
-		"GET /api/v1/queue/nope":                {404, `{"error": "spool: message not found"}`},
-		"POST /api/v1/queue/a%2Fb/hold":         {404, `{"error": "spool: message not found"}`},
+		"GET /api/v1/queue/nope":                {404, `{"error": "no message with ID nope"}`},
+		"POST /api/v1/queue/a%2Fb/hold":         {404, ""},
 		"POST /api/v1/queue/" + id + "/release": {409, `{"error": "` + conflict + `"}`},
 		"GET /api/v1/queue?state=bogus":         {400, `{"error": "unknown state bogus"}`},
 		"POST /api/v1/queue/retry":              {500, "oops\n"},
-		"GET /api/v1/queue":                     {401, `{"error": "missing or wrong bearer token"}`},
+		"GET /api/v1/queue?state=active":        {401, `{"error": "missing or wrong bearer token"}`},
 	})
 	cfg := queueConfig(t, fa.addr(), "wrong")
+	tokenFile := filepath.Join(filepath.Dir(cfg), "admin.token")
 	for _, tc := range []struct {
 		args   []string
 		stderr string
 	}{
-		{[]string{"show", "nope"}, "relayd queue show: no message nope\n"},
-		{[]string{"hold", "a/b"}, "relayd queue hold: no message a/b\n"},
+		{[]string{"show", "nope"}, "relayd queue show: no message with ID nope\n"},
+		{[]string{"hold", "a/b"}, "relayd queue hold: no message with ID a/b\n"},
 		{[]string{"release", id}, "relayd queue release: " + conflict + "\n"},
 		{[]string{"list", "-state", "bogus"}, "relayd queue list: admin API at " + fa.addr() + ": 400 Bad Request: unknown state bogus\n"},
 		{[]string{"retry", "-all"}, "relayd queue retry: admin API at " + fa.addr() + ": 500 Internal Server Error: oops\n"},
-		{[]string{"list"}, "relayd queue list: admin API at " + fa.addr() + " refused the bearer token of [admin] token_file (missing or wrong bearer token)\n"},
+		{[]string{"list"}, "relayd queue list: admin API at " + fa.addr() + " refused the bearer token of " + tokenFile + " (missing or wrong bearer token)\n"},
 	} {
 		args := append([]string{"queue", "-config", cfg}, tc.args...)
 		code, out, errs := runCLI(t, nil, "", args...)
@@ -289,9 +304,10 @@ func TestQueueUsage(t *testing.T) {
 		{[]string{"list", "x"}, 2, `list takes no message ID here, got "x"`},
 		{[]string{"retry", "-all", "x"}, 2, "retry takes no message ID"},
 		{[]string{"hold", "x", "-state", "held"}, 2, "-state only goes with list"},
-		{[]string{"delete", "x", "-all"}, 2, "-all only goes with retry"},
+		{[]string{"delete", "x", "-all"}, 2, "-all only goes with list or retry"},
+		{[]string{"list", "-all", "-state", "sent"}, 2, "-state and -all do not go together"},
 		{[]string{"list", "-bogus"}, 2, "flag provided but not defined"},
-		{[]string{"-h"}, 0, "usage: relayd queue list [-state S] [-json]"},
+		{[]string{"-h"}, 0, "usage: relayd queue list [-state S | -all] [-json]"},
 	} {
 		args := append([]string{"queue", "-config", cfg}, tc.args...)
 		code, _, errs := runCLI(t, nil, "", args...)
@@ -306,7 +322,7 @@ func TestQueueUsage(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, ".missing") {
 		t.Errorf("missing config: exit %d\n%s", code, errs)
 	}
-	if !strings.Contains(usageText, "queue list [-state S]") {
+	if !strings.Contains(usageText, "queue list [-state S | -all]") {
 		t.Errorf("relayd's usage lacks the queue command:\n%s", usageText)
 	}
 }

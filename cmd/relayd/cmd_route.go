@@ -8,7 +8,9 @@ import (
 
 // route is `relayd route -from ADDR [-team T] [-to ADDR]...`: one line per
 // recipient, "RECIPIENT -> PROFILE (RULE)", routed by the same policy.Router
-// the daemon uses (SPEC §6). Recipients may also be given as arguments.
+// the daemon uses (SPEC §6), followed by an indented line for each candidate
+// that applied but was skipped ("  route #3 skipped: profile old is
+// disabled"). Recipients may also be given as arguments.
 // Exit 0; 1 when a recipient has no enabled profile; 2 on bad usage or a bad
 // config.
 func (c *cli) route(args []string) int {
@@ -30,7 +32,7 @@ func (c *cli) route(args []string) int {
 	if sender == "<>" {
 		sender = ""
 	}
-	f, _, ok := c.loadConfig(*cfg)
+	f, _, ok := c.loadConfigFor(*cfg, loadMode{}) // routing reads no secret
 	if !ok {
 		return 2
 	}
@@ -41,13 +43,16 @@ func (c *cli) route(args []string) int {
 	router := policy.NewRouter(f.policyConfig())
 	code := 0
 	for _, rcpt := range to {
-		d, err := router.Route(policy.Request{Sender: sender, Team: *team, Recipient: rcpt, HeaderProfile: *header})
+		d, skipped, err := router.Explain(policy.Request{Sender: sender, Team: *team, Recipient: rcpt, HeaderProfile: *header})
 		if err != nil {
-			fmt.Fprintf(c.stdout, "%s -> none (no enabled profile)\n", rcpt)
+			fmt.Fprintf(c.stdout, "%s -> none (no enabled profile: the client gets 451 4.3.5)\n", rcpt)
 			code = 1
-			continue
+		} else {
+			fmt.Fprintf(c.stdout, "%s -> %s (%s)\n", rcpt, d.Profile, d.Rule)
 		}
-		fmt.Fprintf(c.stdout, "%s -> %s (%s)\n", rcpt, d.Profile, d.Rule)
+		for _, s := range skipped {
+			fmt.Fprintf(c.stdout, "  %s\n", s)
+		}
 	}
 	return code
 }

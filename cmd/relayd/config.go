@@ -41,14 +41,57 @@ const (
 // plain error when the file cannot be read), and the warnings found so far
 // are returned with it. No error text contains a secret.
 func Load(path string) (*File, []string, error) {
-	if path == "" {
-		return load(embeddedName, "", []byte(defaultTOML), 0o600)
+	return loadWith(path, loadMode{full: true})
+}
+
+// loadMode says which secrets Load reads (SPEC §3: a command reads only
+// the secrets it uses, so `relayd route` works while another profile's
+// password_env is unset) and whether it checks the config against the
+// machine's state (the spool's encryption, transcript files).
+type loadMode struct {
+	full    bool   // serve and check-config: every secret and every check
+	profile string // otherwise: the one profile whose secrets are read ("" none)
+	// check is check-config's: an unset password_env or client_secret_env
+	// variable is a warning, not an error. The admin's shell lacks the
+	// variables the systemd unit gives serve (EnvironmentFile).
+	check bool
+}
+
+// secretUse is how the secrets of one profile are treated.
+type secretUse int
+
+const (
+	secretSkip  secretUse = iota // not read
+	secretRead                   // read; an unset variable is an error
+	secretCheck                  // read; an unset variable is a warning
+)
+
+// The listeners' TLS keys are read only with full; DKIM keys with full or
+// a profile (relayd test -send signs); [admin] token_file always (the queue
+// commands send it).
+
+// secretsOf says how the secrets of profile name are treated.
+func (m loadMode) secretsOf(name string) secretUse {
+	switch {
+	case m.full && m.check:
+		return secretCheck
+	case m.full || name != "" && name == m.profile:
+		return secretRead
 	}
-	b, mode, err := readSmallFile(path, maxConfigFile)
+	return secretSkip
+}
+
+// loadWith is Load reading only what mode asks for. A File loaded without
+// mode.full lacks the secrets it did not read and must not be served.
+func loadWith(path string, mode loadMode) (*File, []string, error) {
+	if path == "" {
+		return load(embeddedName, "", []byte(defaultTOML), 0o600, mode)
+	}
+	b, perm, err := readSmallFile(path, maxConfigFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	return load(path, path, b, mode)
+	return load(path, path, b, perm, mode)
 }
 
 // Embedded returns the embedded default configuration, loaded like a file.
@@ -57,25 +100,26 @@ func Embedded() (*File, error) {
 	return f, err
 }
 
-// load is Load on data already read. mode is the file's permission bits,
+// load is Load on data already read. perm is the file's permission bits,
 // for the literal-password warning.
-func load(name, path string, data []byte, mode fs.FileMode) (*File, []string, error) {
+func load(name, path string, data []byte, perm fs.FileMode, mode loadMode) (*File, []string, error) {
 	p := newProblems(name)
 	f := decode(p, string(data))
 	if f == nil {
 		return nil, nil, p.result()
 	}
-	f.Path, f.name = path, name
+	f.Path, f.name, f.mode = path, name, mode
+	p.nameProfiles(f)
 	resolveExtends(f, p)
 	setDefaults(f, hostname())
 	validate(f, p)
 	if path != "" {
-		checkLiteralSecrets(f, mode, p)
+		checkLiteralSecrets(f, perm, configReaders(path, perm), p)
 	}
 	if err := p.result(); err != nil {
-		return nil, p.warnings, err
+		return nil, p.warningTexts(), err
 	}
-	return f, p.warnings, nil
+	return f, p.warningTexts(), nil
 }
 
 // hostname is the default server.hostname.

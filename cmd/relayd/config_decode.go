@@ -166,6 +166,10 @@ func (d *decoder) value(prim toml.Primitive, fv reflect.Value, path string) {
 // describe says what a value of type t must look like.
 func describe(t reflect.Type) string {
 	switch t {
+	case reflect.TypeFor[ProfileTLS]():
+		return `must be one of "none", "starttls", "starttls-required", "implicit"`
+	case reflect.TypeFor[ListenerTLS]():
+		return `must be one of "none", "starttls", "implicit"`
 	case reflect.TypeFor[Duration]():
 		return `must be a duration string like "90s", "15m" or "5d"`
 	case reflect.TypeFor[Size]():

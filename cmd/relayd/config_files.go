@@ -68,9 +68,11 @@ type secret struct {
 }
 
 // resolve returns the secret's value and whether one was given. It reports
-// giving more than one form, an unreadable or empty file, and an unset or
-// empty variable, on the key concerned.
-func (s secret) resolve(m *tableMeta, p *problems) (string, bool) {
+// giving more than one form, and, unless use is secretSkip, an unreadable
+// or empty file and an unset or empty variable, on the key concerned (an
+// unset variable only as a warning with secretCheck). With secretSkip it
+// returns "" for a file or variable, which it does not look at.
+func (s secret) resolve(m *tableMeta, use secretUse, p *problems) (string, bool) {
 	n := 0
 	for _, v := range []string{s.literal, s.file, s.env} {
 		if v != "" {
@@ -89,6 +91,8 @@ func (s secret) resolve(m *tableMeta, p *problems) (string, bool) {
 		return "", true
 	case s.literal != "":
 		return s.literal, true
+	case use == secretSkip:
+		return "", true
 	case s.file != "":
 		b, mode, err := readSmallFile(s.file, maxSecretFile)
 		if err != nil {
@@ -103,7 +107,12 @@ func (s secret) resolve(m *tableMeta, p *problems) (string, bool) {
 		return v, true
 	default:
 		v, ok := os.LookupEnv(s.env)
-		if !ok {
+		if !ok && use == secretCheck {
+			if inherited(m, s.envKey) {
+				return "", true // the profile it comes from warns
+			}
+			p.warn(m, s.envKey, "environment variable %s is not set here; relayd serve needs it (under systemd: a line %s=... in /etc/relayd/env, the unit's EnvironmentFile)", s.env, s.env)
+		} else if !ok {
 			p.err(m, s.envKey, "environment variable %s is not set", s.env)
 		} else if v == "" {
 			p.err(m, s.envKey, "environment variable %s is empty", s.env)

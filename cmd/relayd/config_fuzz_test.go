@@ -74,7 +74,7 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		indexLines(string(data))
-		file, _, err := load("fuzz.toml", "fuzz.toml", data, 0o644)
+		file, _, err := load("fuzz.toml", "fuzz.toml", data, 0o644, loadMode{full: true})
 		if err != nil {
 			var list ConfigErrors
 			if !errors.As(err, &list) || len(list) == 0 {

@@ -26,8 +26,9 @@ func (f *File) Relay() (*relay.Config, error) {
 		JournalRetention: r.JournalRetention.D(),
 		WarnAfter:        r.WarnAfter.D(),
 		BareLF:           relay.BareLF(r.BareLF),
-		Notify:           relay.Notify{From: f.Notify.From, Admin: f.Notify.Admin, Bounces: f.Notify.Bounces},
-		Policy:           f.policyConfig(),
+		Notify: relay.Notify{From: f.Notify.From, Admin: f.Notify.Admin, Bounces: f.Notify.Bounces,
+			Profile: f.Notify.Profile},
+		Policy: f.policyConfig(),
 	}
 	for _, d := range r.RetrySchedule {
 		c.RetrySchedule = append(c.RetrySchedule, d.D())

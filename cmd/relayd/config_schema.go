@@ -30,6 +30,7 @@ type File struct {
 
 	tableMeta
 	name  string         // Path, or "embedded default", for messages
+	mode  loadMode       // what Load read
 	lines map[string]int // indexed key path → line (config_lines.go)
 }
 
@@ -70,6 +71,9 @@ func (s *Server) SpoolKey() []byte { return s.spoolKey }
 type Admin struct {
 	Listen    string `toml:"listen"` // "" = no admin server
 	TokenFile string `toml:"token_file"`
+	// AllowedHosts are the extra names the admin server answers to in
+	// Host: "name" (any port) or "name:port" (SPEC §9).
+	AllowedHosts []string `toml:"allowed_hosts"`
 
 	tableMeta
 	token string
@@ -229,6 +233,7 @@ type Notify struct {
 	From    string `toml:"from"`
 	Admin   string `toml:"admin"`
 	Bounces string `toml:"bounces"`
+	Profile string `toml:"profile"` // the profile alerts are sent through; "" = another enabled one than the failing
 
 	tableMeta
 }

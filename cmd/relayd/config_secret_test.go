@@ -26,7 +26,7 @@ func TestPasswordFileTrimmed(t *testing.T) {
 	}
 	pw := writeFile(t, dir, "pw644", "x\n", 0o644)
 	_, w := mustLoad(t, minimal+profileS+"password_file = "+tomlPath(pw)+"\n")
-	if len(w) != 1 || !strings.Contains(w[0], "profile.password_file") || !strings.Contains(w[0], "readable by every user") {
+	if len(w) != 1 || !strings.Contains(w[0], `profile "s": password_file`) || !strings.Contains(w[0], "readable by every user") {
 		t.Errorf("world-readable password file: warnings %q", w)
 	}
 }
@@ -50,14 +50,14 @@ func TestLiteralPasswordWarning(t *testing.T) {
 	for _, tc := range []struct {
 		perm uint32
 		warn bool
-	}{{0o600, false}, {0o640, true}, {0o644, true}, {0o604, true}} {
+	}{{0o600, false}, {0o640, false}, {0o644, true}, {0o604, true}} { // 0640: the group is this process's
 		path := writeFile(t, dir, "relayd.toml", body, 0o600)
 		chmod(t, path, tc.perm)
 		f, w, err := Load(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := len(w) == 1 && strings.Contains(w[0], "profile.password: the config file holds a literal password") &&
+		got := len(w) == 1 && strings.Contains(w[0], `profile "s": password: the config file holds a literal password and is readable by every user`) &&
 			strings.Contains(w[0], ":"+strconv.Itoa(lineOf(t, body, "password ="))+":")
 		if got != tc.warn || (!tc.warn && len(w) != 0) {
 			t.Errorf("mode %04o: warnings %q, want warning=%v", tc.perm, w, tc.warn)

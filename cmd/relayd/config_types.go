@@ -188,7 +188,20 @@ type ListenerTLS string
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (v *ListenerTLS) UnmarshalText(b []byte) error {
+	if isTLSAlias(b) {
+		return fmt.Errorf(`invalid value %q: say which TLS: "implicit" (TLS from the first byte, the "SSL" of port 465) or "starttls" (offered after EHLO, ports 25 and 587)`, string(b))
+	}
 	return setEnum((*string)(v), b, "none", "starttls", "implicit")
+}
+
+// isTLSAlias reports the words legacy setups use for TLS ("SSL: yes"),
+// which do not say whether TLS starts at once or after STARTTLS.
+func isTLSAlias(b []byte) bool {
+	switch strings.ToLower(strings.TrimSpace(string(b))) {
+	case "ssl", "yes", "tls", "smtps", "true", "on", "enabled":
+		return true
+	}
+	return false
 }
 
 // ProfileTLS is [[profile]] tls: none | starttls | starttls-required | implicit.
@@ -196,6 +209,9 @@ type ProfileTLS string
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (v *ProfileTLS) UnmarshalText(b []byte) error {
+	if isTLSAlias(b) {
+		return fmt.Errorf(`invalid value %q: say which TLS: "implicit" (TLS from the first byte, the "SSL" of port 465) or "starttls-required" (STARTTLS after EHLO, port 587)`, string(b))
+	}
 	return setEnum((*string)(v), b, "none", "starttls", "starttls-required", "implicit")
 }
 

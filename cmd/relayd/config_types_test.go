@@ -120,8 +120,8 @@ func TestEnums(t *testing.T) {
 		good []string
 		bad  []string
 	}{
-		{new(ListenerTLS), []string{"none", "starttls", "implicit", "STARTTLS"}, []string{"starttls-required", "tls", ""}},
-		{new(ProfileTLS), []string{"none", "starttls", "starttls-required", "implicit"}, []string{"ssl", ""}},
+		{new(ListenerTLS), []string{"none", "starttls", "implicit", "STARTTLS"}, []string{"starttls-required", ""}}, // "tls", "ssl": TestTLSWords
+		{new(ProfileTLS), []string{"none", "starttls", "starttls-required", "implicit"}, []string{"sslv3", ""}},
 		{new(AuthMode), []string{"none", "optional", "required"}, []string{"yes"}},
 		{new(LogFormat), []string{"text", "json"}, []string{"logfmt"}},
 		{new(LogLevel), []string{"debug", "info", "warn", "error"}, []string{"verbose", "warning"}},

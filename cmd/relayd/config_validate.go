@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"io/fs"
 	"net"
 	"net/mail"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/relayd/relayd/spool"
 )
 
 // validate checks the whole defaulted File and loads the files it names
@@ -17,6 +21,9 @@ func validate(f *File, p *problems) {
 	validateServer(f, p)
 	validateAdmin(&f.Admin, p)
 	profiles := validateProfiles(f, p)
+	if f.mode.full {
+		checkTranscripts(f, p)
+	}
 	teams := validateTeams(f, profiles, p)
 	validateRelay(&f.RelayTable, profiles, p)
 	validateListeners(f, teams, p)
@@ -24,21 +31,27 @@ func validate(f *File, p *problems) {
 	validateRoutes(f, profiles, teams, p)
 	validateDKIM(f, p)
 	validateNotify(&f.Notify, p)
+	validateNotifyProfile(&f.Notify, profiles, p)
 }
 
-// checkLiteralSecrets warns when a file others can read holds a password or
-// client secret in clear (SPEC §3).
-func checkLiteralSecrets(f *File, mode fs.FileMode, p *problems) {
-	if mode&0o077 == 0 {
+// checkLiteralSecrets warns when a config file that readers (configReaders:
+// "every user", "group staff") can read holds a password or client secret
+// in clear (SPEC §3). The documented root:relayd 0640 gets no warning.
+func checkLiteralSecrets(f *File, mode fs.FileMode, readers string, p *problems) {
+	if readers == "" {
 		return
+	}
+	fix := "chmod o-r it (the documented setup is root:relayd 0640)"
+	if readers != "every user" {
+		fix = "chgrp relayd it (the documented setup is root:relayd 0640) or chmod g-r it"
 	}
 	for i := range f.Profiles {
 		pr := &f.Profiles[i]
 		if pr.Password != "" && !inherited(&pr.tableMeta, "password") {
-			p.warn(&pr.tableMeta, "password", "the config file holds a literal password and is readable by group or others (mode %04o): chmod 600 it, or use password_file or password_env", mode)
+			p.warn(&pr.tableMeta, "password", "the config file holds a literal password and is readable by %s (mode %04o): %s, or use password_file or password_env", readers, mode, fix)
 		}
 		if o := pr.OAuth2; o != nil && o.ClientSecret != "" && !inherited(&o.tableMeta, "client_secret") && o.path == join(pr.path, "oauth2") {
-			p.warn(&o.tableMeta, "client_secret", "the config file holds a literal client secret and is readable by group or others (mode %04o): chmod 600 it, or use client_secret_file or client_secret_env", mode)
+			p.warn(&o.tableMeta, "client_secret", "the config file holds a literal client secret and is readable by %s (mode %04o): %s, or use client_secret_file or client_secret_env", readers, mode, fix)
 		}
 	}
 }
@@ -50,7 +63,7 @@ func validateServer(f *File, p *problems) {
 	if !validHostname(s.Hostname) {
 		p.err(&s.tableMeta, "hostname", "%q is not a host name: it is the greeting, HELO and Message-ID domain", s.Hostname)
 	}
-	if s.SpoolKeyFile != "" {
+	if s.SpoolKeyFile != "" && f.mode.full {
 		if v := readSecretFile(&s.tableMeta, "spool_key_file", s.SpoolKeyFile, p); v != "" {
 			key, err := parseSpoolKey(v)
 			if err != nil {
@@ -58,6 +71,28 @@ func validateServer(f *File, p *problems) {
 			}
 			s.spoolKey = key
 		}
+	}
+	if f.mode.full && !p.has(&s.tableMeta, "spool_key_file") {
+		checkSpoolKey(s, p)
+	}
+}
+
+// checkSpoolKey finds, before serve's spool.Open fails with Badger's
+// "Encryption key mismatch", a spool_key_file that does not fit the spool
+// on disk. It reads only Badger's key registry (spool.CheckEncryption), so
+// it works while relayd runs; a spool it may not read is not checked.
+func checkSpoolKey(s *Server, p *problems) {
+	dir := filepath.Join(s.StateDir, "spool")
+	switch err := spool.CheckEncryption(dir, s.spoolKey); {
+	case err == nil || errors.Is(err, fs.ErrPermission):
+	case errors.Is(err, spool.ErrNotEncrypted):
+		p.err(&s.tableMeta, "spool_key_file", "the spool in %s was created without encryption, and an existing spool cannot be encrypted: remove spool_key_file, or let the queue empty (relayd queue list), stop relayd, move %s aside and start relayd again to create an encrypted spool", dir, dir)
+	case errors.Is(err, spool.ErrEncrypted):
+		p.err(&s.tableMeta, "spool_key_file", "the spool in %s is encrypted: set spool_key_file to the key file it was created with", dir)
+	case errors.Is(err, spool.ErrWrongKey):
+		p.err(&s.tableMeta, "spool_key_file", "%s does not hold the key the spool in %s was encrypted with: restore the key file the spool was created with", s.SpoolKeyFile, dir)
+	default:
+		p.warn(&s.tableMeta, "spool_key_file", "cannot check the spool's encryption in %s: %v", dir, err)
 	}
 }
 
@@ -93,6 +128,14 @@ func validateAdmin(a *Admin, p *problems) {
 		p.err(m, "listen", "%q is not host:port", a.Listen)
 		return
 	}
+	for _, h := range a.AllowedHosts {
+		if _, err := parseAllowedHost(h); err != nil {
+			p.err(m, "allowed_hosts", "%q %v", h, err)
+		}
+	}
+	if ip, err := netip.ParseAddr(host); (host == "" || err == nil && ip.IsUnspecified()) && len(a.AllowedHosts) == 0 {
+		p.warn(m, "listen", "%q listens on every address, but requests from other hosts are refused (403) unless their Host is in allowed_hosts: list the names they use", a.Listen)
+	}
 	if a.TokenFile != "" {
 		a.token = readSecretFile(m, "token_file", a.TokenFile, p)
 	} else if !isLoopbackHost(host) {
@@ -116,13 +159,15 @@ func isLoopbackHost(host string) bool {
 
 func validateRelay(r *RelayTable, profiles map[string]*Profile, p *problems) {
 	m := &r.tableMeta
+	// A disabled or missing default is valid (SPEC §6): routing skips it,
+	// and a recipient that nothing else routes gets 451 4.3.5.
 	switch pr := profiles[r.DefaultProfile]; {
 	case r.DefaultProfile == "":
 		p.err(m, "default_profile", "required: the profile for mail that no route or team default decides")
 	case pr == nil:
-		p.err(m, "default_profile", "no profile is named %q", r.DefaultProfile)
+		p.warn(m, "default_profile", "no profile is named %q: routing skips it, and mail that no route or team default decides is refused with 451 4.3.5", r.DefaultProfile)
 	case !pr.Enabled:
-		p.err(m, "default_profile", "profile %q is disabled: the system default must be an enabled profile", r.DefaultProfile)
+		p.warn(m, "default_profile", "profile %q is disabled: mail that no route or team default decides is refused with 451 4.3.5 until it is enabled", r.DefaultProfile)
 	}
 	if len(r.RetrySchedule) == 0 {
 		p.err(m, "retry_schedule", "must not be empty")
@@ -169,6 +214,8 @@ func validateListeners(f *File, teams map[string]*Team, p *problems) {
 		if l.TLS == "starttls" || l.TLS == "implicit" {
 			if l.CertFile == "" || l.KeyFile == "" {
 				p.err(m, "tls", "tls = %q needs cert_file and key_file", l.TLS)
+			} else if !f.mode.full {
+				// Only serve needs the listener's key.
 			} else if cfg, err := loadServerTLS(l.CertFile, l.KeyFile); err != nil {
 				p.err(m, "cert_file", "%v", err)
 			} else {
@@ -193,6 +240,17 @@ func validateListeners(f *File, teams map[string]*Team, p *problems) {
 		positive(m, "idle_timeout", l.IdleTimeout, p)
 		positive(m, "session_timeout", l.SessionTimeout, p)
 	}
+}
+
+// allNetworks returns the prefix of l that covers every address
+// ("0.0.0.0/0", "::/0"), "" when none does.
+func allNetworks(l []CIDR) string {
+	for _, c := range l {
+		if c.Bits() == 0 {
+			return c.String()
+		}
+	}
+	return ""
 }
 
 // validateListenAddress checks "host:port" or "unix:/path" and that no two
@@ -224,11 +282,28 @@ func validateListenAddress(l *Listener, seen map[string]string, p *problems) {
 		if l.Auth == "required" && l.TLS == "none" && !isLoopbackHost(host) {
 			p.warn(m, "auth", "auth = \"required\" without TLS on a non-loopback address: AUTH is only offered over TLS, so remote clients cannot send")
 		}
+		if all := allNetworks(l.AllowNetworks); all != "" && l.Auth != "required" && !isLoopbackHost(host) {
+			p.warn(m, "allow_networks", "OPEN RELAY: listener %q on %s accepts mail from every address (%s) without authentication (auth = %q): anyone who can reach it can send mail through your upstream accounts; set auth = \"required\", or list only your own networks in allow_networks",
+				l.Name, a, all, l.Auth)
+		}
 	}
 	if other, dup := seen[a]; dup && !strings.HasSuffix(a, ":0") {
 		p.err(m, "address", "%q is also the address of listener %q", a, other)
 	}
 	seen[a] = l.Name
+}
+
+// validateNotifyProfile warns about a [notify] profile that alerts cannot
+// go through; like a route's profile (SPEC §6) it never refuses the
+// config, and alerts then take another enabled profile.
+func validateNotifyProfile(n *Notify, profiles map[string]*Profile, p *problems) {
+	switch pr := profiles[n.Profile]; {
+	case n.Profile == "":
+	case pr == nil:
+		p.warn(&n.tableMeta, "profile", "no profile is named %q: alerts go through another enabled profile", n.Profile)
+	case !pr.Enabled:
+		p.warn(&n.tableMeta, "profile", "profile %q is disabled: alerts go through another enabled profile", n.Profile)
+	}
 }
 
 func validateNotify(n *Notify, p *problems) {

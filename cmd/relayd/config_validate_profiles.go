@@ -31,7 +31,10 @@ func validateProfiles(f *File, p *problems) map[string]*Profile {
 		case !validName(pr.Name):
 			p.err(m, "name", "%q: a name must not contain white space", pr.Name)
 		case byName[pr.Name] != nil:
-			p.err(m, "name", "another profile is named %q", pr.Name)
+			// Only this error: the duplicate is not resolved (extends) nor
+			// used, so its other keys would give misleading ones.
+			p.err(m, "name", "another profile is named %q (line %d): give each [[profile]] its own name", pr.Name, p.line(byName[pr.Name].path))
+			continue
 		default:
 			byName[pr.Name] = pr
 		}
@@ -39,7 +42,7 @@ func validateProfiles(f *File, p *problems) map[string]*Profile {
 			pr.chain = []string{pr.Name}
 		}
 		validateProfileTarget(pr, p)
-		validateProfileAuth(pr, p)
+		validateProfileAuth(pr, f.mode.secretsOf(pr.Name), p)
 		positive(m, "timeout", pr.Timeout, p)
 		positive(m, "data_timeout", pr.DataTimeout, p)
 		atLeast(m, "max_per_connection", int64(pr.MaxPerConnection), 1, p)
@@ -122,6 +125,9 @@ func validateProfileTarget(pr *Profile, p *problems) {
 	if pr.Port < 1 || pr.Port > 65535 {
 		p.err(m, "port", "must be between 1 and 65535")
 	}
+	if pr.Type == "smtp" && pr.Port == 465 && pr.TLS != "implicit" {
+		p.warn(m, "tls", "port 465 speaks TLS from the first byte (SMTPS), but tls = %q: set tls = \"implicit\", or use port 587 for STARTTLS", pr.TLS)
+	}
 	if pr.CAFile != "" {
 		pool, err := loadCAFile(pr.CAFile)
 		if err != nil {
@@ -132,13 +138,13 @@ func validateProfileTarget(pr *Profile, p *problems) {
 }
 
 // validateProfileAuth checks username, the password forms, auth mechanisms
-// and [profile.oauth2], and reads the secrets.
-func validateProfileAuth(pr *Profile, p *problems) {
+// and [profile.oauth2], and reads the secrets unless use is secretSkip.
+func validateProfileAuth(pr *Profile, use secretUse, p *problems) {
 	m := &pr.tableMeta
-	pw, hasPW := secret{"password", "password_file", "password_env", pr.Password, pr.PasswordFile, pr.PasswordEnv}.resolve(m, p)
+	pw, hasPW := secret{"password", "password_file", "password_env", pr.Password, pr.PasswordFile, pr.PasswordEnv}.resolve(m, use, p)
 	pr.password = pw
 	if o := pr.OAuth2; o != nil {
-		validateOAuth2(o, p)
+		validateOAuth2(o, use, p)
 		if pr.Username == "" {
 			p.err(m, "username", "required with [profile.oauth2]: the account's address")
 		}
@@ -165,7 +171,7 @@ func validateProfileAuth(pr *Profile, p *problems) {
 	}
 }
 
-func validateOAuth2(o *OAuth2, p *problems) {
+func validateOAuth2(o *OAuth2, use secretUse, p *problems) {
 	m := &o.tableMeta
 	if o.TokenURL == "" {
 		p.err(m, "token_url", "required: the provider's OAuth2 token endpoint")
@@ -175,17 +181,17 @@ func validateOAuth2(o *OAuth2, p *problems) {
 	if o.ClientID == "" {
 		p.err(m, "client_id", "required")
 	}
-	cs, _ := secret{"client_secret", "client_secret_file", "client_secret_env", o.ClientSecret, o.ClientSecretFile, o.ClientSecretEnv}.resolve(m, p)
+	cs, hasCS := secret{"client_secret", "client_secret_file", "client_secret_env", o.ClientSecret, o.ClientSecretFile, o.ClientSecretEnv}.resolve(m, use, p)
 	o.clientSecret = cs
 	switch o.Grant {
 	case "refresh_token":
 		if o.RefreshTokenFile == "" {
 			p.err(m, "refresh_token_file", "required with grant = \"refresh_token\": the file holding the refresh token (relayd keeps it up to date)")
-		} else {
+		} else if use != secretSkip {
 			readSecretFile(m, "refresh_token_file", o.RefreshTokenFile, p)
 		}
 	case "client_credentials":
-		if cs == "" {
+		if !hasCS {
 			p.err(m, "client_secret", "grant = \"client_credentials\" needs client_secret, client_secret_file or client_secret_env")
 		}
 	}
@@ -208,16 +214,20 @@ func validateTeams(f *File, profiles map[string]*Profile, p *problems) map[strin
 		default:
 			byName[t.Name] = t
 		}
+		// Missing profiles are warnings (SPEC §6): routing skips them.
 		for _, name := range t.Profiles {
 			if profiles[name] == nil {
-				p.err(m, "profiles", "no profile is named %q", name)
+				p.warn(m, "profiles", "no profile is named %q: the team cannot use it", name)
 			}
 		}
 		if d := t.DefaultProfile; d != "" {
-			if profiles[d] == nil {
-				p.err(m, "default_profile", "no profile is named %q", d)
-			} else if len(t.Profiles) > 0 && !slices.Contains(t.Profiles, d) {
+			switch {
+			case len(t.Profiles) > 0 && !slices.Contains(t.Profiles, d):
 				p.err(m, "default_profile", "%q is not in the team's profiles", d)
+			case profiles[d] == nil:
+				p.warn(m, "default_profile", "no profile is named %q: routing skips the team default", d)
+			case !profiles[d].Enabled:
+				p.warn(m, "default_profile", "profile %q is disabled: routing skips the team default", d)
 			}
 		}
 		for j := range t.Users {
@@ -252,10 +262,10 @@ func validateRoutes(f *File, profiles map[string]*Profile, teams map[string]*Tea
 		switch {
 		case r.Profile == "":
 			p.err(m, "profile", "required: the profile this rule sends to")
-		case profiles[r.Profile] == nil:
-			p.err(m, "profile", "no profile is named %q", r.Profile)
 		case t != nil && len(t.Profiles) > 0 && !slices.Contains(t.Profiles, r.Profile):
 			p.err(m, "profile", "%q is not in team %q's profiles: the rule could never apply", r.Profile, r.Team)
+		case profiles[r.Profile] == nil:
+			p.warn(m, "profile", "route #%d: no profile is named %q: routing skips this rule", i+1, r.Profile)
 		}
 	}
 }
@@ -279,6 +289,8 @@ func validateDKIM(f *File, p *problems) {
 		}
 		if d.KeyFile == "" {
 			p.err(m, "key_file", "required: the private key (RSA or Ed25519, PKCS#8 PEM)")
+		} else if !f.mode.full && f.mode.profile == "" {
+			// Only delivery and relayd test -send sign.
 		} else if key, err := loadDKIMKey(d.KeyFile); err != nil {
 			p.err(m, "key_file", "%v", err)
 		} else {

@@ -80,21 +80,16 @@ func TestValidation(t *testing.T) {
 		{"extends cycle", minimal + "[[profile]]\nname = \"a\"\nextends = \"b\"\n[[profile]]\nname = \"b\"\nextends = \"a\"\ntype = \"direct\"\n", "profile.extends", `extends = "b"`, "extends cycle: a -> b -> a"},
 		{"extends self", minimal + profile + "extends = \"s\"\n", "profile.extends", "extends", "extends cycle"},
 		{"no default profile", strings.Replace(minimal, "default_profile = \"p\"\n", "", 1), "relay.default_profile", "[relay]", "required"},
-		{"unknown default profile", strings.Replace(minimal, `default_profile = "p"`, `default_profile = "ghost"`, 1), "relay.default_profile", "default_profile", `no profile is named "ghost"`},
-		{"disabled default profile", minimal + "enabled = false\n", "relay.default_profile", "default_profile", "is disabled"},
 		{"empty retry schedule", strings.Replace(minimal, "[relay]\n", "[relay]\nretry_schedule = []\n", 1), "relay.retry_schedule", "retry_schedule", "must not be empty"},
 		{"zero retry", strings.Replace(minimal, "[relay]\n", "[relay]\nretry_schedule = [\"1m\", \"0s\"]\n", 1), "relay.retry_schedule", "retry_schedule", "positive"},
 		{"bad bare_lf", strings.Replace(minimal, "[relay]\n", "[relay]\nbare_lf = \"keep\"\n", 1), "relay.bare_lf", "bare_lf", "normalize, reject"},
 		{"zero max_queue_age", strings.Replace(minimal, "[relay]\n", "[relay]\nmax_queue_age = \"0s\"\n", 1), "relay.max_queue_age", "max_queue_age", "positive"},
-		{"team default unknown", minimal + "[[team]]\nname = \"t\"\ndefault_profile = \"ghost\"\n", "team.default_profile", "default_profile = \"ghost\"", "no profile"},
 		{"team default not allowed", minimal + profile + "[[team]]\nname = \"t\"\ndefault_profile = \"p\"\nprofiles = [\"s\"]\n", "team.default_profile", `default_profile = "p"`, "not in the team's profiles"},
-		{"team profiles unknown", minimal + "[[team]]\nname = \"t\"\nprofiles = [\"ghost\"]\n", "team.profiles", "profiles = ", "no profile"},
 		{"team duplicate", minimal + "[[team]]\nname = \"t\"\n[[team]]\nname = \"t\"\n", "team.name", `name = "t"`, "another team"},
 		{"team bad network", minimal + "[[team]]\nname = \"t\"\nnetworks = [\"10.0.0.0/40\"]\n", "team.networks", "networks", "invalid network"},
 		{"user bad hash", minimal + "[[team]]\nname = \"t\"\n[[team.user]]\nusername = \"u\"\npassword_hash = \"secret\"\n", "team.user.password_hash", "password_hash", "not a bcrypt hash"},
 		{"user no hash", minimal + "[[team]]\nname = \"t\"\n[[team.user]]\nusername = \"u\"\n", "team.user.password_hash", "[[team.user]]", "required"},
 		{"user duplicate across teams", minimal + "[[team]]\nname = \"t\"\n[[team.user]]\nusername = \"u\"\npassword_hash = \"" + testHash + "\"\n[[team]]\nname = \"t2\"\n[[team.user]]\nusername = \"u\"\npassword_hash = \"" + testHash + "\"\n", "team.user.username", `username = "u"`, `also a user of team "t"`},
-		{"route unknown profile", minimal + "[[route]]\nprofile = \"ghost\"\n", "route.profile", "profile = \"ghost\"", "no profile"},
 		{"route no profile", minimal + "[[route]]\nsender = \"*@x\"\n", "route.profile", "[[route]]", "required"},
 		{"route unknown team", minimal + "[[route]]\nteam = \"ghost\"\nprofile = \"p\"\n", "route.team", "team = \"ghost\"", "no team"},
 		{"route profile not allowed", minimal + profile + "[[team]]\nname = \"t\"\nprofiles = [\"s\"]\n[[route]]\nteam = \"t\"\nprofile = \"p\"\n", "route.profile", `profile = "p"`, "could never apply"},
@@ -149,12 +144,18 @@ extends = "c1"
 [[route]]
 profile = "missing"
 `
-	_, _, err := loadText(t, text)
+	_, warnings, err := loadText(t, text)
 	list := configErrors(t, err)
-	for _, key := range []string{"server.log_level", "relay.default_profile", "relay.retry_schedule",
-		"listener.name", "listener.adress", "listener.max_message_size", "listener.address", "profile.extends", "route.profile"} {
+	for _, key := range []string{"server.log_level", "relay.retry_schedule",
+		"listener.name", "listener.adress", "listener.max_message_size", "listener.address", "profile.extends"} {
 		if findError(list, key, "") == nil {
 			t.Errorf("no error for %s in:\n%v", key, err)
+		}
+	}
+	// Missing profiles named by routes and defaults are warnings (SPEC §6).
+	for _, key := range []string{"relay.default_profile", "route.profile"} {
+		if findError(list, key, "") != nil || !strings.Contains(strings.Join(warnings, "\n"), ": "+key+": ") {
+			t.Errorf("%s: want a warning, not an error; errors:\n%v\nwarnings: %q", key, err, warnings)
 		}
 	}
 	for i := 1; i < len(list); i++ {
@@ -221,7 +222,7 @@ func TestSpoolKeyAndToken(t *testing.T) {
 	hexKey := writeFile(t, dir, "spool.key", strings.Repeat("ab", 32)+"\n", 0o600)
 	token := writeFile(t, dir, "token", "s3cret-token\n", 0o640)
 	f, w := mustLoad(t, minimal+"[server]\nspool_key_file = "+tomlPath(hexKey)+
-		"\n[admin]\nlisten = \"0.0.0.0:9425\"\ntoken_file = "+tomlPath(token)+"\n")
+		"\n[admin]\nlisten = \"0.0.0.0:9425\"\nallowed_hosts = [\"relay.example.com\"]\ntoken_file = "+tomlPath(token)+"\n")
 	if len(f.Server.SpoolKey()) != 32 || f.Admin.Token() != "s3cret-token" || len(w) != 0 {
 		t.Errorf("spool key %d bytes, token %q, warnings %q", len(f.Server.SpoolKey()), f.Admin.Token(), w)
 	}

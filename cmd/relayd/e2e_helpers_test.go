@@ -60,11 +60,6 @@ var e2eBuild struct {
 	err  error
 }
 
-// e2eTests are the tests that need the binary.
-var e2eTests = []string{"TestE2EStartTLSAuthUpstream", "TestE2ECrashKill9", "TestE2ECheckConfigTypo",
-	"TestE2EVersion", "TestE2ESighupBadConfigRefused", "TestE2EEmbeddedDefault", "TestE2EQueueRetract", "TestE2ETestCommand",
-	"TestE2EChaos", "TestInteropClients", "TestInteropPostfixUpstream", "TestInteropPostfixInFront", "TestInteropDKIMThroughPostfix"}
-
 func TestMain(m *testing.M) {
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "relayd-e2e-bin-")
@@ -73,31 +68,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	e2eBuild.dir = dir
-	if e2eSelected() {
-		buildRelayd()
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// e2eSelected reports whether -test.run may select one of e2eTests.
-func e2eSelected() bool {
-	f := flag.Lookup("test.run")
-	if f == nil || f.Value.String() == "" {
-		return true
-	}
-	top, _, _ := strings.Cut(f.Value.String(), "/")
-	re, err := regexp.Compile(top)
-	if err != nil {
-		return false
-	}
-	for _, name := range e2eTests {
-		if re.MatchString(name) {
-			return true
-		}
-	}
-	return false
 }
 
 // relaydBinary returns the path of the relayd binary built from this

@@ -25,7 +25,8 @@ func TestE2EQueueRetract(t *testing.T) {
 		t.Helper()
 		return runRelayd(t, p.dir, p.env, append([]string{"queue", "-config", p.cfgPath}, args...)...)
 	}
-	oops, err := sendMail(p.smtpAddr, "app@example.com", []string{"wrong@example.org"}, "Subject: oops\r\n\r\nno\r\n", 10*time.Second)
+	oops, err := sendMail(p.smtpAddr, "app@example.com", []string{"wrong@example.org"},
+		"From: =?UTF-8?Q?B=C3=A4rbel?= <app@example.com>\r\nSubject: =?UTF-8?Q?oops_=E2=80=93_wrong_list?=\r\n\r\nno\r\n", 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +39,31 @@ func TestE2EQueueRetract(t *testing.T) {
 	if code != 0 || !strings.Contains(out, oops.QueueID) || !strings.Contains(out, keep.QueueID) {
 		t.Fatalf("queue list: exit %d\n%s%s", code, out, errOut)
 	}
+	// The admin finds the mistaken mail by its From and Subject.
+	code, out, errOut = queue("list")
+	if code != 0 || !strings.Contains(out, "Bärbel <app@example.com>") || !strings.Contains(out, "oops – wrong list") {
+		t.Fatalf("queue list: exit %d\n%s%s", code, out, errOut)
+	}
 	if code, out, errOut = queue("delete", oops.QueueID); code != 0 {
 		t.Fatalf("queue delete: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ = queue("list"); code != 0 || strings.Contains(out, oops.QueueID) || !strings.Contains(out, keep.QueueID) {
+		t.Errorf("queue list after the delete shows the journal:\n%s", out)
+	}
+	if code, out, _ = queue("list", "-all"); code != 0 || !strings.Contains(out, oops.QueueID) || !strings.Contains(out, "cancelled") {
+		t.Errorf("queue list -all lacks the cancelled message:\n%s", out)
+	}
+	code, out, errOut = queue("show", oops.QueueID)
+	if code != 0 || !strings.Contains(out, "subject:  oops – wrong list\n") || !strings.Contains(out, "from:     Bärbel <app@example.com>\n") {
+		t.Errorf("queue show: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut = queue("hold", oops.QueueID); code != 1 || errOut != "relayd queue hold: message "+oops.QueueID+" is cancelled: it cannot be held\n" {
+		t.Errorf("holding a cancelled message: exit %d %q", code, errOut)
 	}
 	if st := queueState(t, queue, oops.QueueID); st != "cancelled" {
 		t.Fatalf("deleted message is %q, want cancelled (kept in the journal)", st)
 	}
-	if code, _, errOut = queue("delete", oops.QueueID); code != 1 || !strings.Contains(errOut, "state") {
+	if code, _, errOut = queue("delete", oops.QueueID); code != 1 || !strings.Contains(errOut, "is cancelled: it cannot be deleted") {
 		t.Errorf("deleting twice: exit %d %q, want 1 and the API's 409 text", code, errOut)
 	}
 
@@ -67,7 +86,7 @@ func TestE2EQueueRetract(t *testing.T) {
 	if len(up.messages()) != 1 || len(msgs[0].To) != 1 || msgs[0].To[0] != "right@example.org" {
 		t.Fatalf("upstream got %+v; the deleted message must never be delivered", up.messages())
 	}
-	if code, _, errOut = queue("show", "NOSUCHID"); code != 1 || !strings.Contains(errOut, "no message NOSUCHID") {
+	if code, _, errOut = queue("show", "NOSUCHID"); code != 1 || errOut != "relayd queue show: no message with ID NOSUCHID\n" {
 		t.Errorf("queue show unknown: exit %d %q", code, errOut)
 	}
 }
@@ -112,7 +131,7 @@ func TestE2ETestCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out+errOut, want) {
 		t.Errorf("closed port: exit %d, want 1 and %q:\n%s%s", code, want, out, errOut)
 	}
-	code, out, errOut = runRelayd(t, dir, env, "test", "up", "-from", "app@example.com", "-send", "-config", write(up.port))
+	code, out, errOut = runRelayd(t, dir, env, "test", "up", "-from", "app@example.com", "-to", "app@example.com", "-send", "-config", write(up.port))
 	if code != 0 || strings.Contains(out+errOut, "FAIL") || !strings.Contains(out, "auth") {
 		t.Errorf("good upstream: exit %d:\n%s%s", code, out, errOut)
 	}

@@ -130,18 +130,38 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	return err
 }
 
-// startAdmin binds the admin HTTP server; nil when [admin] listen is "".
+// The admin server's timeouts: a request (a body is at most 1 MB) must
+// arrive within adminReadTimeout, and an idle keep-alive connection is
+// closed after adminIdleTimeout. There is no write timeout: a profile test
+// answers only when the upstream did.
+const (
+	adminReadTimeout = 30 * time.Second
+	adminIdleTimeout = 2 * time.Minute
+)
+
+// startAdmin binds the admin HTTP server (its Addr is the bound address);
+// nil when [admin] listen is "".
 func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, spoolErr func() error,
 	log *slog.Logger) (*http.Server, error) {
 	if f.Admin.Listen == "" {
 		return nil, nil
 	}
+	token, required, err := daemonAdminToken(f, log)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", f.Admin.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("admin listen %s: %w", f.Admin.Listen, err)
 	}
-	hs := &http.Server{Handler: adminMux(reg, api, ready, f.Admin.Token(), spoolErr), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	guard, err := newAdminGuard(&f.Admin, ln.Addr().String(), token, required, log.With("component", "admin"))
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	hs := &http.Server{Addr: ln.Addr().String(), Handler: guard.wrap(adminMux(reg, api, ready, spoolErr)),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: adminReadTimeout, IdleTimeout: adminIdleTimeout,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin server stopped", "err", err)

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,6 +84,20 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if u := last("User"); u == "" || u == "root" || u == "0" || last("DynamicUser") == "yes" {
 		t.Errorf("User=%q DynamicUser=%q: want a static unprivileged user", u, last("DynamicUser"))
+	}
+	// debug_transcript = "/var/log/relayd/..." must be writable under
+	// ProtectSystem=strict; password_env secrets come from an optional file.
+	if f := fields("LogsDirectory"); len(f) != 1 || f[0] != "relayd" {
+		t.Errorf("LogsDirectory=%q, want relayd", f)
+	}
+	if e := last("EnvironmentFile"); e != "-/etc/relayd/env" {
+		t.Errorf("EnvironmentFile=%q, want -/etc/relayd/env", e)
+	}
+	docs := strings.Fields(strings.Join(readUnit(t, unitFile)["Unit"]["Documentation"], " "))
+	for _, want := range []string{"man:relayd(8)", "man:relayd.toml(5)"} {
+		if !slices.Contains(docs, want) {
+			t.Errorf("Documentation=%q lacks %s", docs, want)
+		}
 	}
 	for _, key := range []string{"AmbientCapabilities", "CapabilityBoundingSet"} {
 		if f := fields(key); len(f) != 1 || f[0] != "CAP_NET_BIND_SERVICE" {

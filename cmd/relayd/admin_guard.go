@@ -1,0 +1,203 @@
+package main
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// The admin listener's request rules (SPEC §9, STYLE §6): one chain wraps
+// every route, in this order:
+//
+//	Host allowlist (403) → body limit (413) → for POST/DELETE: content type
+//	(415) and Origin/Sec-Fetch-Site (403) → bearer token (401) → route.
+//
+// The Host check defeats DNS rebinding (a page whose name resolves to
+// 127.0.0.1 still sends its own name as Host). The content type and Origin
+// checks defeat cross-site requests: a browser sends a cross-origin POST
+// without asking first only with a form's content types (text/plain,
+// urlencoded, multipart), and always names the page's origin.
+
+// maxAdminBody bounds a request body on the admin listener.
+const maxAdminBody = 1 << 20
+
+// allowedHost is one entry of [admin] allowed_hosts, or a name the
+// listener always answers to. port 0 allows every port.
+type allowedHost struct {
+	name string // lower case; IPv6 literals without brackets
+	port int
+}
+
+// parseAllowedHost parses an [admin] allowed_hosts entry: "name" (any
+// port) or "name:port"; IPv6 literals in brackets when a port is given.
+func parseAllowedHost(s string) (allowedHost, error) {
+	if strings.Contains(s, "://") || strings.ContainsAny(s, "/*?# ") {
+		return allowedHost{}, errors.New("is not a host name: give a name as browsers send it in Host (\"relay.example.com\" or \"relay.example.com:9425\"), without scheme, path or wildcard")
+	}
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return allowedHost{name: a.String()}, nil
+	}
+	name, port := s, 0
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return allowedHost{}, fmt.Errorf("has no valid port after the colon (1-65535)")
+		}
+		name, port = h, n
+	}
+	if a, err := netip.ParseAddr(name); err == nil {
+		return allowedHost{name: a.String(), port: port}, nil
+	}
+	if !validHostname(name) {
+		return allowedHost{}, errors.New("is not a host name or IP address")
+	}
+	return allowedHost{name: strings.ToLower(name), port: port}, nil
+}
+
+// adminGuard holds what the chain checks; build it with newAdminGuard.
+type adminGuard struct {
+	port    int           // the port the admin listener is bound to
+	allowed []allowedHost // listen address, [admin] allowed_hosts
+	token   string        // bearer token; "" = none
+	// tokenRequired: every request must carry the token (token_file set);
+	// otherwise a request without Authorization is trusted (loopback, SPEC
+	// §9) and one that carries a token must carry the right one.
+	tokenRequired bool
+	log           *slog.Logger // refused requests are logged (audit)
+}
+
+// newAdminGuard builds the rules for a listener bound to bound (host:port;
+// the real port when [admin] listen asked for port 0).
+func newAdminGuard(a *Admin, bound string, token string, required bool, log *slog.Logger) (*adminGuard, error) {
+	host, p, err := net.SplitHostPort(bound)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return nil, err
+	}
+	g := &adminGuard{port: port, token: token, tokenRequired: required, log: log}
+	if lh, _, err := net.SplitHostPort(a.Listen); err == nil && lh != "" {
+		host = lh // the name as configured, e.g. "relay.internal"
+	}
+	if ah, err := parseAllowedHost(host); err == nil && ah.name != "" {
+		if ip, err := netip.ParseAddr(ah.name); err != nil || !ip.IsUnspecified() {
+			g.allowed = append(g.allowed, allowedHost{name: ah.name, port: port})
+		}
+	}
+	for _, s := range a.AllowedHosts {
+		ah, err := parseAllowedHost(s)
+		if err != nil {
+			return nil, fmt.Errorf("[admin] allowed_hosts %q %v", s, err)
+		}
+		g.allowed = append(g.allowed, ah)
+	}
+	return g, nil
+}
+
+// wrap returns next behind the whole chain.
+func (g *adminGuard) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if !g.hostAllowed(r.Host) {
+			g.refuse(w, r, http.StatusForbidden, fmt.Sprintf(
+				"this admin server does not answer to the name %q: use its listen address, localhost, or add the name to [admin] allowed_hosts", r.Host))
+			return
+		}
+		if r.ContentLength > maxAdminBody {
+			g.refuse(w, r, http.StatusRequestEntityTooLarge, "the request body is over 1 MB")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+		if status, msg := crossSite(r); status != 0 {
+			g.refuse(w, r, status, msg)
+			return
+		}
+		if !g.authorized(r) {
+			g.refuse(w, r, http.StatusUnauthorized, "missing or wrong bearer token: send \"Authorization: Bearer TOKEN\" with the admin token ([admin] token_file, else admin.token in state_dir)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// refuse answers {"error": msg} with status and logs the refusal (never
+// the Authorization header).
+func (g *adminGuard) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	g.log.Warn("admin request refused", "status", status, "method", r.Method, "path", r.URL.Path,
+		"host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// hostAllowed applies the Host allowlist. A Host without a port is port
+// 80, the default of http://.
+func (g *adminGuard) hostAllowed(hostport string) bool {
+	name, port := hostport, 80
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return false
+		}
+		name, port = h, n
+	} else if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
+		name = hostport[1 : len(hostport)-1]
+	}
+	name = strings.ToLower(name)
+	if ip, err := netip.ParseAddr(name); err == nil {
+		if ip.Zone() != "" {
+			return false
+		}
+		if ip.Unmap().IsLoopback() {
+			return port == g.port
+		}
+		name = ip.String()
+	} else if name == "localhost" {
+		return port == g.port
+	}
+	for _, a := range g.allowed {
+		if a.name == name && (a.port == 0 || a.port == port) {
+			return true
+		}
+	}
+	return false
+}
+
+// crossSite checks a state-changing request (anything but GET, HEAD and
+// OPTIONS): the JSON content type (415), then Origin and Sec-Fetch-Site
+// (403). It returns status 0 when the request may go on.
+func crossSite(r *http.Request) (int, string) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return 0, ""
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct != "" || (r.Method != http.MethodDelete && strings.HasPrefix(r.URL.Path, "/api/")) {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return http.StatusUnsupportedMediaType, fmt.Sprintf("a %s to the admin API must have Content-Type: application/json", r.Method)
+		}
+	}
+	if o := r.Header.Get("Origin"); o != "" && !strings.EqualFold(o, "http://"+r.Host) && !strings.EqualFold(o, "https://"+r.Host) {
+		return http.StatusForbidden, fmt.Sprintf("cross-site request refused: its Origin %q is not this admin server (%s)", o, r.Host)
+	}
+	if strings.EqualFold(r.Header.Get("Sec-Fetch-Site"), "cross-site") {
+		return http.StatusForbidden, "cross-site request refused: the browser marked it Sec-Fetch-Site: cross-site"
+	}
+	return 0, ""
+}
+
+// authorized checks the bearer token in constant time.
+func (g *adminGuard) authorized(r *http.Request) bool {
+	got := r.Header.Get("Authorization")
+	if got == "" || g.token == "" {
+		return !g.tokenRequired && got == ""
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte("Bearer "+g.token)) == 1
+}

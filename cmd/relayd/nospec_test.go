@@ -1,0 +1,49 @@
+package main
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// specCite is how an internal document is cited: "SPEC §8.2", "(SPEC
+// section 6)". Admins never have SPEC.md; they read the README and docs/.
+var specCite = regexp.MustCompile(`SPEC\s*(§|section)`)
+
+// TestNoSpecCitationsInTexts: no string in relayd's code (what becomes an
+// error, a log line, a reply or an API answer) cites the SPEC; comments
+// may. The benchmark's report (cmd/relayd-bench) is for developers and
+// names its goals by SPEC section on purpose.
+func TestNoSpecCitationsInTexts(t *testing.T) {
+	root := filepath.Join("..", "..")
+	fset := token.NewFileSet()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == "testdata" || d.Name() == "relayd-bench" || strings.HasPrefix(d.Name(), ".")) && path != root:
+			return filepath.SkipDir
+		case d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go"):
+			return nil
+		}
+		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && specCite.MatchString(lit.Value) {
+				t.Errorf("%s: a text cites the SPEC: %s", fset.Position(lit.Pos()), lit.Value)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
