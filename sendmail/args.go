@@ -26,6 +26,7 @@ type Options struct {
 	IgnoreDots bool     // -i / -oi: a line with a single dot is data, not the end
 	Recipients []string // arguments, split at commas
 	Config     string   // -config PATH (relayd's own flag)
+	Help       bool     // -h, -help or --help: print the usage and do nothing else
 }
 
 // Flags that take a value, attached (-FCronDaemon) or separate (-f root),
@@ -47,6 +48,9 @@ func ParseArgs(args []string) (*Options, error) {
 				o.Recipients = append(o.Recipients, SplitRecipients(r)...)
 			}
 			return o, nil
+		case a == "-h" || a == "-help" || a == "--help":
+			o.Help = true
+			continue
 		case a == "-config" || a == "--config":
 			if i+1 >= len(args) {
 				return nil, errorf(ExitUsage, "flag %s needs a value: the config file", a)

@@ -27,6 +27,7 @@ func TestParseArgs(t *testing.T) {
 		{"no-effect flags", []string{"-bm", "-odb", "-odq", "-oep", "-B8BITMIME", "-BMIME", "-v", "-L", "tag", "-LTAG", "-oXunknown", "a@x"},
 			Options{Recipients: []string{"a@x"}}},
 		{"-bs", []string{"-bs"}, Options{Mode: ModeSMTP}},
+		{"help", []string{"-h"}, Options{Help: true}},
 		{"-bp", []string{"-bp"}, Options{Mode: ModeQueue}},
 		{"flags after recipients", []string{"a@x", "-f", "s@x"}, Options{Sender: "s@x", SenderSet: true, Recipients: []string{"a@x"}}},
 		{"double dash", []string{"-i", "--", "-notaflag@x"}, Options{IgnoreDots: true, Recipients: []string{"-notaflag@x"}}},

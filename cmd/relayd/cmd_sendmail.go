@@ -90,6 +90,26 @@ func (c *cli) sendmailSettings(flagPath string) (*sendmailConfig, error) {
 	return sc, nil
 }
 
+const sendmailUsage = `usage: relayd sendmail [flags] [RCPT...]
+       (the same when run as sendmail; mailq is relayd sendmail -bp)
+
+Reads a message from standard input and hands it to the running daemon
+through its [sendmail] socket. Exit status: 0 accepted, 64 bad usage,
+65 message refused, 67 recipient refused, 75 try again later (relayd not
+running, or a temporary refusal), 70 anything else.
+
+flags:
+  -t            recipients also from To:, Cc: and Bcc: (Bcc: is removed)
+  -i, -oi       a line with a single dot does not end the message
+  -f ADDR       envelope sender (also -r ADDR); default LOGIN@[server] hostname
+  -F NAME       display name of the From: added when the message has none
+  -bm           read a message from standard input (the default)
+  -bs           speak SMTP on standard input and output
+  -bp           list the queue, like relayd queue list
+  -config PATH  the config file that names the socket
+accepted without effect: -odi -odb -odq -oem -oep -oX... -B8BITMIME -BMIME -v -L TAG
+`
+
 // sendmail is `relayd sendmail [flags] [RCPT...]`; the exit status is a
 // sysexits code, with one line on standard error saying why.
 func (c *cli) sendmail(args []string) int {
@@ -109,6 +129,10 @@ func (c *cli) runSendmail(args []string) error {
 	o, err := sendmail.ParseArgs(args)
 	if err != nil {
 		return err
+	}
+	if o.Help {
+		fmt.Fprint(c.stdout, sendmailUsage)
+		return nil
 	}
 	cfg, err := c.sendmailSettings(o.Config)
 	if err != nil {
