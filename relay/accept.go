@@ -116,6 +116,11 @@ func (s *session) readError(err error) error {
 	case timedOut(err):
 		s.c.kill()
 		return s.fail(errTimeout, "timeout")
+	case errors.Is(err, errOverBudget):
+		// Not the client's fault: not counted against max_errors.
+		s.srv.metrics.rejected.WithLabelValues(s.ln.name, "storage").Inc()
+		s.log.Warn("message refused: the message data buffered by all sessions is at its cap; try again later")
+		return errStorage
 	case errors.Is(err, message.ErrTooBig), errors.Is(err, smtp.ErrDataTooLarge):
 		return s.fail(errTooBig, "size")
 	case errors.Is(err, message.ErrHeaderTooBig):
@@ -144,8 +149,8 @@ func (s *session) readError(err error) error {
 func (s *session) received(id string, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "from %s by %s (relayd) with %s id %s", s.receivedFrom(), s.rt.cfg.Hostname, s.protocol(), id)
-	if s.tls != nil {
-		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(s.tls.Version), tls.CipherSuiteName(s.tls.CipherSuite))
+	if st := s.tlsState(); st != nil {
+		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}
 	if s.user != "" {
 		fmt.Fprintf(&b, " (authenticated as %s)", sanitizeHelo(s.user))
@@ -160,7 +165,7 @@ func (s *session) received(id string, now time.Time) string {
 // protocol is the "with" keyword of RFC 3848: ESMTP, ESMTPS, ESMTPA, ESMTPSA.
 func (s *session) protocol() string {
 	p := "ESMTP"
-	if s.tls != nil {
+	if s.tlsState() != nil {
 		p += "S"
 	}
 	if s.user != "" {

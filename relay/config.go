@@ -25,6 +25,11 @@ type Config struct {
 	BareLF           BareLF
 	Notify           Notify
 	DKIM             []upstream.DKIMKey // [[dkim]]: signed at delivery time, after rewrites (SPEC §8.3)
+	// MaxBufferedBytes caps the octets of message data all sessions hold
+	// in memory while receiving; a message that does not fit is answered
+	// 452 4.3.1. 0: 16 times the largest max_message_size (at least
+	// 64 MiB); negative: no cap.
+	MaxBufferedBytes int64
 }
 
 // BareLF is the [relay] bare_lf policy.

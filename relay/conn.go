@@ -31,6 +31,7 @@ type conn struct {
 	errors       int
 	closeOnce    sync.Once
 	onClose      func()
+	data         dataBudget // the Server's budget held by lineConn's message buffer
 }
 
 // timeoutError is what a Read returns after idle_timeout or
@@ -107,6 +108,17 @@ func (c *conn) Close() error {
 		}
 	})
 	return err
+}
+
+// addError counts an error of the session (a refused command or message)
+// and reports whether that makes more than max errors (max 0: no limit),
+// after which the connection is closed with 421 (SPEC §3 max_errors). It is
+// safe for concurrent use (a BDAT message is read on its own goroutine).
+func (c *conn) addError(max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.errors++
+	return max > 0 && c.errors > max
 }
 
 // isLocal reports whether a client may use AUTH without TLS (SPEC §4: only

@@ -29,6 +29,7 @@ var (
 	errBadSender    = reply(501, 5, 1, 7, "Bad sender address syntax")
 	errUTF8Needed   = reply(553, 5, 6, 7, "Non-ASCII address requires SMTPUTF8")
 	errAddrTooLong  = reply(501, 5, 1, 3, "Address too long")
+	errChunkCut     = reply(451, 4, 3, 0, "Connection closed inside a BDAT chunk: message not queued")
 )
 
 // errLiteralDirect refuses an address-literal recipient routed to a direct

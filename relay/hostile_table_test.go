@@ -56,6 +56,7 @@ const (
 	hOpClosed                  // the server closes conn within 5 s; no 2xx/3xx reply before EOF
 	hOpDrip                    // write data one octet per every until a reply arrives, then the rest
 	hOpHangUp                  // the client closes conn
+	hOpShutWrite               // the client closes its sending side of conn (TCP half-close)
 )
 
 // hstep is one step of a client script.
@@ -100,8 +101,9 @@ func hWrite(data string) hstep { return hstep{op: hOpCmd, data: data} }
 func hExpect(want string, has ...string) hstep {
 	return hstep{op: hOpCmd, want: want, has: has}
 }
-func hClosed() hstep { return hstep{op: hOpClosed} }
-func hTLS() hstep    { return hstep{op: hOpTLS} }
+func hClosed() hstep    { return hstep{op: hOpClosed} }
+func hShutWrite() hstep { return hstep{op: hOpShutWrite} }
+func hTLS() hstep       { return hstep{op: hOpTLS} }
 func hDial(conn int, src string) hstep {
 	return hstep{op: hOpDial, conn: conn, src: src}
 }
@@ -230,6 +232,37 @@ func hostileCases() []hCase {
 			wire: []string{"first\r\n..\r\nMAIL FROM:<evil@example.com>\r\n"}}},
 	})
 
+	// CRLF.CRLF ends the data whatever came before it: here a bare CR
+	// (".\r\r\n"), which go-smtp's reader took for part of an end line
+	// and then read on, so NOOP became message text (issue 14.2).
+	bareCREnd := "Subject: p2\r\n\r\nbody\r\n.\r\r\n.\r\nNOOP\r\n"
+	add(hCase{
+		name:    "smuggling/normalize/CRLF.CRLF after a bare CR ends the data",
+		steps:   hStd(hTx(), hQueued(bareCREnd), hExpect("250 2.0.0", "successfully done nothing"), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"body\r\n.\r\n\r\n"}, lacks: []string{"NOOP"}}},
+	}, hCase{
+		name:  "smuggling/reject/CRLF.CRLF after a bare CR ends the data",
+		cfg:   hReject,
+		steps: hStd(hTx(), hSend(bareCREnd, "550 5.6.0"), hExpect("250 2.0.0", "successfully done nothing"), hQuit()),
+	})
+	// A "." ended by a bare CR is a line of its own, not a stuffed dot:
+	// normalised, the lines are "body", ".", "X" (go-smtp dropped ".\r";
+	// issue 14.3), and the "." is stuffed on the way out.
+	add(hCase{
+		name:  "smuggling/normalize/dot and bare CR at a line start are kept",
+		steps: hStd(hTx(), hQueued("Subject: p3\r\n\r\nbody\r\n.\rX\r\n.\r\n"), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"\r\n\r\nbody\r\n.\r\nX\r\n"},
+			wire: []string{"body\r\n..\r\nX\r\n"}}},
+	}, hCase{
+		name:  "smuggling/reject/dot and bare CR at a line start",
+		cfg:   hReject,
+		steps: hStd(hTx(), hSend("Subject: p3\r\n\r\nbody\r\n.\rX\r\n.\r\n", "550 5.6.0"), hQuit()),
+	}, hCase{
+		name:    "smuggling/normalize/stuffed dot after a bare LF is un-stuffed",
+		steps:   hStd(hTx(), hQueued("Subject: lf\r\n\r\nbody\n..x\r\n.\r\n"), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"body\r\n.x\r\n"}, wire: []string{"body\r\n..x\r\n"}}},
+	})
+
 	// --- BDAT / CHUNKING (RFC 3030; SPEC §4 "BDAT chunks get the same checks").
 	add(hCase{
 		name: "bdat/two chunks",
@@ -269,6 +302,18 @@ func hostileCases() []hCase {
 			hSend(hBDAT("Subject: big\r\n\r\n"+strings.Repeat("x", 600)+"\r\n", false), "250 2.0.0"),
 			hSend(hBDAT(strings.Repeat("y", 600)+"\r\n", true), "552 5.3.4"), hQuit()),
 	}, hCase{
+		// RFC 3030 2: a chunk is exactly its size. One cut short by the
+		// end of the connection is no message (issue 14.1).
+		name: "bdat/connection ends inside the LAST chunk",
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
+			hWrite("BDAT 100 LAST\r\nSubject: cut\r\n\r\n"+strings.Repeat("c", 50-len("Subject: cut\r\n\r\n"))),
+			hShutWrite(), hClosed()),
+	}, hCase{
+		name: "bdat/connection ends inside a second chunk",
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
+			hSend(hBDAT("Subject: cut\r\n\r\nfirst\r\n", false), "250 2.0.0"),
+			hWrite("BDAT 100 LAST\r\n"+strings.Repeat("c", 50)), hShutWrite(), hClosed()),
+	}, hCase{
 		name: "bdat/without MAIL is 503 and its chunk is never a command",
 		steps: hStd(hSend(hBDAT("MAIL FROM:<evil@example.com>\r\n", true), "502 5.5.1"),
 			hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hQuit()),
@@ -295,6 +340,27 @@ func hostileCases() []hCase {
 		deliver: hOne("Subject: long\r\n"),
 	})
 
+	// --- The Server's budget for buffered message data (issue 14.8): a
+	// message that does not fit is read to its end and refused with
+	// 452 4.3.1; the session goes on, and a message that fits passes.
+	budget := func(c *Config) { c.MaxBufferedBytes = 256 << 10 }
+	big := "Subject: big\r\n\r\n" + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 5000)
+	add(hCase{
+		name: "budget/DATA message over the buffer budget is 452",
+		cfg:  budget,
+		steps: hStd(hTx(), hSend(big+".\r\n", "452 4.3.1"), hSend("NOOP\r\n", "250 2.0.0"),
+			hTx(), hQueued(hBody+".\r\n"), hQuit()),
+		deliver: hOne("Subject: hostile"),
+	}, hCase{
+		name: "budget/BDAT message over the buffer budget is 452",
+		cfg:  budget,
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
+			hSend(hBDAT(big, true), "452 4.3.1"),
+			hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
+			hQueued(hBDAT(hBody, true)), hQuit()),
+		deliver: hOne("Subject: hostile"),
+	})
+
 	// --- Command sequence. RFC 5321 4.1.4 prefers 503 for commands out of
 	// order; go-smtp answers those it checks itself (MAIL before EHLO, RCPT
 	// before MAIL, DATA/BDAT before RCPT, DATA after BDAT) with a hard-coded
@@ -316,6 +382,40 @@ func hostileCases() []hCase {
 		steps: hSeq(hDial(0, "127.0.0.1"), hExpect("220"), hSend("MAIL FROM:<"+hFrom+">\r\n", "502 5.5.1"), hQuit()),
 	})
 
+	// --- max_errors is relayd's limit (SPEC §3, §8), not go-smtp's
+	// hard-coded "500 5.5.1 Too many errors" at the fourth (issue 14.5):
+	// max_errors errors are answered, the next one is 421 and close.
+	maxErr := func(n int) func(*Config) { return func(c *Config) { c.Listeners[0].MaxErrors = n } }
+	var tenUnknown []hstep
+	for range 10 {
+		tenUnknown = append(tenUnknown, hSend("XYZZY\r\n", "500 5.5.2"))
+	}
+	var tenPipelined []hstep
+	for range 10 {
+		tenPipelined = append(tenPipelined, hExpect("500 5.5.2"))
+	}
+	add(hCase{
+		name:  "errors/max_errors = 10 unknown commands, then 421",
+		cfg:   maxErr(10),
+		steps: hStd(tenUnknown, hSend("NOOP\r\n", "250 2.0.0"), hSend("XYZZY\r\n", "421 4.7.0"), hClosed()),
+	}, hCase{
+		name: "errors/max_errors with pipelined junk: nothing after the 421 runs",
+		cfg:  maxErr(10),
+		steps: hStd(hWrite(strings.Repeat("XYZZY\r\n", 11)+"MAIL FROM:<evil@example.com>\r\n"), tenPipelined,
+			hExpect("421 4.7.0"), hClosed()),
+	}, hCase{
+		name: "errors/every kind of line-level error counts",
+		cfg:  maxErr(4),
+		steps: hStd(hSend("XY\r\n", "500 5.5.2"), hSend("AUTH\r\n", "501 5.5.2"),
+			hSend("MAIL FROM:<>x\r\n", "501 5.5.2"), hSend("MAIL FROM:<> SIZE=1 SIZE=1\r\n", "501 5.5.4"),
+			hSend("\r\n", "421 4.7.0"), hClosed()),
+	}, hCase{
+		name: "errors/session refusals and line errors share the count",
+		cfg:  func(c *Config) { c.Listeners[0].MaxErrors = 2; c.Listeners[0].MaxMessageSize = 1000 },
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+"> SIZE=1001\r\n", "552 5.3.4"), hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"),
+			hSend("MAIL FROM:<"+hFrom+">\r\n", "503 5.5.1"), hSend("XYZZY\r\n", "421 4.7.0"), hClosed()),
+	})
+
 	// --- AUTH (SPEC §4, RFC 4954).
 	add(hCase{
 		name: "auth/listener auth=none offers no AUTH and refuses it",
@@ -324,14 +424,22 @@ func hostileCases() []hCase {
 			hstep{op: hOpCmd, data: "EHLO client.test\r\n", want: "250", has: []string{"PIPELINING"}, lacks: []string{"AUTH"}},
 			hSend("AUTH PLAIN "+hPlainAuth+"\r\n", "538 5.7.11"), hQuit()),
 	}, hCase{
-		// RFC 4954 4 wants 501 5.5.2; go-smtp answers undecodable base64
-		// with a hard-coded 454 4.7.0 before relay sees it.
+		// RFC 4954 4: 501 5.5.2 (go-smtp's own answer was 454 4.7.0;
+		// issue 14.6).
 		name:  "auth/bad base64 initial response",
-		steps: hStd(hSend("AUTH PLAIN !!!not-base64!!!\r\n", "454 4.7.0"), hQuit()),
+		steps: hStd(hSend("AUTH PLAIN !!!not-base64!!!\r\n", "501 5.5.2"), hSend("AUTH PLAIN "+hPlainAuth+"\r\n", "235 2.0.0"), hQuit()),
 	}, hCase{
 		name: "auth/bad base64 in LOGIN response",
-		steps: hStd(hSend("AUTH LOGIN\r\n", "334", "VXNlcm5hbWU6"), hSend("%%%%\r\n", "454 4.7.0"),
+		steps: hStd(hSend("AUTH LOGIN\r\n", "334", "VXNlcm5hbWU6"), hSend("%%%%\r\n", "501 5.5.2"),
 			hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hQuit()),
+	}, hCase{
+		name: "auth/bad base64 in PLAIN response, then AUTH succeeds",
+		steps: hStd(hSend("AUTH PLAIN\r\n", "334"), hSend("not base64!\r\n", "501 5.5.2"),
+			hSend("AUTH PLAIN "+hPlainAuth+"\r\n", "235 2.0.0"), hQuit()),
+	}, hCase{
+		// go-smtp answered 502 5.5.4 (issue 14.6).
+		name:  "auth/AUTH without a mechanism",
+		steps: hStd(hSend("AUTH\r\n", "501 5.5.2"), hSend("AUTH   \r\n", "501 5.5.2"), hQuit()),
 	}, hCase{
 		name: "auth/PLAIN authzid differs from user",
 		steps: hStd(hstep{op: hOpCmd, data: "AUTH PLAIN " + hB64("admin\x00"+hUser+"\x00"+hPass) + "\r\n", want: "535 5.7.8",
@@ -381,19 +489,37 @@ func hostileCases() []hCase {
 		steps:   hStd(hSend("MAIL FROM:<a@example.com> NOTIFY=SUCCESS,FAILURE\r\n", "500 5.5.4"), hOKMail, hOKRcpt, hFinish),
 		deliver: hOne(),
 	}, hCase{
+		// RFC 5321 4.1.1.2: SP between the path and the parameters. go-smtp
+		// took "x" for a parameter and answered 500 (issue 14.6).
+		name:    "address/MAIL FROM:<>x is a syntax error",
+		steps:   hStd(hSend("MAIL FROM:<>x\r\n", "501 5.5.2"), hSend("MAIL FROM:<"+hFrom+">SIZE=10\r\n", "501 5.5.2"), hOKMail, hOKRcpt, hFinish),
+		deliver: hOne(),
+	}, hCase{
+		// go-smtp kept the last SIZE= (issue 14.6).
+		name: "address/MAIL with SIZE= twice",
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+"> SIZE=10 SIZE=20\r\n", "501 5.5.4"),
+			hSend("MAIL FROM:<"+hFrom+"> size=10 BODY=8BITMIME SIZE=10\r\n", "501 5.5.4"), hOKMail, hOKRcpt, hFinish),
+		deliver: hOne(),
+	}, hCase{
+		// The '>' inside the quoted local part does not end the path.
+		name:    "address/MAIL quoted local part with '>' and parameters",
+		steps:   hStd(hSend("MAIL FROM:<\"a>b\"@example.com> SIZE=10 SIZE=11\r\n", "501 5.5.4"), hOKMail, hOKRcpt, hFinish),
+		deliver: hOne(),
+	}, hCase{
 		name:    "address/RCPT NOTIFY without DSN support",
 		steps:   hStd(hOKMail, hSend("RCPT TO:<evil@example.org> NOTIFY=SUCCESS ORCPT=rfc822;x@example.org\r\n", "504 5.5.4"), hOKRcpt, hFinish),
 		deliver: hOne(),
 	}, hCase{
 		name: "address/bare CR splitting a MAIL command",
-		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\rRCPT TO:<evil@example.org>\r\n", "500 5.5.4"),
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\rRCPT TO:<evil@example.org>\r\n", "501 5.5.2"),
 			hOKMail, hOKRcpt, hFinish),
 		deliver: hOne(),
 	}, hCase{
-		// Junk around the path's end: NUL after '>' is a parameter, CR CR LF
+		// Junk around the path's end: NUL after '>' is a syntax error (a
+		// space must come first), CR CR LF
 		// and a lone LF end the command line like CRLF (as in Postfix).
 		name: "address/line end variants after the path",
-		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\x00\r\n", "500 5.5.4"),
+		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\x00\r\n", "501 5.5.2"),
 			hSend("MAIL FROM:<"+hFrom+">\r\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\n", "250 2.0.0"), hFinish),
 		deliver: hOne(),
 	}, hCase{
@@ -664,11 +790,31 @@ func hostileCases() []hCase {
 	}, hCase{
 		name: "tls/command line of 2001 octets after STARTTLS is 500 and close",
 		tls:  true,
-		limit: "after STARTTLS go-smtp runs TLS itself on top of relay's line layer, which then sees only " +
-			"ciphertext; such sessions are bounded by max_line_length (go-smtp), not 2000 octets",
 		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hEHLO(),
 			hSend("NOOP "+strings.Repeat("n", 2001-len("NOOP \r\n"))+"\r\n", "500 5.5.2"), hClosed()),
 	}, hCase{
+		// RFC 3207 4.2: the EHLO before STARTTLS is forgotten.
+		name: "tls/MAIL right after STARTTLS needs a new EHLO",
+		tls:  true,
+		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hSend("MAIL FROM:<"+hFrom+">\r\n", "502 5.5.1"),
+			hEHLO(), hOKMail, hOKRcpt, hFinish),
+		deliver: hOne("with ESMTPS"),
+	}, hCase{
+		name: "tls/CRLF.CRLF after a bare CR ends the data after STARTTLS",
+		tls:  true,
+		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hEHLO(), hTx(),
+			hQueued("Subject: p2\r\n\r\nbody\r\n.\r\r\n.\r\nNOOP\r\n"), hExpect("250 2.0.0"), hQuit()),
+		deliver: []hmsg{{from: hFrom, to: []string{hTo}, has: []string{"body\r\n.\r\n\r\n"}, lacks: []string{"NOOP"}}},
+	}, hCase{
+		name:  "tls/max_errors after STARTTLS",
+		tls:   true,
+		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hEHLO(), tenUnknown, hSend("XYZZY\r\n", "421 4.7.0"), hClosed()),
+	}, hCase{
+		name: "tls/connection ends inside a BDAT chunk after STARTTLS",
+		tls:  true,
+		steps: hStd(hSend("STARTTLS\r\n", "220 2.0.0"), hTLS(), hEHLO(),
+			hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),
+			hWrite("BDAT 100 LAST\r\n"+strings.Repeat("c", 50)), hShutWrite(), hClosed())}, hCase{
 		name:    "tls/STARTTLS on a listener without TLS",
 		steps:   hStd(hSend("STARTTLS\r\n", "502 5.5.1"), hOKMail, hOKRcpt, hFinish),
 		deliver: hOne(),
@@ -950,6 +1096,11 @@ func (h *hrun) run(steps []hstep) {
 		case hOpHangUp:
 			h.logf("C%d: client closes", s.conn)
 			hc.c.Close()
+		case hOpShutWrite:
+			h.logf("C%d: client closes its sending side", s.conn)
+			if cw, ok := hc.c.(interface{ CloseWrite() error }); ok {
+				cw.CloseWrite()
+			}
 		case hOpCmd:
 			if s.data != "" {
 				h.write(s.conn, hc, s.data)

@@ -2,16 +2,13 @@ package relay
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/emersion/go-smtp"
-
-	"github.com/relayd/relayd/relay/message"
 )
 
 // commandLineLimit is the longest command line accepted, CRLF included
@@ -30,19 +27,19 @@ const commandLineLimit = 2000
 //   - command lines over 2000 octets: "500 5.5.2" and closed; HTTP request
 //     lines: closed at once.
 //   - BDAT chunks are followed octet by octet, exactly as go-smtp reads
-//     them, so chunk data is never checked as commands.
+//     them, so chunk data is never checked as commands; a connection that
+//     ends inside a chunk gives go-smtp an error, never a short chunk.
 //   - message lines over max_line_length stop the message before go-smtp's
 //     own (sticky) line limit fires, so the client gets one reply.
-//   - bare CR/LF inside a message are noted for bare_lf = "reject"
-//     (go-smtp's DATA reader silently drops ".\r").
-//   - commands pipelined behind STARTTLS are discarded (RFC 3207 5).
+//   - bare CR/LF inside a message are noted for bare_lf = "reject".
+//   - DATA is un-stuffed here (unstuffer, from RFC 5321), not by go-smtp's
+//     DATA reader, which drops a "." and a CR that are message content.
+//   - STARTTLS is run here (startTLS), not by go-smtp, so that lineConn
+//     stays above TLS and all of the above holds in TLS sessions too;
+//     commands pipelined behind STARTTLS are discarded (RFC 3207 5).
 //   - go-smtp's fixed greeting becomes "220 <hostname> ESMTP relayd".
-//
-// After STARTTLS go-smtp runs TLS on top of lineConn, which from then on
-// passes octets through unseen ("opaque"); such sessions get go-smtp's own
-// line limit and timeout handling.
 type lineConn struct {
-	net.Conn       // *conn, or *tls.Conn over *conn for implicit TLS
+	net.Conn       // *conn, or *tls.Conn over *conn for implicit TLS and after STARTTLS
 	raw      *conn // the socket below
 	ln       *listener
 	greeting string
@@ -51,14 +48,25 @@ type lineConn struct {
 	wmu   sync.Mutex
 	wheld []byte // continuation lines of a reply, written with its last line
 
+	// What Write tells the reading side about go-smtp's state (vet.go).
+	helo     atomic.Bool // go-smtp accepted EHLO or HELO
+	authResp atomic.Bool // go-smtp sent a 334: the next line is an AUTH response
+	badSASL  atomic.Bool // an undecodable AUTH response was handed up as "*"
+
+	// After STARTTLS (startTLS): the TLS connection and its state.
+	// Conn is replaced by tlsConn on the reading goroutine while go-smtp
+	// waits in Read; Close uses these, as it may run on another.
+	under    net.Conn // Conn as it was built
+	tlsConn  atomic.Pointer[tls.Conn]
+	tlsState atomic.Pointer[tls.ConnectionState]
+
 	mu       sync.Mutex
-	buf      []byte // read from below, not yet handed up
-	pass     int    // octets at the head of buf already vetted
-	chunk    int64  // BDAT chunk octets still to pass unchecked
-	opaque   bool
-	dataMode bool
+	buf      []byte   // read from below, not yet handed up
+	pass     int      // octets at the head of buf already vetted
+	chunk    int64    // BDAT chunk octets still to pass unchecked
 	ls       lineScan // line length and bare line ends inside a message
 	pending  error    // returned once buf is drained
+	lastHelo bool     // the last line handed up was EHLO or HELO
 
 	rbuf  []byte // what fill reads into off the fast path; only the reading goroutine uses it
 	store []byte // buf's backing array, reused whenever buf is empty
@@ -75,6 +83,7 @@ type lineConn struct {
 	msgSize  int64     // the size declared with MAIL SIZE= (RFC 1870); 0: none
 	unstuff  unstuffer // state of the un-stuffing
 	msgDone  bool      // msg is complete: the end-of-data line was seen
+	over     bool      // the message is refused: the Server's budget had no room for msg
 }
 
 // readSize is how much one read from below asks for, except on the DATA
@@ -111,8 +120,6 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 		return 0, err, true
 	case len(l.buf) == 0:
 		return 0, nil, false
-	case l.opaque:
-		l.pass = len(l.buf)
 	case l.chunk > 0:
 		l.pass = int(min(int64(len(l.buf)), l.chunk))
 		l.chunk -= int64(l.pass)
@@ -121,12 +128,9 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 		if !l.collectLocked(l.buf) {
 			return 0, nil, false
 		}
-	case l.dataMode:
-		l.pass = l.scanMessage(l.buf)
-		if l.pass < len(l.buf) {
-			l.buf, l.pending = l.buf[:l.pass], smtp.ErrTooLongLine
-		}
 	default:
+		// Between BDAT chunks too (message mode, not fast): the next BDAT line
+		// must be vetted, or its chunk would not be followed.
 		if err := l.commandLocked(); err != nil {
 			return 0, err, true
 		}
@@ -137,92 +141,48 @@ func (l *lineConn) serveLocked(p []byte) (int, error, bool) {
 	return l.serveLocked(p)
 }
 
-// collectLocked is the DATA fast path: it moves the message octets of in
-// (buf, or what fill read into msg's free space) into msg and, at the
-// end-of-data line, leaves just that line (".\r\n") in buf for go-smtp's
-// DATA reader, which then reads an empty message and stops; what follows
-// the line is left in buf too, to be vetted as commands. It checks the line
-// length and notes bare line ends (scanMessage) exactly up to the end of
-// the message. It returns whether Read can go on without reading more.
-func (l *lineConn) collectLocked(in []byte) bool {
-	var n int
-	var end bool
-	l.growMsg(len(in))
-	l.msg, n, end = l.unstuff.feed(l.msg, in)
-	if most := message.HeaderRoom + l.msgLimit + 1; l.msgLimit > 0 && int64(len(l.msg)) > most {
-		l.msg = l.msg[:most] // enough for message.Parse to say too big
-	}
-	if ok := l.scanMessage(in[:n]); ok < n {
-		l.buf, l.pending, l.fast = l.buf[:0], smtp.ErrTooLongLine, false
-		return true
-	}
-	if !end {
-		l.buf = l.buf[:0]
-		return false
-	}
-	if n >= 3 { // the end-of-data line arrived whole in this read
-		l.buf = append(l.store[:0], in[n-3:]...) // in may be buf itself: a forward copy
-	} else {
-		l.buf = append([]byte(".\r\n"), in[n:]...)
-	}
-	l.pass, l.fast, l.msgDone = 3, false, true
-	return true
-}
-
-// Sizes of the buffer a DATA message is collected into (lineConn.msg).
-const (
-	msgMin  = 8 << 10 // the first allocation: a small message needs no other
-	msgKeep = 1 << 20 // a larger buffer is not kept for the session's next message
-)
-
-// growMsg makes room in msg for n more octets, so that feed does not have
-// to grow it. msg doubles, so a message costs O(size) copies and msg stays
-// within about twice what has arrived; it does not grow past the size the
-// client declared (plus one read, for the end-of-data line and what
-// follows) while the message fits in it, nor past max_message_size plus n.
-func (l *lineConn) growMsg(n int) {
-	need := len(l.msg) + n
-	if need <= cap(l.msg) {
-		return
-	}
-	c := max(2*cap(l.msg), need, message.HeaderRoom+msgMin)
-	if d := message.HeaderRoom + l.msgSize + readSize; l.msgSize > 0 && int64(need) <= d {
-		c = int(min(int64(c), d))
-	}
-	if l.msgLimit > 0 {
-		c = int(min(int64(c), message.HeaderRoom+l.msgLimit+1+int64(n)))
-	}
-	l.msg = append(make([]byte, 0, c), l.msg...)
-}
-
 // commandLocked vets the next complete command line in buf, setting pass
-// to its length; pass stays 0 while the line is incomplete. An error means
-// the connection was closed.
+// to its length; pass stays 0 while the line is incomplete. A line answered
+// here (vetCommand, or an undecodable AUTH response) is dropped from buf
+// and the next one vetted. An error means the connection was closed.
 func (l *lineConn) commandLocked() error {
-	i := bytes.IndexByte(l.buf, '\n')
-	if (i < 0 && len(l.buf) > commandLineLimit) || i+1 > commandLineLimit {
-		l.abort("500 5.5.2 Line too long, closing connection\r\n", "syntax")
-		return net.ErrClosed
-	}
-	if isCrossProtocol(l.buf) {
-		l.abort("", "syntax")
-		return net.ErrClosed
-	}
-	if i < 0 {
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if (i < 0 && len(l.buf) > commandLineLimit) || i+1 > commandLineLimit {
+			l.abort("500 5.5.2 Line too long, closing connection\r\n", "syntax")
+			return net.ErrClosed
+		}
+		if isCrossProtocol(l.buf) {
+			l.abort("", "syntax")
+			return net.ErrClosed
+		}
+		if i < 0 {
+			return nil
+		}
+		line := strings.TrimRight(string(l.buf[:i+1]), "\r\n")
+		if l.authResp.Swap(false) {
+			l.saslResponse(line, i)
+			return nil
+		}
+		if e, reason := l.vetCommand(line, l.helo.Load()); e != nil {
+			if err := l.refuse(e, reason); err != nil {
+				return err
+			}
+			l.buf = l.buf[i+1:]
+			continue
+		}
+		if l.ln.config().TLS == "starttls" && len(line) >= 8 && strings.EqualFold(line[:8], "STARTTLS") {
+			if err := l.startTLS(); err != nil {
+				return err
+			}
+			continue
+		}
+		l.pass = i + 1
+		l.chunk = bdatSize(line)
+		l.lastData = strings.EqualFold(line, "DATA")
+		l.lastHelo = len(line) >= 4 && (strings.EqualFold(line[:4], "EHLO") || strings.EqualFold(line[:4], "HELO"))
 		return nil
 	}
-	line := strings.TrimRight(string(l.buf[:i+1]), "\r\n")
-	l.pass = i + 1
-	switch {
-	case l.ln.config().TLS == "starttls" && strings.HasPrefix(strings.ToUpper(line), "STARTTLS"):
-		// RFC 3207 5: what the client pipelined behind STARTTLS is dropped;
-		// from here on this connection carries TLS.
-		l.buf, l.opaque = l.buf[:l.pass], true
-	default:
-		l.chunk = bdatSize(line)
-	}
-	l.lastData = strings.EqualFold(line, "DATA")
-	return nil
 }
 
 // bdatSize is the size of the chunk that follows a BDAT command line, as
@@ -275,7 +235,18 @@ func (l *lineConn) fill() error {
 	if err == nil {
 		return nil
 	}
-	if timedOut(err) && !l.opaque {
+	if l.chunk > int64(len(l.buf)) {
+		// The connection ended inside a BDAT chunk. go-smtp reads a chunk
+		// with io.Copy, which takes io.EOF for the end of the chunk, and
+		// would then hand the short chunk on as a message (RFC 3030 2: a
+		// chunk is exactly its size). Its reader gets an error instead, so
+		// the message is dropped, and no later read gets anything.
+		l.raw.kill()
+		if !timedOut(err) {
+			return errChunkCut
+		}
+	}
+	if timedOut(err) {
 		l.abort("421 4.4.2 Timeout exceeded, closing connection\r\n", "timeout")
 		return net.ErrClosed
 	}
@@ -291,7 +262,7 @@ func (l *lineConn) fill() error {
 func (l *lineConn) readBuffer() []byte {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if free := cap(l.msg) - len(l.msg); l.fast && len(l.buf) == 0 && free >= 2*readSize {
+	if free := cap(l.msg) - len(l.msg); l.fast && !l.over && len(l.buf) == 0 && free >= 2*readSize {
 		return l.msg[cap(l.msg)-free/2 : cap(l.msg)]
 	}
 	if l.rbuf == nil {
@@ -300,9 +271,12 @@ func (l *lineConn) readBuffer() []byte {
 	return l.rbuf
 }
 
-// abort writes a last reply (if any), counts it and closes the connection.
+// abort writes a last reply (if any), counts it (unless reason is "") and
+// closes the connection.
 func (l *lineConn) abort(reply, reason string) {
-	l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
+	if reason != "" {
+		l.ln.srv.metrics.rejected.WithLabelValues(l.ln.name, reason).Inc()
+	}
 	if reply != "" {
 		l.raw.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 		l.Conn.Write([]byte(reply))
@@ -328,9 +302,22 @@ func (l *lineConn) Write(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
-	if bytes.HasPrefix(p, []byte("550 5.0.0 Handshake error")) {
-		l.raw.kill()
-		defer l.raw.Close()
+	switch {
+	case bytes.HasPrefix(p, []byte("334 ")):
+		l.authResp.Store(true)
+	case l.badSASL.Load() && bytes.HasPrefix(p, []byte("501 ")):
+		l.badSASL.Store(false)
+		if _, err := l.Conn.Write([]byte(replyLine(errAuthBase64))); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	case bytes.HasPrefix(p, []byte("250")) && !l.helo.Load():
+		l.mu.Lock()
+		l.helo.Store(l.lastHelo)
+		l.mu.Unlock()
+	}
+	if l.tlsState.Load() != nil && bytes.Equal(p, []byte("250-STARTTLS\r\n")) {
+		return len(p), nil // go-smtp does not know TLS is on: not offered again (RFC 3207 4.2)
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -369,48 +356,6 @@ func (l *lineConn) startMessage() {
 	l.mu.Unlock()
 }
 
-// beginData switches to message mode for DATA or BDAT. After a DATA
-// command, on a connection whose dialogue lineConn sees (not after
-// STARTTLS), it also starts the fast path: the message is then collected
-// here, and takeData returns it once go-smtp's reader has reached the end.
-// limit is max_message_size (0: none), size the size declared at MAIL
-// (0: none), which only sizes the buffer.
-func (l *lineConn) beginData(limit, size int64) (fast bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.dataMode, l.ls.lineLen = true, 0
-	l.fast = l.lastData && !l.opaque && l.chunk == 0
-	if cap(l.msg) > msgKeep {
-		l.msg = nil // do not keep a large message's buffer for the next one
-	}
-	l.msg, l.msgLimit, l.msgSize, l.unstuff, l.msgDone = l.msg[:0], limit, size, unstuffer{}, false
-	if l.fast {
-		l.growMsg(message.HeaderRoom)
-		l.msg = l.msg[:message.HeaderRoom]
-	}
-	return l.fast
-}
-
-// takeData returns the message collected by the fast path, once go-smtp's
-// DATA reader has returned io.EOF (ok false: the end was not seen): it is
-// msg[message.HeaderRoom:], and msg[:message.HeaderRoom] is free room for
-// message.Parse. msg stays the session's, valid until the next beginData;
-// it may be modified (message.Flatten writes in the room) until then.
-func (l *lineConn) takeData() (msg []byte, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.msg, l.msgDone
-}
-
-// endData switches back to command mode and reports whether the message
-// (DATA or BDAT) contained a bare CR or LF.
-func (l *lineConn) endData() (bare bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.dataMode, l.fast = false, false
-	return l.ls.bareEOL
-}
-
 // crossProtocol are line starts that are never SMTP: HTTP request lines and
 // headers (a browser or proxy pointed at the SMTP port).
 var crossProtocol = []string{"GET ", "POST ", "HEAD ", "PUT ", "DELETE ", "OPTIONS ", "CONNECT ",
@@ -426,3 +371,54 @@ func isCrossProtocol(line []byte) bool {
 }
 
 var _ net.Conn = (*lineConn)(nil)
+
+// startTLS runs STARTTLS for go-smtp (RFC 3207), which never sees the
+// command: 220, the handshake on the socket, and lineConn then reads and
+// writes through TLS, so it goes on vetting the dialogue. What the client
+// pipelined behind STARTTLS is discarded (RFC 3207 5). go-smtp still
+// thinks it has EHLO: until a new EHLO, lineConn answers what needs one
+// itself (vetCommand), and EHLO resets go-smtp's transaction. A handshake
+// that fails closes the connection (go-smtp would go on in plaintext).
+func (l *lineConn) startTLS() error {
+	l.buf, l.pass = l.buf[:0], 0
+	if l.tlsState.Load() != nil {
+		return l.answer("502 5.5.1 Already running in TLS\r\n")
+	}
+	if err := l.answer("220 2.0.0 Ready to start TLS\r\n"); err != nil {
+		return err
+	}
+	tc := tls.Server(l.Conn, l.ln.config().TLSConfig)
+	l.raw.Conn.SetWriteDeadline(time.Now().Add(time.Minute))
+	if err := tc.Handshake(); err != nil {
+		l.raw.kill()
+		l.raw.Close()
+		return net.ErrClosed
+	}
+	state := tc.ConnectionState()
+	l.tlsConn.Store(tc)
+	l.tlsState.Store(&state)
+	l.Conn = tc
+	l.helo.Store(false)
+	return nil
+}
+
+// answer writes a reply of lineConn's own, after any held lines.
+func (l *lineConn) answer(reply string) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.raw.Conn.SetWriteDeadline(time.Now().Add(time.Minute))
+	_, err := l.Conn.Write(append(l.wheld, reply...))
+	l.wheld = l.wheld[:0]
+	return err
+}
+
+// Close implements net.Conn; it may run on any goroutine.
+func (l *lineConn) Close() error {
+	if tc := l.tlsConn.Load(); tc != nil {
+		return tc.Close()
+	}
+	if l.under != nil {
+		return l.under.Close()
+	}
+	return l.raw.Close()
+}

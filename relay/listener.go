@@ -101,7 +101,11 @@ func (l *listener) admit(raw net.Conn) net.Conn {
 	l.mu.Unlock()
 
 	c := newConn(raw, l, addr, isLocal(addr, cfg.Network), time.Now())
-	c.onClose = func() { l.release(c) }
+	c.data.b = &l.srv.budget
+	c.onClose = func() {
+		l.release(c)
+		c.data.release(true) // the message buffer's budget, whatever the session was doing
+	}
 	l.mu.Lock()
 	l.conns[c] = struct{}{}
 	l.mu.Unlock()
@@ -111,7 +115,7 @@ func (l *listener) admit(raw net.Conn) net.Conn {
 	if cfg.TLS == "implicit" {
 		below = tls.Server(c, cfg.TLSConfig)
 	}
-	return &lineConn{Conn: below, raw: c, ln: l, greeting: l.srv.greeting()}
+	return &lineConn{Conn: below, under: below, raw: c, ln: l, greeting: l.srv.greeting()}
 }
 
 // release returns a closed connection's slots.

@@ -58,6 +58,7 @@ type Server struct {
 	fails   authFailures
 	waiting waiters
 	health  healths
+	budget  memBudget // message data buffered by all sessions (budget.go)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -83,6 +84,7 @@ func New(opts Options) (*Server, error) {
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
 	s.rt.Store(newRuntime(opts.Config))
+	s.budget.setLimit(budgetLimit(opts.Config))
 	s.sched = newScheduler(s)
 	return s, nil
 }
@@ -262,6 +264,7 @@ func (s *Server) Reload(cfg *Config) error {
 		l.cfgp.Store(&n) // never go-smtp's fields: running sessions read them (newSMTPServer)
 	}
 	s.metrics.precreate(cfg)
+	s.budget.setLimit(budgetLimit(cfg))
 	s.rt.Store(newRuntime(cfg))
 	s.sched.kick()
 	return nil

@@ -78,7 +78,17 @@ func (s *session) AuthMechanisms() []string {
 }
 
 func (s *session) authAllowed() bool {
-	return s.lcfg.Auth != "none" && (s.tls != nil || s.c.local)
+	return s.lcfg.Auth != "none" && (s.tlsState() != nil || s.c.local)
+}
+
+// tlsState is the session's TLS state, nil for plaintext. lineConn runs
+// STARTTLS itself, so go-smtp keeps the session it had before: the state
+// is asked for each time, not only when the session starts.
+func (s *session) tlsState() *tls.ConnectionState {
+	if s.tls != nil {
+		return s.tls
+	}
+	return s.lc.tlsState.Load()
 }
 
 // Auth implements smtp.AuthSession with server-side PLAIN and LOGIN.
@@ -196,10 +206,18 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data implements smtp.Session: read, check, commit, then answer 250.
 func (s *session) Data(r io.Reader) error {
-	read := func(lim message.Limits) (*message.Message, error) { return message.Read(r, lim) }
-	if s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
-		read = func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
+	read := func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
+	if !s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
+		// The slow path's buffer (message.Read) takes its share of the
+		// Server's budget through a budgetReader; the fast path's is
+		// lineConn's.
+		slow := &dataBudget{b: &s.srv.budget}
+		defer slow.release(true)
+		read = func(lim message.Limits) (*message.Message, error) {
+			return message.Read(&budgetReader{r: r, d: slow}, lim)
+		}
 	}
+	defer s.lc.finishData()
 	id, err := s.accept(read, s.lc.endData)
 	if err != nil && id != "" {
 		return err // immediate mode: the final reply is the delivery's
@@ -218,10 +236,9 @@ func (s *session) Data(r io.Reader) error {
 // fail counts a rejection and closes the connection after max_errors.
 func (s *session) fail(e *smtp.SMTPError, reason string) error {
 	s.srv.metrics.rejected.WithLabelValues(s.ln.name, reason).Inc()
-	s.c.errors++
-	if s.lcfg.MaxErrors > 0 && s.c.errors > s.lcfg.MaxErrors {
+	if s.c.addError(s.lcfg.MaxErrors) {
 		s.c.kill()
-		return reply(421, 4, 7, 0, "Too many errors, closing connection")
+		return errTooManyErr
 	}
 	return e
 }
@@ -250,9 +267,12 @@ func readFast(r io.Reader, lc *lineConn, lim message.Limits) (*message.Message, 
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, fmt.Errorf("relay: read message: %w", err)
 	}
-	msg, ok := lc.takeData()
-	if !ok {
+	msg, ok, over := lc.takeData()
+	switch {
+	case !ok:
 		return nil, fmt.Errorf("relay: read message: %w", io.ErrUnexpectedEOF)
+	case over:
+		return nil, errOverBudget
 	}
 	return message.Parse(msg, message.HeaderRoom, lim)
 }

@@ -425,6 +425,20 @@ func (p *postfixInst) sendmail(from, to, msg string) {
 	}
 }
 
+// waitLog returns Postfix's log once it contains want, or whatever it holds
+// after 10 s: Postfix's smtp client writes its "status=sent" line only
+// after the 250 that the test may already have seen at the upstream.
+func (p *postfixInst) waitLog(want string) string {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		log := p.maillog()
+		if strings.Contains(log, want) || time.Now().After(deadline) {
+			return log
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (p *postfixInst) maillog() string {
 	b, _ := os.ReadFile(filepath.Join(p.dir, "maillog"))
 	return string(b)

@@ -269,7 +269,8 @@ func TestInteropPostfixInFront(t *testing.T) {
 	if len(recv) < 2 || !strings.Contains(recv[0], "from postfix.test") || !strings.Contains(strings.Join(recv[1:], "\n"), "by postfix.test (Postfix") {
 		t.Errorf("want relayd's Received from postfix.test above Postfix's own, got %q", recv)
 	}
-	if !strings.Contains(pf.maillog(), "relay=127.0.0.1[127.0.0.1]:"+port) {
-		t.Errorf("Postfix's log does not show delivery to relayd at port %s:\n%s", port, pf.maillog())
+	want := "relay=127.0.0.1[127.0.0.1]:" + port
+	if log := pf.waitLog(want); !strings.Contains(log, want) {
+		t.Errorf("Postfix's log does not show delivery to relayd at port %s:\n%s", port, log)
 	}
 }
