@@ -124,9 +124,10 @@ func (o *Options) value(c byte, val string) error {
 			return errorf(ExitUsage, "unknown flag %s: relayd sendmail supports -B8BITMIME and -BMIME", quoteFlag("-B"+val))
 		}
 	case 'f', 'r':
+		// "addr", "<addr>", "<>" or "Name <addr>": the address only.
 		o.Sender, o.SenderSet = strings.TrimSpace(val), true
-		if s := o.Sender; len(s) >= 2 && s[0] == '<' && s[len(s)-1] == '>' {
-			o.Sender = strings.TrimSpace(s[1 : len(s)-1])
+		if i := strings.LastIndexByte(o.Sender, '<'); i >= 0 && strings.HasSuffix(o.Sender, ">") {
+			o.Sender = strings.TrimSpace(o.Sender[i+1 : len(o.Sender)-1])
 		}
 	case 'F':
 		o.FullName = strings.TrimSpace(val)

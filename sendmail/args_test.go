@@ -22,6 +22,7 @@ func TestParseArgs(t *testing.T) {
 			Options{FullName: "Billing App", Sender: "app@x", SenderSet: true, Recipients: []string{"a@x"}}},
 		{"attached -f", []string{"-fapp@x", "a@x"}, Options{Sender: "app@x", SenderSet: true, Recipients: []string{"a@x"}}},
 		{"null sender", []string{"-f", "<>", "a@x"}, Options{Sender: "", SenderSet: true, Recipients: []string{"a@x"}}},
+		{"named sender", []string{"-f", "App <app@x>", "a@x"}, Options{Sender: "app@x", SenderSet: true, Recipients: []string{"a@x"}}},
 		{"-oi", []string{"-oi", "a@x"}, Options{IgnoreDots: true, Recipients: []string{"a@x"}}},
 		{"-o separate", []string{"-o", "i", "a@x"}, Options{IgnoreDots: true, Recipients: []string{"a@x"}}},
 		{"no-effect flags", []string{"-bm", "-odb", "-odq", "-oep", "-B8BITMIME", "-BMIME", "-v", "-L", "tag", "-LTAG", "-oXunknown", "a@x"},
