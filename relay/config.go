@@ -78,6 +78,13 @@ type Listener struct {
 	MaxErrors           int
 	MaxAuthFailures     int
 	AllowProfileHeader  bool
+
+	// Sendmail marks the [sendmail] socket (SPEC §13): each session learns
+	// its local user from the kernel (SO_PEERCRED), takes the team
+	// UnixUsers maps that user's name to (else Team), and its Received:
+	// field names the user.
+	Sendmail  bool
+	UnixUsers map[string]string // login name → team, from [[team]] unix_users
 }
 
 // Profile is one [[profile]] after `extends` is resolved.

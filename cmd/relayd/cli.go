@@ -41,6 +41,9 @@ commands:
                      profile status; pause or resume a profile's deliveries
   passwd             read a password, print a bcrypt hash for [[team.user]]
   version            print version, Go version and commit
+  sendmail [-t] [-i] [-f ADDR] [-F NAME] [-bs | -bp] [RCPT...]
+                     sendmail-compatible injection into the running daemon
+                     (also when run as sendmail or mailq)
 
 -config PATH is accepted by every command; default $RELAYD_CONFIG, else
 /etc/relayd/relayd.toml if it exists, else the embedded default.
@@ -60,6 +63,7 @@ func commands() map[string]command {
 		"profile":      (*cli).profile,
 		"passwd":       (*cli).passwd,
 		"version":      (*cli).version,
+		"sendmail":     (*cli).sendmail,
 	}
 }
 

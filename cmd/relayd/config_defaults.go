@@ -64,6 +64,7 @@ func setDefaults(f *File, hostname string) {
 		profileDefaults(&f.Profiles[i], s.Hostname)
 	}
 
+	sendmailDefaults(f)
 	if f.Notify.From == "" {
 		f.Notify.From = "MAILER-DAEMON@" + s.Hostname
 	}

@@ -36,6 +36,7 @@ func (f *File) Relay() (*relay.Config, error) {
 	for i := range f.Listeners {
 		c.Listeners = append(c.Listeners, f.Listeners[i].relay())
 	}
+	c.Listeners = append(c.Listeners, f.sendmailListener())
 	for _, t := range f.Teams {
 		for _, u := range t.Users {
 			c.Users[u.Username] = relay.User{Team: t.Name, PasswordHash: u.PasswordHash}

@@ -23,6 +23,7 @@ type File struct {
 	Routes     []Route    `toml:"route"`
 	DKIM       []DKIM     `toml:"dkim"`
 	Notify     Notify     `toml:"notify"`
+	Sendmail   Sendmail   `toml:"sendmail"` // config_sendmail.go
 
 	// Path is the file it was loaded from; "" for the embedded default.
 	Path string `toml:"-"`
@@ -125,6 +126,7 @@ type Team struct {
 	Networks       []CIDR   `toml:"networks"`
 	Profiles       []string `toml:"profiles"`
 	Users          []User   `toml:"user"`
+	UnixUsers      []string `toml:"unix_users"` // local users whose `relayd sendmail` mail is this team's (SPEC §13)
 
 	tableMeta
 }
