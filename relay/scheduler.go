@@ -26,7 +26,7 @@ type scheduler struct {
 	// the clock: one attempt of a recipient at a time (see dispatch).
 	running map[string]bool
 	wg      sync.WaitGroup // deliveries in flight
-	rates   limiters
+	rates   RateLimiter // the profiles' `rate` windows
 	// passes counts finished passes, so tests can wait for one that
 	// started after a change.
 	passes atomic.Int64
@@ -45,7 +45,8 @@ const leaseSlack = 5 * time.Minute
 const leaseMargin = time.Minute
 
 func newScheduler(s *Server) *scheduler {
-	return &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{}}
+	return &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
+		rates: &localLimiter{}}
 }
 
 // kick wakes the scheduler; it never blocks.
@@ -142,7 +143,7 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 		if !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
 			continue
 		}
-		if ok, _ := sc.rates.allow(profile, p.Rate, now); !ok {
+		if ok, _ := sc.rates.Allow(profile, p.Rate, now); !ok {
 			sc.release(profile) // excess waits in the queue, never fails
 			continue
 		}
@@ -175,7 +176,7 @@ func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
 	defer sc.mu.Unlock()
 	free := 0
 	for name, p := range rt.cfg.Profiles {
-		if p.Enabled && sc.rates.waitUntil(name, now).IsZero() {
+		if p.Enabled && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			free += max(max(p.Upstream.MaxConns, 1)-sc.busy[name], 0)
 		}
 	}
@@ -189,7 +190,7 @@ func (sc *scheduler) saturated(rt *runtime) bool {
 	defer sc.mu.Unlock()
 	now := sc.srv.now()
 	for name, p := range rt.cfg.Profiles {
-		if p.Enabled && sc.busy[name] < max(p.Upstream.MaxConns, 1) && sc.rates.waitUntil(name, now).IsZero() {
+		if p.Enabled && sc.busy[name] < max(p.Upstream.MaxConns, 1) && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			return false
 		}
 	}
@@ -200,8 +201,8 @@ func (sc *scheduler) saturated(rt *runtime) bool {
 // zero when none is limited.
 func (sc *scheduler) rateWake(rt *runtime, now time.Time) time.Time {
 	var wake time.Time
-	for name := range rt.cfg.Profiles {
-		if t := sc.rates.waitUntil(name, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
+	for name, p := range rt.cfg.Profiles {
+		if t := sc.rates.WaitUntil(name, p.Rate, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 			wake = t
 		}
 	}

@@ -161,7 +161,7 @@ type Profile struct {
 	SendDelay         Duration        `toml:"send_delay"`
 	MaxPerConnection  int             `toml:"max_per_connection"`
 	MaxConnections    int             `toml:"max_connections"`
-	Rate              Rate            `toml:"rate"`
+	Rate              Rates           `toml:"rate"`
 	FromAddress       string          `toml:"from_address"`
 	RewriteHeaderFrom bool            `toml:"rewrite_header_from"`
 	DefaultSenderName string          `toml:"default_sender_name"`
