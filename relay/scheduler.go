@@ -26,7 +26,7 @@ type scheduler struct {
 	// the clock: one attempt of a recipient at a time (see dispatch).
 	running map[string]bool
 	wg      sync.WaitGroup // deliveries in flight
-	rates   RateLimiter // the profiles' `rate` windows
+	rates   RateLimiter    // the profiles' `rate` windows
 	// passes counts finished passes, so tests can wait for one that
 	// started after a change.
 	passes atomic.Int64
