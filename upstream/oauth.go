@@ -188,9 +188,14 @@ func (s *tokenSource) fetch(ctx context.Context, timeout time.Duration) (*oauth2
 	if err != nil {
 		return nil, err
 	}
-	conf := &oauth2.Config{ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret, Scopes: s.cfg.Scopes,
-		Endpoint: oauth2.Endpoint{TokenURL: s.cfg.TokenURL, AuthStyle: style}}
-	tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	// The refresh grant with the scopes (RFC 6749 §6): Microsoft issues a
+	// token for the scopes asked, and without them one that may lack
+	// SMTP.Send. oauth2.Config's refresh sends no scope, so the request is
+	// clientcredentials' with the grant replaced, which x/oauth2 allows.
+	conf := &clientcredentials.Config{ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
+		TokenURL: s.cfg.TokenURL, Scopes: s.cfg.Scopes, AuthStyle: style,
+		EndpointParams: url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {rt}}}
+	tok, err := conf.Token(ctx)
 	if err != nil {
 		return nil, err
 	}
