@@ -92,6 +92,7 @@ var apiRoutes = []struct {
 	{"POST /api/v1/queue/retry", func(s *Server) http.HandlerFunc { return s.apiRetryAll }},
 	{"GET /api/v1/profiles", func(s *Server) http.HandlerFunc { return s.apiProfiles }},
 	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProfileTest }},
+	{"GET /api/v1/oauth", func(s *Server) http.HandlerFunc { return s.apiOAuth }},
 }
 
 // APIPatterns returns the "METHOD /path" patterns Handler serves, in

@@ -82,6 +82,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
+	s.precreatePool(opts.Config)
 	s.rt.Store(newRuntime(opts.Config))
 	s.sched = newScheduler(s)
 	return s, nil
@@ -262,6 +263,7 @@ func (s *Server) Reload(cfg *Config) error {
 		l.cfgp.Store(&n) // never go-smtp's fields: running sessions read them (newSMTPServer)
 	}
 	s.metrics.precreate(cfg)
+	s.precreatePool(cfg)
 	s.rt.Store(newRuntime(cfg))
 	s.sched.kick()
 	return nil

@@ -115,7 +115,7 @@ func (p *Pool) tokenSource(prof *Profile) *tokenSource {
 	s := p.tokens[key]
 	if s == nil {
 		cfg := *prof.OAuth2
-		s = &tokenSource{cfg: cfg, client: cfg.HTTPClient, now: p.now, log: p.log}
+		s = &tokenSource{cfg: cfg, client: cfg.HTTPClient, now: p.now, log: p.log, metrics: p.metrics}
 		if s.client == nil {
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			tr.TLSClientConfig = &tls.Config{RootCAs: prof.RootCAs}
@@ -133,14 +133,17 @@ func (p *Pool) tokenSource(prof *Profile) *tokenSource {
 type tokenSource struct {
 	cfg    OAuth2
 	client *http.Client
-	now    func() time.Time
-	log    *slog.Logger
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *metrics
 
 	mu       sync.Mutex
 	tok      *oauth2.Token
 	expiry   time.Time // by now(); zero = no expiry given
 	refresh  string    // the refresh token in use
 	fileSeen string    // RefreshTokenFile's content as last read or written
+	lastTry  time.Time // the latest token request, zero = none yet
+	lastErr  string    // its diagnosis when it failed, "" when it worked
 }
 
 // token returns a valid access token. stale is a token the upstream
@@ -153,9 +156,16 @@ func (s *tokenSource) token(ctx context.Context, prof *Profile, stale string) (s
 	}
 	timeout, _ := timeouts(prof)
 	tok, err := s.fetch(ctx, timeout)
+	s.lastTry = s.now()
 	if err != nil {
-		return "", s.tokenError(ctx, prof, err)
+		xerr := s.tokenError(ctx, prof, err)
+		s.lastErr = xerr.diagnosis()
+		s.metrics.oauthRefresh(prof.Name, false)
+		s.log.Warn("OAuth2 token refresh failed", "profile", prof.Name, "err", s.lastErr)
+		return "", xerr
 	}
+	s.metrics.oauthRefresh(prof.Name, true)
+	s.lastErr = ""
 	s.tok, s.expiry = tok, time.Time{}
 	if tok.ExpiresIn > 0 {
 		s.expiry = s.now().Add(time.Duration(tok.ExpiresIn) * time.Second)
@@ -291,15 +301,15 @@ func (s *tokenSource) tokenError(ctx context.Context, prof *Profile, err error) 
 	switch {
 	case errors.As(err, &fe):
 		code = "refresh_token_file"
-		text = fmt.Sprintf("cannot read the OAuth2 refresh token from %s (%v): write a valid refresh token there",
-			s.cfg.RefreshTokenFile, fe.err)
+		text = fmt.Sprintf("cannot read the OAuth2 refresh token from %s (%v): run `relayd oauth login %s` "+
+			"to sign in and write it (queued mail is retried)", s.cfg.RefreshTokenFile, fe.err, prof.Name)
 	case errors.As(err, &re) && re.ErrorCode != "":
 		code = re.ErrorCode
 		text = fmt.Sprintf("the OAuth2 token endpoint %s refused the %s grant: %s", endpoint, s.cfg.grant(), code)
 		if d := s.redact(re.ErrorDescription); d != "" {
 			text += " (" + truncate(d, 200) + ")"
 		}
-		text += ": " + s.oauthHint(code)
+		text += ": " + s.oauthHint(prof.Name, code)
 	case errors.As(err, &re) && re.Response != nil:
 		code = "http_" + fmt.Sprint(re.Response.StatusCode)
 		text = fmt.Sprintf("the OAuth2 token endpoint %s answered HTTP %s: the provider has trouble, "+
@@ -314,12 +324,12 @@ func (s *tokenSource) tokenError(ctx context.Context, prof *Profile, err error) 
 }
 
 // oauthHint tells the admin what to do about an RFC 6749 §5.2 error code.
-func (s *tokenSource) oauthHint(code string) string {
+func (s *tokenSource) oauthHint(profile, code string) string {
 	switch code {
 	case "invalid_grant":
 		if s.cfg.grant() == GrantRefreshToken {
-			return fmt.Sprintf("the refresh token was revoked or has expired; sign in again and write a new "+
-				"refresh token to %s (queued mail is retried)", s.cfg.RefreshTokenFile)
+			return fmt.Sprintf("the refresh token was revoked or has expired: run `relayd oauth login %s` to sign in "+
+				"again, which writes a new refresh token to %s (queued mail is retried)", profile, s.cfg.RefreshTokenFile)
 		}
 		return "the provider refused the grant; check the app registration (queued mail is retried)"
 	case "invalid_client", "unauthorized_client":

@@ -194,6 +194,12 @@ type OAuth2 struct {
 	Grant            Grant    `toml:"grant"`
 	RefreshTokenFile string   `toml:"refresh_token_file"`
 	Scopes           []string `toml:"scopes"`
+	// Provider fills the endpoints, scopes and the profile's host, port
+	// and TLS mode (SPEC §15); Tenant is Microsoft's directory.
+	Provider      Provider `toml:"provider"`
+	Tenant        string   `toml:"tenant"`
+	AuthURL       string   `toml:"auth_url"`
+	DeviceAuthURL string   `toml:"device_auth_url"`
 
 	tableMeta
 	clientSecret string

@@ -271,6 +271,14 @@ func (v *Grant) UnmarshalText(b []byte) error {
 	return setEnum((*string)(v), b, "refresh_token", "client_credentials")
 }
 
+// Provider is [profile.oauth2] provider: microsoft365 | google.
+type Provider string
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (v *Provider) UnmarshalText(b []byte) error {
+	return setEnum((*string)(v), b, "microsoft365", "google")
+}
+
 // AuthMechanism is one entry of [[profile]] auth_mechanisms, upper-cased.
 type AuthMechanism string
 

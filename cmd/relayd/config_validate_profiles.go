@@ -181,13 +181,21 @@ func validateOAuth2(o *OAuth2, use secretUse, p *problems) {
 	if o.ClientID == "" {
 		p.err(m, "client_id", "required")
 	}
+	for _, k := range []struct{ key, url string }{{"auth_url", o.AuthURL}, {"device_auth_url", o.DeviceAuthURL}} {
+		if u, err := url.Parse(k.url); k.url != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())))) {
+			p.err(m, k.key, "%q is not an https:// URL", k.url)
+		}
+	}
+	if o.Tenant != "" && o.Provider != "microsoft365" {
+		p.err(m, "tenant", "only goes with provider = \"microsoft365\": other providers' URLs are set with token_url and auth_url")
+	}
 	cs, hasCS := secret{"client_secret", "client_secret_file", "client_secret_env", o.ClientSecret, o.ClientSecretFile, o.ClientSecretEnv}.resolve(m, use, p)
 	o.clientSecret = cs
 	switch o.Grant {
 	case "refresh_token":
 		if o.RefreshTokenFile == "" {
 			p.err(m, "refresh_token_file", "required with grant = \"refresh_token\": the file holding the refresh token (relayd keeps it up to date)")
-		} else if use != secretSkip {
+		} else if use != secretSkip && use != secretLogin {
 			readSecretFile(m, "refresh_token_file", o.RefreshTokenFile, p)
 		}
 	case "client_credentials":
