@@ -131,8 +131,8 @@ func (p *Pool) tokenSource(prof *Profile) *tokenSource {
 // oauth2.ReuseTokenSource does, plus a forced refresh and the Pool's clock.
 // It is safe for concurrent use; one refresh runs at a time.
 type tokenSource struct {
-	cfg    OAuth2
-	client *http.Client
+	cfg     OAuth2
+	client  *http.Client
 	now     func() time.Time
 	log     *slog.Logger
 	metrics *metrics
