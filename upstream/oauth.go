@@ -248,7 +248,8 @@ func (s *tokenSource) rotate(rt string) {
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same
-// directory, mode 0600 and the old file's owner, fsync, rename, fsync of
+// directory, mode 0600 and the old file's owner (a new file: the
+// directory's), fsync, rename, fsync of
 // the directory. A crash leaves either the old or the new content, never a
 // mix.
 func writeFileAtomic(path string, data []byte) error {
@@ -260,6 +261,8 @@ func writeFileAtomic(path string, data []byte) error {
 	tmp := f.Name()
 	if statErr == nil {
 		sameOwner(f, old) // `relayd test` as root must not take the file from the relayd user
+	} else if dir, err := os.Stat(filepath.Dir(path)); err == nil {
+		sameOwner(f, dir) // a first `relayd oauth login` as root: the owner of /var/lib/relayd
 	}
 	err = f.Chmod(0o600)
 	if err == nil {
