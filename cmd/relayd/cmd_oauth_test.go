@@ -41,6 +41,7 @@ type authServer struct {
 	mu        sync.Mutex
 	pending   int    // authorization_pending answers left for the device code
 	polls     int    // device code token requests
+	refreshes int    // refresh_token grant requests
 	badState  bool   // the authorization endpoint returns a forged state
 	challenge string // code_challenge of the authorization request
 	redirect  string // its redirect_uri
@@ -135,6 +136,14 @@ func (a *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			reply(200, map[string]any{"access_token": loginAccess, "refresh_token": browserRefresh, "token_type": "Bearer", "expires_in": 3600})
+		case "refresh_token":
+			a.refreshes++
+			if f.Get("refresh_token") != deviceRefresh || !strings.Contains(f.Get("scope"), "SMTP.Send") {
+				reply(400, map[string]string{"error": "invalid_grant",
+					"error_description": "AADSTS70008: refresh token " + f.Get("refresh_token") + " is not valid"})
+				return
+			}
+			reply(200, map[string]any{"access_token": loginAccess, "token_type": "Bearer", "expires_in": 3600})
 		default:
 			reply(400, map[string]string{"error": "unsupported_grant_type"})
 		}
