@@ -45,8 +45,12 @@ const leaseSlack = 5 * time.Minute
 const leaseMargin = time.Minute
 
 func newScheduler(s *Server) *scheduler {
-	return &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
-		rates: &localLimiter{}}
+	sc := &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
+		rates: s.opts.RateLimiter}
+	if sc.rates == nil {
+		sc.rates = &localLimiter{}
+	}
+	return sc
 }
 
 // kick wakes the scheduler; it never blocks.

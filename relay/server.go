@@ -42,6 +42,9 @@ type Options struct {
 	// Sleep waits before a failed AUTH is answered (auth.go); nil =
 	// time.Sleep. Tests inject it to see the delays without waiting.
 	Sleep func(time.Duration)
+	// RateLimiter counts the profiles' `rate` windows; nil = in memory,
+	// this process only (a shared one can count across hosts).
+	RateLimiter RateLimiter
 }
 
 // Server is a running relay. Its methods are safe for concurrent use.
