@@ -3,7 +3,6 @@ package relay
 import (
 	"encoding/json"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/relayd/relayd/spool"
@@ -50,19 +49,28 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 	for _, r := range m.Recipients {
 		ar := QueueRecipient{Address: r.Address, Profile: r.Profile, Rule: r.Rule, State: string(r.State),
 			Attempts: r.Attempts, LastError: r.LastError}
+		state := r.State
 		if !r.State.Final() && r.State != spool.StateHeld {
 			t := r.NextAttempt
-			if w := s.sched.rates.waitUntil(r.Profile, now); r.State == spool.StateReady && w.After(t) {
-				t = w
-				if p, ok := s.rt.Load().cfg.Profiles[r.Profile]; ok && ar.LastError == "" {
-					ar.LastError = "waiting for the profile's rate limit (" + p.Rate.String() + ")"
+			if p, ok := s.rt.Load().cfg.Profiles[r.Profile]; ok && (r.State == spool.StateReady || r.State == spool.StateDeferred) {
+				// Excess over the profile's rate waits in the queue as
+				// deferred (SPEC §15); nothing is written to the spool
+				// for it, so a saturated profile costs no spool writes.
+				if w := s.sched.rates.WaitUntil(r.Profile, p.Rate, now); w.After(t) {
+					t, state = w, spool.StateDeferred
+					ar.State = string(state)
+					if r.State == spool.StateReady || ar.LastError == "" {
+						ar.LastError = "rate limit: the profile's rate (" + p.Rate.String() + ") allows the next message at " +
+							w.UTC().Format(time.RFC3339)
+					}
 				}
 			}
 			ar.NextAttempt = &t
+			s.pausedNote(&ar, r, now)
 		}
 		it.Recipients = append(it.Recipients, ar)
-		if o := stateOrder[r.State]; best < 0 || o < best {
-			best, it.State = o, string(r.State)
+		if o := stateOrder[state]; best < 0 || o < best {
+			best, it.State = o, string(state)
 		}
 	}
 	return it
@@ -84,6 +92,9 @@ var apiRoutes = []struct {
 	{"POST /api/v1/queue/retry", func(s *Server) http.HandlerFunc { return s.apiRetryAll }},
 	{"GET /api/v1/profiles", func(s *Server) http.HandlerFunc { return s.apiProfiles }},
 	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProfileTest }},
+	{"POST /api/v1/profiles/{name}/pause", func(s *Server) http.HandlerFunc { return s.apiProfilePause }},
+	{"POST /api/v1/profiles/{name}/resume", func(s *Server) http.HandlerFunc { return s.apiProfileResume }},
+	{"GET /api/v1/oauth", func(s *Server) http.HandlerFunc { return s.apiOAuth }},
 }
 
 // APIPatterns returns the "METHOD /path" patterns Handler serves, in
@@ -162,7 +173,7 @@ func (s *Server) apiAction(action string, act func(id string) (*spool.Message, e
 			s.writeSpoolError(w, action, id, err)
 			return
 		}
-		s.log.Info("admin action", "msg_id", id, "action", action)
+		s.log.Info("admin action", "msg_id", id, "action", action, "user", apiUser)
 		s.sched.kick()
 		writeJSON(w, http.StatusOK, s.itemOf(m))
 	}
@@ -174,39 +185,13 @@ func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "retry the deferred messages", err)
 		return
 	}
+	s.log.Info("admin action", "action", "retry all", "user", apiUser, "messages", n)
 	s.sched.kick()
 	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
 }
 
 func (s *Server) apiProfiles(w http.ResponseWriter, r *http.Request) {
-	rt := s.rt.Load()
-	type profile struct {
-		Name        string     `json:"name"`
-		Type        string     `json:"type"`
-		Description string     `json:"description"`
-		Enabled     bool       `json:"enabled"`
-		Host        string     `json:"host"`
-		Port        int        `json:"port"`
-		TLS         string     `json:"tls"`
-		Mode        string     `json:"mode"`
-		LastResult  string     `json:"last_result"`
-		LastAttempt *time.Time `json:"last_attempt"`
-	}
-	out := []profile{}
-	for name, p := range rt.cfg.Profiles {
-		mode := "queue"
-		if p.Immediate {
-			mode = "immediate"
-		}
-		pr := profile{Name: name, Type: p.Upstream.Type, Description: p.Description, Enabled: p.Enabled,
-			Host: p.Upstream.Host, Port: p.Upstream.Port, TLS: string(p.Upstream.TLS), Mode: mode}
-		if res, at := s.health.lastResult(name); res != "" {
-			pr.LastResult, pr.LastAttempt = res, &at
-		}
-		out = append(out, pr)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, s.Profiles())
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

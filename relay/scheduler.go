@@ -26,7 +26,7 @@ type scheduler struct {
 	// the clock: one attempt of a recipient at a time (see dispatch).
 	running map[string]bool
 	wg      sync.WaitGroup // deliveries in flight
-	rates   limiters
+	rates   RateLimiter    // the profiles' `rate` windows
 	// passes counts finished passes, so tests can wait for one that
 	// started after a change.
 	passes atomic.Int64
@@ -45,7 +45,12 @@ const leaseSlack = 5 * time.Minute
 const leaseMargin = time.Minute
 
 func newScheduler(s *Server) *scheduler {
-	return &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{}}
+	sc := &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
+		rates: s.opts.RateLimiter}
+	if sc.rates == nil {
+		sc.rates = &localLimiter{}
+	}
+	return sc
 }
 
 // kick wakes the scheduler; it never blocks.
@@ -80,6 +85,7 @@ func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 	defer sc.srv.recoverPanic("scheduler")
 	now := sc.srv.now()
 	rt := sc.srv.rt.Load()
+	sc.srv.endPauses(now)
 	// Reading and decoding due envelopes is the scheduler's main cost: read
 	// none while every profile is busy, and only a few per free slot.
 	// (A busy profile's messages at the head of the schedule can delay
@@ -119,6 +125,9 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 	if wake := sc.rateWake(rt, now); !wake.IsZero() {
 		wait = min(wait, max(wake.Sub(now), time.Millisecond))
 	}
+	if end := sc.srv.pauses.nextEnd(now); !end.IsZero() {
+		wait = min(wait, max(end.Sub(now), time.Millisecond))
+	}
 	return wait
 }
 
@@ -133,16 +142,17 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 // it).
 func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Time) {
 	rt := sc.srv.rt.Load()
+	m = sc.srv.park(rt, m, now) // a paused profile's recipients wait, and do not expire
 	if sc.srv.expire(rt, m, now) {
 		return
 	}
 	groups := sc.srv.dueGroups(rt, m, now)
 	for profile, rcpts := range groups {
 		p, ok := rt.usable(profile)
-		if !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
+		if _, paused := sc.srv.paused(profile, now); paused || !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
 			continue
 		}
-		if ok, _ := sc.rates.allow(profile, p.Rate, now); !ok {
+		if ok, _ := sc.rates.Allow(profile, p.Rate, now); !ok {
 			sc.release(profile) // excess waits in the queue, never fails
 			continue
 		}
@@ -169,27 +179,29 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 }
 
 // freeSlots counts the delivery slots of enabled profiles that are neither
-// busy nor held back by their rate.
+// busy, paused nor held back by their rate.
 func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	free := 0
 	for name, p := range rt.cfg.Profiles {
-		if p.Enabled && sc.rates.waitUntil(name, now).IsZero() {
+		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			free += max(max(p.Upstream.MaxConns, 1)-sc.busy[name], 0)
 		}
 	}
 	return free
 }
 
-// saturated reports whether every enabled profile has all its slots busy,
+// saturated reports whether every enabled profile that is not paused has
+// all its slots busy,
 // so looking at further due messages is pointless until a kick.
 func (sc *scheduler) saturated(rt *runtime) bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	now := sc.srv.now()
 	for name, p := range rt.cfg.Profiles {
-		if p.Enabled && sc.busy[name] < max(p.Upstream.MaxConns, 1) && sc.rates.waitUntil(name, now).IsZero() {
+		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.busy[name] < max(p.Upstream.MaxConns, 1) &&
+			sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			return false
 		}
 	}
@@ -200,8 +212,8 @@ func (sc *scheduler) saturated(rt *runtime) bool {
 // zero when none is limited.
 func (sc *scheduler) rateWake(rt *runtime, now time.Time) time.Time {
 	var wake time.Time
-	for name := range rt.cfg.Profiles {
-		if t := sc.rates.waitUntil(name, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
+	for name, p := range rt.cfg.Profiles {
+		if t := sc.rates.WaitUntil(name, p.Rate, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 			wake = t
 		}
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// Sleep waits before a failed AUTH is answered (auth.go); nil =
 	// time.Sleep. Tests inject it to see the delays without waiting.
 	Sleep func(time.Duration)
+	// RateLimiter counts the profiles' `rate` windows; nil = in memory,
+	// this process only (a shared one can count across hosts).
+	RateLimiter RateLimiter
 }
 
 // Server is a running relay. Its methods are safe for concurrent use.
@@ -59,6 +62,7 @@ type Server struct {
 	waiting waiters
 	health  healths
 	budget  memBudget // message data buffered by all sessions (budget.go)
+	pauses  pauses    // profiles paused at run time (pause.go)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -78,14 +82,18 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(opts.Registerer)
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now))
+		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now), newPausedCollector(s))
 	}
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
+	s.precreatePool(opts.Config)
 	s.rt.Store(newRuntime(opts.Config))
 	s.budget.setLimit(budgetLimit(opts.Config))
 	s.sched = newScheduler(s)
+	if err := s.loadPauses(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -265,6 +273,7 @@ func (s *Server) Reload(cfg *Config) error {
 	}
 	s.metrics.precreate(cfg)
 	s.budget.setLimit(budgetLimit(cfg))
+	s.precreatePool(cfg)
 	s.rt.Store(newRuntime(cfg))
 	s.sched.kick()
 	return nil

@@ -33,6 +33,8 @@ type session struct {
 	utf8  bool
 	size  int64 // the message size declared with MAIL SIZE= (RFC 1870); 0: none
 	rcpts []string
+
+	peer *localUser // sendmail socket: the local user who connected (SO_PEERCRED)
 }
 
 var (
@@ -50,7 +52,10 @@ func (l *listener) NewSession(sc *smtp.Conn) (smtp.Session, error) {
 	s := &session{srv: l.srv, rt: l.srv.rt.Load(), ln: l, lcfg: l.config(), c: c, sc: sc, tls: c.TLSState(),
 		helo: sc.Hostname()}
 	s.log = l.srv.log.With("listener", l.name, "client", clientString(c))
-	s.team = s.rt.router.TeamOf("", c.addr, s.lcfg.Team)
+	if s.lcfg.Sendmail {
+		s.peer = peerUser(c.Conn)
+	}
+	s.team = s.rt.router.TeamOf(s.unixTeam(), c.addr, s.lcfg.Team)
 	return s, nil
 }
 

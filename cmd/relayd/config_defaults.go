@@ -64,6 +64,7 @@ func setDefaults(f *File, hostname string) {
 		profileDefaults(&f.Profiles[i], s.Hostname)
 	}
 
+	sendmailDefaults(f)
 	if f.Notify.From == "" {
 		f.Notify.From = "MAILER-DAEMON@" + s.Hostname
 	}
@@ -93,6 +94,7 @@ func listenerDefaults(l *Listener) {
 
 func profileDefaults(p *Profile, hostname string) {
 	m := &p.tableMeta
+	providerDefaults(p)
 	if !m.isSet("enabled") {
 		p.Enabled = true
 	}

@@ -27,6 +27,7 @@ func validate(f *File, p *problems) {
 	teams := validateTeams(f, profiles, p)
 	validateRelay(&f.RelayTable, profiles, p)
 	validateListeners(f, teams, p)
+	validateSendmail(f, teams, p)
 	validateRoutes(f, profiles, teams, p)
 	validateDKIM(f, p)
 	validateNotify(&f.Notify, p)

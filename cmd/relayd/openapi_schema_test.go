@@ -206,7 +206,7 @@ func jsonKind(v any) string {
 func TestOpenAPIValidator(t *testing.T) {
 	d := loadOpenAPI(t)
 	item := map[string]any{"$ref": "#/components/schemas/QueueItem"}
-	good := map[string]any{"id": "X", "state": "held", "created": "2026-01-01T00:00:00Z", "sender": "", "team": "",
+	good := map[string]any{"id": "X", "state": "held", "created": "2026-01-01T00:00:00Z", "sender": "", "team": "", "from": "", "subject": "",
 		"size": 12.0, "recipients": []any{map[string]any{"address": "a@b", "profile": "p", "rule": "system default",
 			"state": "held", "attempts": 0.0, "next_attempt": nil, "last_error": ""}}}
 	if errs := d.validate(item, good, "item"); len(errs) > 0 {

@@ -99,6 +99,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
+	shareStateDir(f.Server.StateDir, dir, log)
 	srv, err := relay.New(relay.Options{Config: rc, Spool: store, Logger: log, Registerer: reg})
 	if err != nil {
 		return err
