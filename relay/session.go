@@ -53,7 +53,7 @@ func (l *listener) NewSession(sc *smtp.Conn) (smtp.Session, error) {
 		helo: sc.Hostname()}
 	s.log = l.srv.log.With("listener", l.name, "client", clientString(c))
 	if s.lcfg.Sendmail {
-		s.peer = peerUser(c.Conn)
+		s.peer = peerUser(c.NetConn())
 	}
 	s.team = s.rt.router.TeamOf(s.unixTeam(), c.addr, s.lcfg.Team)
 	return s, nil

@@ -30,6 +30,7 @@
 // The whole interface: New wraps an accepted socket; relay's Session finds
 // the Conn again through go-smtp's Conn.Conn() and calls StartMessage at
 // MAIL, BeginData/ReadData/EndData/FinishData around a message, AddError
-// and Kill for max_errors and AUTH failures, TLSState for the TLS state;
-// IsTimeout classifies a read error.
+// and Kill for max_errors and AUTH failures, TLSState for the TLS state
+// and NetConn for the socket (SO_PEERCRED); IsTimeout classifies a read
+// error.
 package smtpwire

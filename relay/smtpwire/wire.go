@@ -73,6 +73,11 @@ func New(c net.Conn, o Options) *Conn {
 	return &Conn{Conn: below, under: below, raw: s, opts: o, greeting: o.Greeting}
 }
 
+// NetConn returns the socket New wrapped, as tls.Conn.NetConn does: for
+// what only the socket knows (SO_PEERCRED of a unix socket). Reading or
+// writing it directly would bypass this layer.
+func (l *Conn) NetConn() net.Conn { return l.raw.Conn }
+
 // Kill makes every later Read fail, so go-smtp closes the connection
 // without running anything the client sends afterwards. Safe from any
 // goroutine.
