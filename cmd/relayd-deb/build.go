@@ -44,7 +44,7 @@ func build(o options) (string, error) {
 		src.Version = o.Version
 	}
 	if src.Commit == "" {
-		src.Commit = "unknown"
+		src.Commit, src.Time = "unknown", time.Now()
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return "", fmt.Errorf("cannot create the output directory %s: %w", o.Out, err)
@@ -74,9 +74,11 @@ func build(o options) (string, error) {
 // stage writes everything the package holds into tmp: the binary, the man
 // pages, the unit, the docs and the maintainer scripts.
 func stage(o options, src source, tmp string) error {
+	// -buildmode=pie: a static PIE, which lintian accepts (a plain static
+	// binary is its error statically-linked-binary) and which ASLR moves.
 	ldflags := fmt.Sprintf("-s -w -X main.version=%s -X main.commit=%s", src.Version, src.Commit)
 	if err := goRun(o.Src, []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + o.Arch},
-		"build", "-trimpath", "-buildvcs=false", "-ldflags", ldflags, "-o", filepath.Join(tmp, "relayd"), "./cmd/relayd"); err != nil {
+		"build", "-trimpath", "-buildvcs=false", "-buildmode=pie", "-ldflags", ldflags, "-o", filepath.Join(tmp, "relayd"), "./cmd/relayd"); err != nil {
 		return fmt.Errorf("building relayd: %w", err)
 	}
 	man := filepath.Join(tmp, "man")
@@ -106,10 +108,10 @@ func stage(o options, src source, tmp string) error {
 	if err := os.WriteFile(filepath.Join(tmp, "README.md"), readme, 0o644); err != nil {
 		return err
 	}
-	if err := gzipBytes(changelog(src, o.Maintainer, time.Now()), filepath.Join(tmp, "changelog.Debian.gz")); err != nil {
+	if err := gzipBytes(changelog(src, o.Maintainer), filepath.Join(tmp, "changelog.gz")); err != nil {
 		return err
 	}
-	for _, name := range []string{"postinst", "prerm", "postrm", "relayd.toml", "copyright"} {
+	for _, name := range []string{"postinst", "prerm", "postrm", "relayd.toml", "copyright", "lintian-overrides"} {
 		b, err := debian.ReadFile("debian/" + name)
 		if err != nil {
 			return err
@@ -142,14 +144,15 @@ func debianUnit(unit string) (string, error) {
 		return "", fmt.Errorf("systemd/relayd.service has no [Unit] section")
 	}
 	first, _, _ := strings.Cut(head, "\n")
-	_ = rest
 	return first + "\n# Installed by the relayd Debian package; change it with `systemctl edit relayd`.\n[Unit]" + rest, nil
 }
 
-// changelog is a Debian changelog entry for this build.
-func changelog(src source, maintainer string, now time.Time) []byte {
+// changelog is the Debian changelog of this build, dated by its commit. The
+// package is native (built by the project itself, version without a Debian
+// revision), so Debian names it changelog.gz, not changelog.Debian.gz.
+func changelog(src source, maintainer string) []byte {
 	return fmt.Appendf(nil, "relayd (%s) unstable; urgency=medium\n\n  * Built from commit %s.\n\n -- %s  %s\n",
-		src.Version, src.Commit, maintainer, now.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
+		src.Version, src.Commit, maintainer, src.Time.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
 }
 
 // gzipFile and gzipBytes compress at level 9 without name or time in the
@@ -189,7 +192,7 @@ func packageInfo(o options, src source, arch, tmp string) *nfpm.Info {
 	conf.Type = files.TypeConfig
 	contents := files.Contents{
 		file("relayd", "/usr/sbin/relayd", 0o755),
-		{Source: "/usr/sbin/relayd", Destination: "/usr/lib/relayd/sendmail", Type: files.TypeSymlink},
+		{Source: "../../sbin/relayd", Destination: "/usr/lib/relayd/sendmail", Type: files.TypeSymlink},
 		file("relayd.service", "/lib/systemd/system/relayd.service", 0o644),
 		conf,
 		{Destination: "/etc/relayd", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Owner: "root", Group: "root", Mode: 0o750}},
@@ -198,10 +201,12 @@ func packageInfo(o options, src source, arch, tmp string) *nfpm.Info {
 		file("relayd.toml.5.gz", "/usr/share/man/man5/relayd.toml.5.gz", 0o644),
 		file("README.md", "/usr/share/doc/relayd/README.md", 0o644),
 		file("copyright", "/usr/share/doc/relayd/copyright", 0o644),
-		file("changelog.Debian.gz", "/usr/share/doc/relayd/changelog.Debian.gz", 0o644),
+		file("changelog.gz", "/usr/share/doc/relayd/changelog.gz", 0o644),
+		file("lintian-overrides", "/usr/share/lintian/overrides/relayd", 0o644),
 	}
 	return nfpm.WithDefaults(&nfpm.Info{
-		Name: "relayd", Arch: arch, Platform: "linux", Version: src.Version, VersionSchema: "none",
+		MTime: src.Time,
+		Name:  "relayd", Arch: arch, Platform: "linux", Version: src.Version, VersionSchema: "none",
 		Section: "mail", Priority: "optional", Maintainer: o.Maintainer,
 		Description: "local SMTP relay and submission proxy\n" +
 			"relayd accepts mail from applications on this machine or network and\n" +

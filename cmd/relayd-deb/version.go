@@ -11,8 +11,9 @@ import (
 // source is what the package is built from: the checkout's commit and the
 // Debian version derived from it.
 type source struct {
-	Commit  string // full commit hash
-	Version string // Debian version, also what `relayd version` prints
+	Commit  string    // full commit hash
+	Time    time.Time // commit time
+	Version string    // Debian version, also what `relayd version` prints
 }
 
 // semverTag matches a release tag, v1.2.3 or v1.2.3-rc1.
@@ -61,5 +62,6 @@ func gitSource(dir string) (source, error) {
 	if err != nil {
 		return source{}, fmt.Errorf("git status in %s: %w", dir, err)
 	}
-	return source{Commit: commit, Version: debVersion(tag, time.Unix(ct, 0), commit, status != "")}, nil
+	t := time.Unix(ct, 0)
+	return source{Commit: commit, Time: t, Version: debVersion(tag, t, commit, status != "")}, nil
 }
