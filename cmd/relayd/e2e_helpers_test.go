@@ -238,6 +238,7 @@ type e2eUpstream struct {
 	mu   sync.Mutex
 	msgs []upMsg
 	srv  *smtp.Server
+	ln   net.Listener // closed by stop too: Server.Close misses a listener Serve has not registered yet
 	done chan struct{}
 	// bearer, when set before start, makes the server offer OAUTHBEARER
 	// too and accept the tokens for which it returns true.
@@ -282,7 +283,7 @@ func (u *e2eUpstream) start() {
 	s.ErrorLog = log.New(io.Discard, "", 0)
 	done := make(chan struct{})
 	u.mu.Lock()
-	u.srv, u.done = s, done
+	u.srv, u.ln, u.done = s, ln, done
 	u.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -293,13 +294,14 @@ func (u *e2eUpstream) start() {
 // stop closes the listener and every open connection ("upstream down").
 func (u *e2eUpstream) stop() {
 	u.mu.Lock()
-	s, done := u.srv, u.done
-	u.srv = nil
+	s, ln, done := u.srv, u.ln, u.done
+	u.srv, u.ln = nil, nil
 	u.mu.Unlock()
 	if s == nil {
 		return
 	}
 	s.Close()
+	ln.Close() // Serve's Accept fails, and Serve sees the server closed
 	<-done
 }
 

@@ -89,8 +89,8 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	reloads.WithLabelValues("error")
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relayd_build_info",
 		Help: "Always 1; the labels tell the build."}, []string{"version", "goversion"})
-	bv, gv, _ := buildVersion()
-	build.WithLabelValues(bv, gv).Set(1)
+	bi := buildVersion()
+	build.WithLabelValues(bi.Version, bi.GoVersion).Set(1)
 	reg.MustRegister(reloads, build)
 
 	store, err := spool.Open(spool.Options{Dir: dir, Logger: log.With("component", "spool"),
@@ -122,8 +122,8 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	go handleSignals(ctx, stop, path, srv, reloads, log)
 	ready.Store(true)
 	sdNotify("READY=1")
-	log.Info("relayd started", "version", version, "listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen,
-		"config", configName(path), "spool", dir)
+	log.Info("relayd started", "version", bi.Version, "commit", bi.Commit, "goversion", bi.GoVersion,
+		"listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen, "config", configName(path), "spool", dir)
 	err = srv.Run(ctx, drainTime)
 	sdNotify("STOPPING=1")
 	log.Info("relayd stopped")
