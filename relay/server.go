@@ -58,6 +58,8 @@ type Server struct {
 	fails   authFailures
 	waiting waiters
 	health  healths
+	recent  recentCounts // delivery outcomes of the last day (console Overview)
+	waitc   waitCache    // per-profile waiting counts (console Servers)
 
 	mu        sync.Mutex
 	listeners []*listener
