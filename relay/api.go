@@ -3,7 +3,6 @@ package relay
 import (
 	"encoding/json"
 	"net/http"
-	"sort"
 	"time"
 
 	"github.com/relayd/relayd/spool"
@@ -84,6 +83,8 @@ var apiRoutes = []struct {
 	{"POST /api/v1/queue/retry", func(s *Server) http.HandlerFunc { return s.apiRetryAll }},
 	{"GET /api/v1/profiles", func(s *Server) http.HandlerFunc { return s.apiProfiles }},
 	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProfileTest }},
+	{"POST /api/v1/profiles/{name}/pause", func(s *Server) http.HandlerFunc { return s.apiProfilePause }},
+	{"POST /api/v1/profiles/{name}/resume", func(s *Server) http.HandlerFunc { return s.apiProfileResume }},
 }
 
 // APIPatterns returns the "METHOD /path" patterns Handler serves, in
@@ -162,7 +163,7 @@ func (s *Server) apiAction(action string, act func(id string) (*spool.Message, e
 			s.writeSpoolError(w, action, id, err)
 			return
 		}
-		s.log.Info("admin action", "msg_id", id, "action", action)
+		s.log.Info("admin action", "msg_id", id, "action", action, "user", apiUser)
 		s.sched.kick()
 		writeJSON(w, http.StatusOK, s.itemOf(m))
 	}
@@ -179,34 +180,7 @@ func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) apiProfiles(w http.ResponseWriter, r *http.Request) {
-	rt := s.rt.Load()
-	type profile struct {
-		Name        string     `json:"name"`
-		Type        string     `json:"type"`
-		Description string     `json:"description"`
-		Enabled     bool       `json:"enabled"`
-		Host        string     `json:"host"`
-		Port        int        `json:"port"`
-		TLS         string     `json:"tls"`
-		Mode        string     `json:"mode"`
-		LastResult  string     `json:"last_result"`
-		LastAttempt *time.Time `json:"last_attempt"`
-	}
-	out := []profile{}
-	for name, p := range rt.cfg.Profiles {
-		mode := "queue"
-		if p.Immediate {
-			mode = "immediate"
-		}
-		pr := profile{Name: name, Type: p.Upstream.Type, Description: p.Description, Enabled: p.Enabled,
-			Host: p.Upstream.Host, Port: p.Upstream.Port, TLS: string(p.Upstream.TLS), Mode: mode}
-		if res, at := s.health.lastResult(name); res != "" {
-			pr.LastResult, pr.LastAttempt = res, &at
-		}
-		out = append(out, pr)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, s.Profiles())
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -169,42 +168,29 @@ func (s *Server) QueueAction(action, id, by string) (QueueItem, error) {
 	return s.itemOf(m), nil
 }
 
-// ProfileStatus is one profile as the console's Servers page shows it.
-type ProfileStatus struct {
-	Name, Type, Description string
-	Enabled                 bool
-	Host                    string
-	Port                    int
-	TLS                     string
-	Mode                    string    // queue | immediate
-	LastResult              string    // "ok" or the diagnosis of the latest attempt; "" = none yet
-	LastAttempt             time.Time // zero when none
-	FailingSince            time.Time // zero unless the latest attempts failed
-	Waiting                 int       // recipients not yet final that are routed to it
+// ConsoleProfile is one profile as the console's Servers page shows it:
+// the API's status plus what a person checks first.
+type ConsoleProfile struct {
+	ProfileStatus
+	FailingSince time.Time // zero unless the latest attempts failed
+	Waiting      int       // recipients not yet final that are routed to it
 }
 
-// Profiles returns every configured profile by name with its status.
-// Waiting is counted from the active queue's envelopes, at most every few
-// seconds (a cached count in between).
-func (s *Server) Profiles() []ProfileStatus {
-	rt := s.rt.Load()
+// ConsoleProfiles returns every configured profile by name with its
+// status. Waiting is counted from the active queue's envelopes, at most
+// every few seconds (a cached count in between).
+func (s *Server) ConsoleProfiles() []ConsoleProfile {
 	waiting := s.waitingCounts()
-	out := []ProfileStatus{}
-	for name, p := range rt.cfg.Profiles {
-		mode := "queue"
-		if p.Immediate {
-			mode = "immediate"
-		}
-		ps := ProfileStatus{Name: name, Type: p.Upstream.Type, Description: p.Description, Enabled: p.Enabled,
-			Host: p.Upstream.Host, Port: p.Upstream.Port, TLS: string(p.Upstream.TLS), Mode: mode, Waiting: waiting[name]}
+	var out []ConsoleProfile
+	for _, p := range s.Profiles() {
+		cp := ConsoleProfile{ProfileStatus: p, Waiting: waiting[p.Name]}
 		s.health.mu.Lock()
-		if h := s.health.m[name]; h != nil {
-			ps.LastResult, ps.LastAttempt, ps.FailingSince = h.lastResult, h.lastTime, h.failingSince
+		if h := s.health.m[p.Name]; h != nil {
+			cp.FailingSince = h.failingSince
 		}
 		s.health.mu.Unlock()
-		out = append(out, ps)
+		out = append(out, cp)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 

@@ -117,10 +117,13 @@ func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body [
 	chain := append([]string{p.Upstream.Name}, rt.router.Fallbacks(p.Upstream.Name, p.Fallback, m.Team)...)
 	var res *upstream.Result
 	used := p.Upstream.Name
-	for _, name := range chain {
+	for i, name := range chain {
 		q, ok := rt.usable(name)
 		if !ok {
 			continue
+		}
+		if _, paused := s.paused(name, s.now()); paused && i > 0 {
+			continue // a paused fallback takes nothing over (SPEC §12.3)
 		}
 		env, err := s.envelope(rt, m, body, q, rcpts)
 		if err != nil {

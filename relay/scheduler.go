@@ -80,6 +80,7 @@ func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 	defer sc.srv.recoverPanic("scheduler")
 	now := sc.srv.now()
 	rt := sc.srv.rt.Load()
+	sc.srv.endPauses(now)
 	// Reading and decoding due envelopes is the scheduler's main cost: read
 	// none while every profile is busy, and only a few per free slot.
 	// (A busy profile's messages at the head of the schedule can delay
@@ -119,6 +120,9 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 	if wake := sc.rateWake(rt, now); !wake.IsZero() {
 		wait = min(wait, max(wake.Sub(now), time.Millisecond))
 	}
+	if end := sc.srv.pauses.nextEnd(now); !end.IsZero() {
+		wait = min(wait, max(end.Sub(now), time.Millisecond))
+	}
 	return wait
 }
 
@@ -133,13 +137,14 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 // it).
 func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Time) {
 	rt := sc.srv.rt.Load()
+	m = sc.srv.park(rt, m, now) // a paused profile's recipients wait, and do not expire
 	if sc.srv.expire(rt, m, now) {
 		return
 	}
 	groups := sc.srv.dueGroups(rt, m, now)
 	for profile, rcpts := range groups {
 		p, ok := rt.usable(profile)
-		if !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
+		if _, paused := sc.srv.paused(profile, now); paused || !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
 			continue
 		}
 		if ok, _ := sc.rates.allow(profile, p.Rate, now); !ok {
@@ -169,27 +174,29 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 }
 
 // freeSlots counts the delivery slots of enabled profiles that are neither
-// busy nor held back by their rate.
+// busy, paused nor held back by their rate.
 func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	free := 0
 	for name, p := range rt.cfg.Profiles {
-		if p.Enabled && sc.rates.waitUntil(name, now).IsZero() {
+		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.rates.waitUntil(name, now).IsZero() {
 			free += max(max(p.Upstream.MaxConns, 1)-sc.busy[name], 0)
 		}
 	}
 	return free
 }
 
-// saturated reports whether every enabled profile has all its slots busy,
+// saturated reports whether every enabled profile that is not paused has
+// all its slots busy,
 // so looking at further due messages is pointless until a kick.
 func (sc *scheduler) saturated(rt *runtime) bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	now := sc.srv.now()
 	for name, p := range rt.cfg.Profiles {
-		if p.Enabled && sc.busy[name] < max(p.Upstream.MaxConns, 1) && sc.rates.waitUntil(name, now).IsZero() {
+		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.busy[name] < max(p.Upstream.MaxConns, 1) &&
+			sc.rates.waitUntil(name, now).IsZero() {
 			return false
 		}
 	}

@@ -60,6 +60,7 @@ type Server struct {
 	health  healths
 	recent  recentCounts // delivery outcomes of the last day (console Overview)
 	waitc   waitCache    // per-profile waiting counts (console Servers)
+	pauses  pauses       // profiles paused at run time (pause.go)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -79,13 +80,16 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(opts.Registerer)
 	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now))
+		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now), newPausedCollector(s))
 	}
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
 	s.rt.Store(newRuntime(opts.Config))
 	s.sched = newScheduler(s)
+	if err := s.loadPauses(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

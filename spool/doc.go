@@ -27,6 +27,7 @@
 //	r/<8-byte nanos><id>   retention index of journal messages, keyed by the
 //	                       last Updated time; the value is the state bit mask
 //	c/log                  the body log checkpoint
+//	p/<profile>            a profile paused at run time (pause.go, SPEC §12.3)
 //
 // Active and journal envelopes live under different prefixes so that Open
 // decodes only the active ones; the journal is counted from the small r/

@@ -37,6 +37,8 @@ commands:
                      make a DKIM key; print its DNS record and [[dkim]] table
   queue list [-state S | -all] | show ID | hold ID | release ID | delete ID | retry ID | retry -all  [-json]
                      manage the queue of the running daemon
+  profile list | pause NAME [-for D] | resume NAME  [-json]
+                     profile status; pause or resume a profile's deliveries
   passwd             read a password, print a bcrypt hash for [[team.user]]
   version            print version, Go version and commit
 
@@ -55,6 +57,7 @@ func commands() map[string]command {
 		"test":         (*cli).test,
 		"dkim-keygen":  (*cli).dkimKeygen,
 		"queue":        (*cli).queue,
+		"profile":      (*cli).profile,
 		"passwd":       (*cli).passwd,
 		"version":      (*cli).version,
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -404,9 +405,18 @@ func newAdminClient(a *Admin, configPath string) (*adminClient, error) {
 // do sends one request and decodes a 200 answer into out. It returns the
 // body as received. id names the message for a 404.
 func (ac *adminClient) do(method, path, id string, out any) ([]byte, error) {
+	return ac.doBody(method, path, id, nil, out)
+}
+
+// doBody is do with a JSON request body (nil: none).
+func (ac *adminClient) doBody(method, path, id string, reqBody []byte, out any) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), queueTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, ac.base+path, nil)
+	var rd io.Reader
+	if reqBody != nil {
+		rd = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, ac.base+path, rd)
 	if err != nil {
 		return nil, err
 	}

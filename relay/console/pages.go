@@ -23,7 +23,7 @@ type overviewData struct {
 	Hour, Day    relay.Outcomes
 	OldestAge    time.Duration
 	OldestKnown  bool
-	Problems     []relay.ProfileStatus // failing or paused profiles
+	Problems     []relay.ConsoleProfile // failing or paused profiles
 	SpoolErr     string
 	SpoolBytes   int64
 	Corrupt      int
@@ -55,7 +55,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 		d.OldestKnown = d.OldestAge > 0
 	}
 	for _, p := range c.visibleProfiles(se.user) {
-		if !p.FailingSince.IsZero() || c.paused(p.Name) {
+		if !p.FailingSince.IsZero() || p.Paused {
 			d.Problems = append(d.Problems, p)
 		}
 	}

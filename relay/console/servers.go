@@ -10,26 +10,13 @@ import (
 	"github.com/relayd/relayd/relay"
 )
 
-// pauser is relay's run-time pause of a profile (SPEC §12.3).
-type pauser interface {
-	PauseProfile(name string, d time.Duration, by string) error
-	ResumeProfile(name, by string) error
-}
-
 // serversData is the Servers page; Test is the result of the Test connect
 // or Send test email just run, shown under its profile.
 type serversData struct {
-	Profiles   []serverRow
-	Test       *testView
-	NotifyTo   string
-	CanPause   bool
-	CanPauseUI bool
-}
-
-type serverRow struct {
-	relay.ProfileStatus
-	Paused      bool
-	PausedUntil time.Time
+	Profiles []relay.ConsoleProfile
+	Test     *testView
+	NotifyTo string
+	CanPause bool // the admin pauses and resumes
 }
 
 // testView is one test run for the page.
@@ -52,8 +39,8 @@ type testStep struct {
 
 // visibleProfiles are the profiles u may see: all for the admin, those
 // their team may use for a team user.
-func (c *Console) visibleProfiles(u user) []relay.ProfileStatus {
-	all := c.srv.Profiles()
+func (c *Console) visibleProfiles(u user) []relay.ConsoleProfile {
+	all := c.srv.ConsoleProfiles()
 	if u.Admin {
 		return all
 	}
@@ -61,7 +48,7 @@ func (c *Console) visibleProfiles(u user) []relay.ProfileStatus {
 	if allowed == nil {
 		return all
 	}
-	var out []relay.ProfileStatus
+	var out []relay.ConsoleProfile
 	for _, p := range all {
 		if slices.Contains(allowed, p.Name) {
 			out = append(out, p)
@@ -71,7 +58,7 @@ func (c *Console) visibleProfiles(u user) []relay.ProfileStatus {
 }
 
 func (c *Console) mayUse(u user, name string) bool {
-	return slices.ContainsFunc(c.visibleProfiles(u), func(p relay.ProfileStatus) bool { return p.Name == name })
+	return slices.ContainsFunc(c.visibleProfiles(u), func(p relay.ConsoleProfile) bool { return p.Name == name })
 }
 
 func (c *Console) servers(w http.ResponseWriter, r *http.Request) {
@@ -80,13 +67,7 @@ func (c *Console) servers(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) renderServers(w http.ResponseWriter, r *http.Request, status int, test *testView) {
 	se := sessionOf(r)
-	_, canPause := any(c.srv).(pauser)
-	d := serversData{Test: test, NotifyTo: c.srv.NotifyAdmin(), CanPause: canPause && se.Admin}
-	for _, p := range c.visibleProfiles(se.user) {
-		row := serverRow{ProfileStatus: p}
-		row.Paused, row.PausedUntil = c.pauseState(p.Name)
-		d.Profiles = append(d.Profiles, row)
-	}
+	d := serversData{Test: test, NotifyTo: c.srv.NotifyAdmin(), CanPause: se.Admin, Profiles: c.visibleProfiles(se.user)}
 	c.render(w, r, status, "servers", page{Title: "Servers", Nav: "servers", Data: d})
 }
 
@@ -133,8 +114,7 @@ func (c *Console) serverResume(w http.ResponseWriter, r *http.Request) { c.pause
 func (c *Console) pauseAction(w http.ResponseWriter, r *http.Request, pause bool) {
 	se := sessionOf(r)
 	name := r.PathValue("name")
-	p, ok := any(c.srv).(pauser)
-	if !se.Admin || !ok {
+	if !se.Admin {
 		c.forbidden(w, r, "Only the admin may pause or resume a server.")
 		return
 	}
@@ -152,13 +132,14 @@ func (c *Console) pauseAction(w http.ResponseWriter, r *http.Request, pause bool
 				return
 			}
 		}
-		err = p.PauseProfile(name, d, se.Name)
+		err = c.srv.PauseProfile(name, d, se.Name)
 	} else {
-		err = p.ResumeProfile(name, se.Name)
+		err = c.srv.ResumeProfile(name, se.Name)
 	}
 	switch {
 	case err != nil:
-		c.sessions.flash(se.id, err.Error(), false)
+		c.log.Warn("console: pause or resume failed", "profile", name, "user", se.Name, "err", err)
+		c.sessions.flash(se.id, "Could not change "+name+": "+err.Error()+".", false)
 	case pause:
 		c.sessions.flash(se.id, "Paused "+name+": its messages wait until you press Resume.", true)
 	default:
