@@ -180,8 +180,9 @@ func (c *Console) outboxAction(w http.ResponseWriter, r *http.Request) {
 		c.forbidden(w, r, "You may not do "+strconv.Quote(action)+" here: team users may retract, hold and release their team's messages.")
 		return
 	}
+	verb := map[string]string{"hold": "Held", "release": "Released", "retry": "Retrying", "delete": "Deleted", "retract": "Retracted"}[action]
 	if action == "retract" {
-		action = "delete"
+		action = "delete" // Retract is Delete during the send delay (SPEC §7.2)
 	}
 	var done, failed []string
 	for _, id := range ids {
@@ -195,7 +196,6 @@ func (c *Console) outboxAction(w http.ResponseWriter, r *http.Request) {
 		}
 		done = append(done, id)
 	}
-	verb := map[string]string{"hold": "Held", "release": "Released", "retry": "Retrying", "delete": "Deleted"}[action]
 	switch {
 	case len(ids) == 0:
 		c.sessions.flash(se.id, "Select one or more messages first (the boxes at the start of each row).", false)
@@ -205,6 +205,8 @@ func (c *Console) outboxAction(w http.ResponseWriter, r *http.Request) {
 			msg = verb + " " + strconv.Itoa(len(done)) + "; not changed: " + msg
 		}
 		c.sessions.flash(se.id, msg, false)
+	case len(done) == 1 && verb == "Retracted":
+		c.sessions.flash(se.id, "Retracted message "+done[0]+": it will not be sent.", true)
 	case len(done) == 1:
 		c.sessions.flash(se.id, verb+" message "+done[0]+".", true)
 	default:
