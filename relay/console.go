@@ -65,6 +65,7 @@ type QueueQuery struct {
 	Team     string // only this team's messages when TeamOnly
 	TeamOnly bool
 	Search   string // case-insensitive substring of sender, a recipient, From or Subject
+	Profile  string // only messages with a recipient routed to this profile ("" = any)
 	Before   string // the page starts after this ID ("" = newest)
 	Limit    int    // items per page; default 50
 	// MaxScan bounds how many envelopes one page reads (a search that
@@ -123,6 +124,9 @@ func (s *Server) queueMatch(m *spool.Message, q QueueQuery, st spool.State, sear
 		return false
 	}
 	if st != "" && q.State != stateActive && !slices.ContainsFunc(m.Recipients, func(r spool.Recipient) bool { return r.State == st }) {
+		return false
+	}
+	if q.Profile != "" && !slices.ContainsFunc(m.Recipients, func(r spool.Recipient) bool { return r.Profile == q.Profile }) {
 		return false
 	}
 	if search == "" {

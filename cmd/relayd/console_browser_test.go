@@ -180,6 +180,10 @@ func TestConsoleBrowser(t *testing.T) {
 		}
 		browse(t, ctx, "reload the Outbox", chromedp.Navigate(base+"/outbox"), chromedp.WaitVisible(chromedp.CSS("table.outbox")))
 		screenshot(t, ctx, shots, "outbox")
+		browse(t, ctx, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			chromedp.Navigate(base+"/outbox"), chromedp.WaitVisible(chromedp.CSS("table.outbox")))
+		screenshot(t, ctx, shots, "outbox-phone")
+		browse(t, ctx, "desktop width", chromedp.ResetViewport())
 	})
 
 	step(t, "message page", func(t *testing.T) {

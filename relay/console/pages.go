@@ -100,6 +100,7 @@ func (c *Console) teamCounts(team string) ([]stateCount, time.Duration) {
 // outboxData is one page of the Outbox.
 type outboxData struct {
 	State, Search string
+	Profile       string // only this profile's messages ("" = all)
 	States        []string
 	Rows          []outboxRow
 	Next          string
@@ -122,6 +123,7 @@ type outboxRow struct {
 
 func rowOf(it relay.QueueItem) outboxRow {
 	row := outboxRow{QueueItem: it}
+	row.From = bareAddress(it.From)
 	var profs, rcpts []string
 	for _, rc := range it.Recipients {
 		if !slices.Contains(profs, rc.Profile) {
@@ -155,13 +157,13 @@ func (c *Console) outbox(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg, err := c.srv.QueueNewest(relay.QueueQuery{State: state, Search: search, Before: q.Get("before"),
-		Team: se.Team, TeamOnly: !se.Admin})
+		Profile: q.Get("profile"), Team: se.Team, TeamOnly: !se.Admin})
 	if err != nil {
 		c.log.Error("console: listing the queue failed", "err", err)
 		c.fail(w, r, http.StatusInternalServerError, "relayd could not read the queue: the spool failed; relayd's log has the cause.")
 		return
 	}
-	d := outboxData{State: state, Search: search, States: states, Next: pg.Next, First: q.Get("before") == "",
+	d := outboxData{State: state, Search: search, Profile: q.Get("profile"), States: states, Next: pg.Next, First: q.Get("before") == "",
 		Stopped: pg.Stopped, Now: c.srv.Now()}
 	for _, it := range pg.Items {
 		d.Rows = append(d.Rows, rowOf(it))
@@ -255,6 +257,7 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	it := c.srv.Item(m)
+	it.From = bareAddress(it.From)
 	d := messageData{Item: it, Row: rowOf(it), Return: "/outbox/" + url.PathEscape(id)}
 	body, err := c.srv.Spool().Body(id)
 	switch {
@@ -300,4 +303,13 @@ func splitMessage(b []byte) ([]header, []byte) {
 		out = append(out, header{name, strings.TrimSpace(value)})
 	}
 	return out, b[min(end+sep, len(b)):]
+}
+
+// bareAddress shows "<a@example.com>" (a From without a display name, as
+// the spool keeps it) as a@example.com.
+func bareAddress(s string) string {
+	if strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") && strings.Count(s, "<") == 1 {
+		return s[1 : len(s)-1]
+	}
+	return s
 }

@@ -40,6 +40,13 @@ var funcs = template.FuncMap{
 		return template.HTML(fmt.Sprintf(`<time datetime="%s">%s</time>`,
 			u.Format(time.RFC3339), template.HTMLEscapeString(u.Format("2006-01-02 15:04:05 UTC"))))
 	},
+	"tss": func(t time.Time) template.HTML { return shortTime(t) },
+	"tssp": func(t *time.Time) template.HTML {
+		if t == nil {
+			return "—"
+		}
+		return shortTime(*t)
+	},
 	"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"dur":     humanDuration,
 	"bytes":   humanBytes,
@@ -87,6 +94,17 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, status int, msg s
 
 func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, msg string) {
 	c.fail(w, r, http.StatusForbidden, msg)
+}
+
+// shortTime is a table cell's time: month, day, hours and minutes (the
+// full time in its title); console.js shows it in local time.
+func shortTime(t time.Time) template.HTML {
+	if t.IsZero() {
+		return "—"
+	}
+	u := t.UTC()
+	return template.HTML(fmt.Sprintf(`<time class="short" datetime="%s" title="%s">%s</time>`,
+		u.Format(time.RFC3339), u.Format("2006-01-02 15:04:05 UTC"), u.Format("Jan 2 15:04")))
 }
 
 func humanDuration(d time.Duration) string {

@@ -31,6 +31,9 @@ type testView struct {
 	Total   time.Duration
 }
 
+// TotalMS is the test's duration in whole milliseconds.
+func (tv *testView) TotalMS() int64 { return tv.Total.Milliseconds() }
+
 type testStep struct {
 	Step, Detail, Diagnosis string
 	OK                      bool
@@ -92,8 +95,10 @@ func (c *Console) serverTest(w http.ResponseWriter, r *http.Request) {
 		tv.Error = err.Error()
 	} else {
 		tv.OK = res.OK
-		tv.From = res.Plan.Options.From
-		tv.To = strings.Join(res.Plan.Options.To, ", ")
+		if res.Plan.Options.Envelope {
+			tv.From = res.Plan.Options.From
+			tv.To = strings.Join(res.Plan.Options.To, ", ")
+		}
 		for _, st := range res.Steps {
 			ts := testStep{Step: string(st.Step), OK: st.OK, Detail: st.Detail, MS: st.Duration.Milliseconds()}
 			if st.Err != nil {

@@ -8,9 +8,17 @@
     return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " +
       pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
   }
+  var months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   document.querySelectorAll("time[datetime]").forEach(function (t) {
     var d = new Date(t.getAttribute("datetime"));
-    if (!isNaN(d)) { t.title = t.textContent; t.textContent = local(d); }
+    if (isNaN(d)) return;
+    if (t.classList.contains("short")) {
+      t.title = local(d);
+      t.textContent = months[d.getMonth()] + " " + d.getDate() + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+    } else {
+      t.title = t.textContent;
+      t.textContent = local(d);
+    }
   });
   function left(ms) {
     var s = Math.max(0, Math.round(ms / 1000));
