@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -338,5 +340,50 @@ func TestConsoleTeamIsolation(t *testing.T) {
 	admin.login("", h.adminToken(t))
 	if _, body := admin.get("/outbox/" + theirs); !strings.Contains(body, "secret body text") {
 		t.Error("the admin does not see the body")
+	}
+}
+
+// TestConsoleTLSCookie: with [admin] cert_file and key_file the admin
+// listener speaks HTTPS and the console's cookies are Secure.
+func TestConsoleTLSCookie(t *testing.T) {
+	certFile, keyFile := writeCert(t, t.TempDir())
+	h := startAdminHarness(t, fmt.Sprintf("cert_file = %s\nkey_file = %s\n", tomlPath(certFile), tomlPath(keyFile)))
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	origin := fmt.Sprintf("https://localhost:%d", h.port)
+	resp, err := c.Get(origin + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfRe.FindStringSubmatch(string(b))
+	if resp.StatusCode != 200 || m == nil {
+		t.Fatalf("GET /login over HTTPS: %d", resp.StatusCode)
+	}
+	form := url.Values{"csrf": {m[1]}, "password": {h.adminToken(t)}}
+	req, _ := http.NewRequest("POST", origin+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", origin)
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var sc string
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, "relayd_session=") {
+			sc = v
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(sc, "; Secure") || !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Strict") {
+		t.Fatalf("login over HTTPS: %d, cookie %q: want 303 and a Secure, HttpOnly, SameSite=Strict cookie", resp.StatusCode, sc)
 	}
 }
