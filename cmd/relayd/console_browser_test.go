@@ -183,7 +183,7 @@ func TestConsoleBrowser(t *testing.T) {
 		browse(t, ctx, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 			chromedp.Navigate(base+"/outbox"), chromedp.WaitVisible(chromedp.CSS("table.outbox")))
 		screenshot(t, ctx, shots, "outbox-phone")
-		browse(t, ctx, "desktop width", chromedp.ResetViewport())
+		browse(t, ctx, "desktop width", chromedp.EmulateViewport(1280, 900))
 	})
 
 	step(t, "message page", func(t *testing.T) {
