@@ -49,7 +49,7 @@ func TestOutboxFirstPageScale(t *testing.T) {
 	if raceEnabled {
 		limit *= 10 // the race detector slows everything down
 	}
-	for _, path := range []string{"/outbox", "/outbox?state=delayed", "/outbox?q=invoice+77", "/outbox?q=nothing+matches"} {
+	for _, path := range []string{"/outbox", "/outbox?state=delayed", "/outbox?q=invoice+9", "/outbox?q=nothing+matches"} {
 		req, _ := http.NewRequest("GET", ts.URL+path, nil)
 		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
 		start := time.Now()
@@ -68,9 +68,6 @@ func TestOutboxFirstPageScale(t *testing.T) {
 			}
 		}
 		rows := strings.Count(string(body), `type="checkbox" name="id"`)
-		if strings.Contains(path, "invoice") && rows > 0 {
-			want = rows // how many of the newest MaxScan match depends on the fill's interleaving
-		}
 		if resp.StatusCode != 200 || rows != want {
 			t.Fatalf("%s: %d with %d rows, want 200 and %d", path, resp.StatusCode, rows, want)
 		}
