@@ -297,7 +297,11 @@ func TestConsoleTeamIsolation(t *testing.T) {
 	if resp := cc.login("anna", "anna-pass"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("team login: %d", resp.StatusCode)
 	}
-	_, body := cc.get("/outbox")
+	resp, body := cc.get("/")
+	if resp.StatusCode != 200 || !strings.Contains(body, "<title>Overview") || strings.Contains(body, "<h2>Spool</h2>") {
+		t.Fatalf("anna's Overview: %d; want it without the admin's spool card:\n%s", resp.StatusCode, body)
+	}
+	_, body = cc.get("/outbox")
 	if !strings.Contains(body, "sales quote") || strings.Contains(body, "support ticket") {
 		t.Fatalf("anna's Outbox must show the sales message and not the support one:\n%s", body)
 	}
@@ -307,7 +311,7 @@ func TestConsoleTeamIsolation(t *testing.T) {
 	if resp, _ := cc.get("/outbox/" + theirs); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("another team's message by URL: %d, want 404", resp.StatusCode)
 	}
-	resp, body := cc.get("/outbox/" + mine)
+	resp, body = cc.get("/outbox/" + mine)
 	if resp.StatusCode != 200 || !strings.Contains(body, "sales quote") || strings.Contains(body, "secret body text") {
 		t.Fatalf("own message: %d; want the page without the body:\n%s", resp.StatusCode, body)
 	}
