@@ -86,7 +86,7 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	s.srv.metrics.accepted.WithLabelValues(s.ln.name, s.team).Inc()
 	s.log.Info("message accepted", "msg_id", m.ID, "sender", s.from, "rcpts", len(m.Recipients),
 		"size", m.Size, "team", s.team, "user", s.user)
-	if rcpts, limit := immediateRecipients(rt, m); len(rcpts) > 0 {
+	if rcpts, limit := s.srv.immediateRecipients(rt, m, now); len(rcpts) > 0 {
 		w := s.srv.await(m.ID, rcpts)
 		s.srv.sched.kick()
 		return m.ID, s.immediateReply(m, w, limit)
@@ -96,11 +96,15 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 }
 
 // immediateRecipients are the recipients routed to mode = "immediate"
-// profiles, and how long their client may be kept waiting.
-func immediateRecipients(rt *runtime, m *spool.Message) ([]string, time.Duration) {
+// profiles, and how long their client may be kept waiting. A paused
+// profile's recipients are not waited for: they stay queued (250).
+func (s *Server) immediateRecipients(rt *runtime, m *spool.Message, now time.Time) ([]string, time.Duration) {
 	var rcpts []string
 	var limit time.Duration
 	for _, r := range m.Recipients {
+		if _, paused := s.paused(r.Profile, now); paused {
+			continue
+		}
 		if p, ok := rt.cfg.Profiles[r.Profile]; ok && p.Immediate {
 			rcpts = append(rcpts, r.Address)
 			limit = max(limit, 3*p.Upstream.Timeout+p.Upstream.DataTimeout)

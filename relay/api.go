@@ -58,6 +58,7 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 				}
 			}
 			ar.NextAttempt = &t
+			s.pausedNote(&ar, r, now)
 		}
 		it.Recipients = append(it.Recipients, ar)
 		if o := stateOrder[r.State]; best < 0 || o < best {
@@ -175,6 +176,7 @@ func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "retry the deferred messages", err)
 		return
 	}
+	s.log.Info("admin action", "action", "retry all", "user", apiUser, "messages", n)
 	s.sched.kick()
 	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
 }

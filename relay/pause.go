@@ -246,6 +246,31 @@ func (s *Server) target(rt *runtime, m *spool.Message, r spool.Recipient) string
 	return r.Profile
 }
 
+// pausedNote shows a waiting recipient of a paused profile in the API:
+// its next attempt is the pause's end (null for a pause until resumed),
+// and an empty last error says why it waits.
+func (s *Server) pausedNote(ar *QueueRecipient, r spool.Recipient, now time.Time) {
+	if r.State == spool.StateSending || r.State == spool.StateHeld || r.State.Final() {
+		return
+	}
+	until, ok := s.paused(r.Profile, now)
+	if !ok {
+		return
+	}
+	why := "waiting: profile " + r.Profile + " is paused until resumed"
+	if until.IsZero() {
+		ar.NextAttempt = nil
+	} else {
+		why = "waiting: profile " + r.Profile + " is paused until " + until.UTC().Format(time.RFC3339)
+		if ar.NextAttempt == nil || ar.NextAttempt.Before(until) {
+			ar.NextAttempt = &until
+		}
+	}
+	if ar.LastError == "" {
+		ar.LastError = why
+	}
+}
+
 // pausedCollector exports relayd_profile_paused{profile} (SPEC §9): 1
 // while the profile is paused, 0 for every other profile of the running
 // configuration. It reads the pauses and the clock at scrape time, so a

@@ -80,6 +80,13 @@ func TestPausedProfileKeepsMessagesQueued(t *testing.T) {
 	if p := r.srv.Profiles()[0]; !p.Paused || p.PausedUntil != nil || p.PausedBy != "alice" {
 		t.Errorf("profile listing while paused: %+v", p)
 	}
+	var item QueueItem
+	if code, body := r.api("GET", "/api/v1/queue/"+id); code != 200 || json.Unmarshal([]byte(body), &item) != nil {
+		t.Fatalf("GET queue item: %d %s", code, body)
+	}
+	if rc := item.Recipients[0]; rc.NextAttempt != nil || rc.LastError != "waiting: profile sink is paused until resumed" {
+		t.Errorf("API while paused: next attempt %v, last error %q", rc.NextAttempt, rc.LastError)
+	}
 
 	if err := r.srv.ResumeProfile("sink", "bob"); err != nil {
 		t.Fatal(err)
@@ -292,4 +299,44 @@ func TestPauseAPI(t *testing.T) {
 	if n, _ := testutil.GatherAndCount(r.reg, "relayd_profile_paused"); n != 1 {
 		t.Errorf("relayd_profile_paused series: %d, want 1 (pre-created)", n)
 	}
+}
+
+// TestPausedImmediateProfileAnswersQueued: the client of a paused
+// mode = "immediate" profile is not kept waiting for an upstream: it gets
+// the ordinary 250 and the message waits.
+func TestPausedImmediateProfileAnswersQueued(t *testing.T) {
+	cfg, sa, _ := twoUpstreams(t)
+	cfg.Profiles["a"].Immediate = true
+	r := startRelay(t, cfg)
+	if err := r.srv.PauseProfile("a", 0, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := sendAs(t, r.addr, "", nil, "app@example.com", []string{"x@example.org"}, simpleBody)
+	if err != nil || !strings.HasPrefix(resp.StatusText, "2.0.0 Ok: queued as ") || strings.Contains(resp.StatusText, "retry") {
+		t.Fatalf("immediate while paused: %+v %v", resp, err)
+	}
+	sa.none(r)
+	if err := r.srv.ResumeProfile("a", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	sa.wait()
+}
+
+// TestPausedFallbackTakesNothingOver: when the primary is down, a paused
+// fallback is skipped: the recipient is deferred for the primary, and the
+// fallback's upstream sees nothing.
+func TestPausedFallbackTakesNothingOver(t *testing.T) {
+	cfg, sa, sb := twoUpstreams(t)
+	cfg.Profiles["a"].Fallback = []string{"b"}
+	r := startRelay(t, cfg)
+	if err := r.srv.PauseProfile("b", 0, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	sa.srv.Close() // primary down: connection refused
+	id := send(t, r.addr, "app@example.com", []string{"x@example.org"}, simpleBody)
+	m := r.waitState(id, spool.StateDeferred)
+	if m.Recipients[0].Profile != "a" {
+		t.Errorf("deferred under profile %q, want a", m.Recipients[0].Profile)
+	}
+	sb.none(r)
 }

@@ -121,8 +121,14 @@ func retryRecipient(states ...State) func(r *Recipient, now time.Time) bool {
 // deferred messages take seconds, not the minute that one update after the
 // other took.
 func (s *Store) RetryAll() (int, error) {
-	ids := s.ix.ids(stateBit(StateDeferred))
-	retry := retryRecipient(StateDeferred)
+	return s.changeAll("retry", s.ix.ids(stateBit(StateDeferred)), retryRecipient(StateDeferred))
+}
+
+// changeAll applies change to the messages ids, retryWorkers at a time,
+// without waiting for an fsync of each, and makes the changes durable
+// before it returns. It returns how many messages changed; missing,
+// corrupt and unchanged ones are skipped.
+func (s *Store) changeAll(action string, ids []string, change func(r *Recipient, now time.Time) bool) (int, error) {
 	var n atomic.Int64
 	var next atomic.Int64
 	var failed atomic.Pointer[error]
@@ -134,7 +140,7 @@ func (s *Store) RetryAll() (int, error) {
 				if i >= int64(len(ids)) {
 					return
 				}
-				_, err := s.change("retry", ids[i], retry, false)
+				_, err := s.change(action, ids[i], change, false)
 				switch {
 				case err == nil:
 					n.Add(1)

@@ -137,25 +137,11 @@ func (s *Store) Pauses() ([]Pause, error) {
 // scheduler step.
 func (s *Store) Unpark(profile string) (int, error) {
 	ids := s.ix.ids(stateBit(StateReady) | stateBit(StateDeferred))
-	n := 0
-	for _, id := range ids {
-		_, err := s.change("unpark", id, func(r *Recipient, now time.Time) bool {
-			if r.Profile != profile || (r.State != StateReady && r.State != StateDeferred) || !r.NextAttempt.After(now) {
-				return false
-			}
-			r.NextAttempt = now
-			return true
-		}, false)
-		switch {
-		case err == nil:
-			n++
-		case isSkippable(err):
-		default:
-			return n, err
+	return s.changeAll("unpark", ids, func(r *Recipient, now time.Time) bool {
+		if r.Profile != profile || (r.State != StateReady && r.State != StateDeferred) || !r.NextAttempt.After(now) {
+			return false
 		}
-	}
-	if n == 0 {
-		return 0, nil
-	}
-	return n, s.syncRetryAll()
+		r.NextAttempt = now
+		return true
+	})
 }

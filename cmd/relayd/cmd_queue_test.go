@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,14 +35,18 @@ type fakeAdmin struct {
 	mu      sync.Mutex
 	seen    []adminRequest
 	answers map[string]cannedAnswer
+	body    string // of the last request, for lastBody
+	ctype   string // its Content-Type
 }
 
 func newFakeAdmin(t *testing.T, answers map[string]cannedAnswer) *fakeAdmin {
 	t.Helper()
 	fa := &fakeAdmin{answers: answers}
 	fa.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
 		fa.mu.Lock()
 		fa.seen = append(fa.seen, adminRequest{r.Method, r.RequestURI, r.Header.Get("Authorization")})
+		fa.body, fa.ctype = string(b), r.Header.Get("Content-Type")
 		fa.mu.Unlock()
 		a, ok := answers[r.Method+" "+r.RequestURI]
 		if !ok {
@@ -53,6 +58,13 @@ func newFakeAdmin(t *testing.T, answers map[string]cannedAnswer) *fakeAdmin {
 	}))
 	t.Cleanup(fa.srv.Close)
 	return fa
+}
+
+// lastBody returns the body and Content-Type of the last request.
+func (fa *fakeAdmin) lastBody() (string, string) {
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	return fa.body, fa.ctype
 }
 
 func (fa *fakeAdmin) addr() string { return fa.srv.Listener.Addr().String() }
