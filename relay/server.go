@@ -61,8 +61,10 @@ type Server struct {
 	fails   authFailures
 	waiting waiters
 	health  healths
-	budget  memBudget // message data buffered by all sessions (budget.go)
-	pauses  pauses    // profiles paused at run time (pause.go)
+	budget  memBudget    // message data buffered by all sessions (budget.go)
+	recent  recentCounts // delivery outcomes of the last day (console Overview)
+	waitc   waitCache    // per-profile waiting counts (console Servers)
+	pauses  pauses       // profiles paused at run time (pause.go)
 
 	mu        sync.Mutex
 	listeners []*listener

@@ -45,6 +45,10 @@ func setDefaults(f *File, hostname string) {
 	if !f.Admin.isSet("listen") {
 		f.Admin.Listen = defaultAdminListen
 	}
+	if !f.Admin.isSet("console") {
+		f.Admin.Console = true
+	}
+	setDur(&f.Admin.tableMeta, "session_timeout", &f.Admin.SessionTimeout, 12*time.Hour)
 
 	r := &f.RelayTable
 	if !r.isSet("retry_schedule") {

@@ -74,10 +74,23 @@ type Admin struct {
 	// AllowedHosts are the extra names the admin server answers to in
 	// Host: "name" (any port) or "name:port" (SPEC §9).
 	AllowedHosts []string `toml:"allowed_hosts"`
+	// Console serves the web console at "/" (SPEC §12); default true.
+	Console bool `toml:"console"`
+	// SessionTimeout is how long a console login lasts; default 12h.
+	SessionTimeout Duration `toml:"session_timeout"`
+	// CertFile and KeyFile put the admin listener on HTTPS (and mark the
+	// console's cookie Secure).
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
 
 	tableMeta
-	token string
+	token     string
+	tlsConfig *tls.Config
 }
+
+// TLSConfig returns the admin listener's TLS configuration from cert_file
+// and key_file, nil for plain HTTP.
+func (a *Admin) TLSConfig() *tls.Config { return a.tlsConfig }
 
 // Token returns the bearer token read from token_file, "" when none.
 func (a *Admin) Token() string { return a.token }

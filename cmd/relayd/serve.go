@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/relayd/relayd/relay"
+	webconsole "github.com/relayd/relayd/relay/console"
 	"github.com/relayd/relayd/spool"
 )
 
@@ -108,7 +110,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 		return err
 	}
 	var ready atomic.Bool
-	admin, err := startAdmin(f, reg, srv.Handler(), &ready, store.Err, log)
+	admin, err := startAdmin(f, reg, srv, &ready, store.Err, log)
 	if err != nil {
 		return err
 	}
@@ -141,7 +143,7 @@ const (
 
 // startAdmin binds the admin HTTP server (its Addr is the bound address);
 // nil when [admin] listen is "".
-func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, spoolErr func() error,
+func startAdmin(f *File, reg *prometheus.Registry, srv *relay.Server, ready *atomic.Bool, spoolErr func() error,
 	log *slog.Logger) (*http.Server, error) {
 	if f.Admin.Listen == "" {
 		return nil, nil
@@ -159,7 +161,16 @@ func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atom
 		ln.Close()
 		return nil, err
 	}
-	hs := &http.Server{Addr: ln.Addr().String(), Handler: guard.wrap(adminMux(reg, api, ready, spoolErr)),
+	var con http.Handler
+	if f.Admin.Console {
+		guard.console = true
+		con = webconsole.New(webconsole.Options{Server: srv, AdminToken: func() string { return token },
+			Secure: f.Admin.TLSConfig() != nil, SessionTimeout: f.Admin.SessionTimeout.D(), Logger: log}).Handler()
+	}
+	if tc := f.Admin.TLSConfig(); tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	hs := &http.Server{Addr: ln.Addr().String(), Handler: guard.wrap(adminMux(reg, srv.Handler(), con, ready, spoolErr)),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: adminReadTimeout, IdleTimeout: adminIdleTimeout,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() {
