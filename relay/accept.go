@@ -159,8 +159,7 @@ func (s *session) readError(err error) error {
 // client's name in DNS.
 func (s *session) received(id string, now time.Time) string {
 	var b strings.Builder
-	helo := sanitizeHelo(s.helo)
-	fmt.Fprintf(&b, "from %s (%s) by %s (relayd) with %s id %s", helo, clientLiteral(s.c), s.rt.cfg.Hostname, s.protocol(), id)
+	fmt.Fprintf(&b, "from %s by %s (relayd) with %s id %s", s.receivedFrom(), s.rt.cfg.Hostname, s.protocol(), id)
 	if st := s.tlsState(); st != nil {
 		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}

@@ -1,10 +1,10 @@
 package relay
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/relayd/relayd/relay/message"
+	"github.com/relayd/relayd/relay/smtpwire"
 )
 
 // memBudget bounds the octets of message data that all sessions of a
@@ -25,7 +25,7 @@ type memBudget struct {
 
 // errOverBudget is what a message read returns when its session could not
 // get budget for its buffer.
-var errOverBudget = errors.New("relay: message data buffered by all sessions is at its cap")
+var errOverBudget = smtpwire.ErrOverBudget
 
 // budgetFactor sizes the default budget: this many messages of the
 // largest max_message_size (or message.DefaultMaxSize when a listener has
@@ -85,8 +85,8 @@ func (b *memBudget) stats() (used, peak, refused int64) {
 }
 
 // dataBudget is one session's share of the budget: what its message buffer
-// holds. Its own lock (not lineConn.mu) so that the connection's Close,
-// which may run under lineConn.mu, can give it all back.
+// holds. Its own lock (not smtpwire.Conn's) so that the connection's Close,
+// which may run under that lock, can give it all back.
 type dataBudget struct {
 	b      *memBudget
 	mu     sync.Mutex
@@ -127,6 +127,8 @@ type budgetReader struct {
 
 const budgetStep = 64 << 10
 
+// Read implements io.Reader: it reads from r and takes budget for what the
+// message reader will hold; when there is none it returns errOverBudget.
 func (br *budgetReader) Read(p []byte) (int, error) {
 	n, err := br.r.Read(p)
 	br.read += int64(n)

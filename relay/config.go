@@ -78,6 +78,13 @@ type Listener struct {
 	MaxErrors           int
 	MaxAuthFailures     int
 	AllowProfileHeader  bool
+
+	// Sendmail marks the [sendmail] socket (SPEC §13): each session learns
+	// its local user from the kernel (SO_PEERCRED), takes the team
+	// UnixUsers maps that user's name to (else Team), and its Received:
+	// field names the user.
+	Sendmail  bool
+	UnixUsers map[string]string // login name → team, from [[team]] unix_users
 }
 
 // Profile is one [[profile]] after `extends` is resolved.
@@ -87,7 +94,7 @@ type Profile struct {
 	Enabled     bool
 	Immediate   bool          // mode = "immediate"
 	SendDelay   time.Duration // hold each message this long before the first attempt
-	Rate        Rate          // zero = unlimited
+	Rate        Rates         // windows that must all allow a delivery; empty = unlimited
 	Fallback    []string
 	Rewrite     policy.Rewrite
 	Transcript  string // debug_transcript file, "" = off
@@ -98,7 +105,11 @@ type Profile struct {
 	AttachmentsAsURL  string
 }
 
-// Rate is a profile's `rate`: at most N messages per Per.
+// Rates are a profile's `rate` windows (SPEC §15): every one must allow.
+type Rates []Rate
+
+// Rate is one window of a profile's `rate`: at most N messages in any span
+// of Per (sliding, not aligned to the calendar).
 type Rate struct {
 	N   int
 	Per time.Duration

@@ -1,6 +1,10 @@
 package relay
 
-import "github.com/emersion/go-smtp"
+import (
+	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/relay/smtpwire"
+)
 
 // One value per SPEC §4 reply. Session methods return only these (or an
 // *smtp.SMTPError built by reply), never a wrapped or plain error: go-smtp
@@ -15,7 +19,7 @@ var (
 	errNestedMail   = reply(503, 5, 5, 1, "Nested MAIL command")
 	errNeedMail     = reply(503, 5, 5, 1, "Need MAIL command first")
 	errTooManyRcpts = reply(452, 4, 5, 3, "Too many recipients")
-	errTooBig       = reply(552, 5, 3, 4, "Message size exceeds fixed maximum message size")
+	errTooBig       = smtpwire.ErrTooBig
 	errHeaderTooBig = reply(552, 5, 3, 4, "Header section exceeds 1 MB")
 	errLineTooLong  = reply(552, 5, 3, 4, "Line too long")
 	errBareLF       = reply(550, 5, 6, 0, "Bare LF or bare CR in message: line endings must be CRLF")
@@ -29,7 +33,7 @@ var (
 	errBadSender    = reply(501, 5, 1, 7, "Bad sender address syntax")
 	errUTF8Needed   = reply(553, 5, 6, 7, "Non-ASCII address requires SMTPUTF8")
 	errAddrTooLong  = reply(501, 5, 1, 3, "Address too long")
-	errChunkCut     = reply(451, 4, 3, 0, "Connection closed inside a BDAT chunk: message not queued")
+	errTooManyErr   = smtpwire.ErrTooManyErrors
 )
 
 // errLiteralDirect refuses an address-literal recipient routed to a direct

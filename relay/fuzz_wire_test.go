@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/relayd/relayd/relay/message"
+	"github.com/relayd/relayd/relay/smtpwire/wiretest"
 	"github.com/relayd/relayd/spool"
 )
 
@@ -65,7 +66,7 @@ func FuzzWireReaders(f *testing.F) {
 			wire := append(msg, "\r\n.\r\n"...)
 			var end bool
 			var n int
-			raw, n, end = unstuffReference(wire)
+			raw, n, end = wiretest.UnstuffReference(wire)
 			if !end {
 				t.Fatalf("reference: no end of data in %q", wire)
 			}

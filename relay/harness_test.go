@@ -3,6 +3,7 @@ package relay
 import (
 	"bufio"
 	"context"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -76,6 +77,7 @@ type testRelay struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan struct{}
+	panics *panicWatch // what stop checks: no goroutine of the relay panicked
 }
 
 type relayOpt func(*spool.Options)
@@ -92,7 +94,8 @@ func startRelay(t *testing.T, cfg *Config, opts ...relayOpt) *testRelay {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv, err := New(Options{Config: cfg, Spool: store, Registerer: reg, Now: clock.Now})
+	pw := &panicWatch{}
+	srv, err := New(Options{Config: cfg, Spool: store, Registerer: reg, Now: clock.Now, Logger: slog.New(pw)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +104,7 @@ func startRelay(t *testing.T, cfg *Config, opts ...relayOpt) *testRelay {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &testRelay{t: t, srv: srv, store: store, clock: clock, reg: reg, addr: srv.Addrs()["local"].String(),
-		cancel: cancel, done: make(chan struct{})}
+		cancel: cancel, done: make(chan struct{}), panics: pw}
 	go func() {
 		defer close(r.done)
 		srv.Run(ctx, 5*time.Second)
@@ -114,6 +117,7 @@ func (r *testRelay) stop() {
 	r.cancel()
 	<-r.done
 	r.store.Close()
+	r.checkPanics()
 }
 
 // advance moves the clock and wakes the scheduler.

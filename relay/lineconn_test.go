@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relayd/relayd/relay/smtpwire/wiretest"
 )
 
 // TestDataBufferInSession sends messages of very different sizes on one
@@ -24,10 +25,10 @@ func TestDataBufferInSession(t *testing.T) {
 		stored     string // the body as spooled, if not as sent
 		size       int    // SIZE=; 0: none, -1: the message's size
 	}{
-		{name: "3 MiB", body: testLines(3 << 20)},
-		{name: "small, true size", body: testLines(200), size: -1},
-		{name: "50 KiB, size too small", body: testLines(50 << 10), size: 10},
-		{name: "20 KiB, size too large", body: testLines(20 << 10), size: 5000000},
+		{name: "3 MiB", body: wiretest.Lines(3 << 20)},
+		{name: "small, true size", body: wiretest.Lines(200), size: -1},
+		{name: "50 KiB, size too small", body: wiretest.Lines(50 << 10), size: 10},
+		{name: "20 KiB, size too large", body: wiretest.Lines(20 << 10), size: 5000000},
 		{name: "bare LF and CR", body: "bare\nLF\rCR\r\n", stored: "bare\r\nLF\r\nCR\r\n"},
 		{name: "tiny", body: "x\r\n"},
 	}
@@ -86,7 +87,7 @@ func TestFastDataMatchesGoSMTP(t *testing.T) {
 		"A: 1\r\n\r\nno final newline\r\n.\r\n",
 		"A: 1\r\n\r\nx\x00y\r\n.\r\n",
 		"From: a@x\r\nFrom: b@x\r\n\r\nx\r\n.\r\n",
-		"Subject: big\r\n\r\n" + strings.ReplaceAll(testLines(300<<10), "\r\n.", "\r\n..") + ".\r\n",
+		"Subject: big\r\n\r\n" + strings.ReplaceAll(wiretest.Lines(300<<10), "\r\n.", "\r\n..") + ".\r\n",
 	}
 	fast, slow := dialRaw(t, r.addr), dialRaw(t, r.addr)
 	fast.greet()
@@ -125,19 +126,6 @@ func startHeldRelay(t *testing.T, cfg func(*Config)) *testRelay {
 		cfg(c)
 	}
 	return startRelay(t, c)
-}
-
-// testLines is at least n octets of CRLF lines, every seventh starting
-// with a dot.
-func testLines(n int) string {
-	var b strings.Builder
-	for i := 0; b.Len() < n; i++ {
-		if i%7 == 0 {
-			b.WriteString(".dot at the start of line " + strconv.Itoa(i) + "\r\n")
-		}
-		b.WriteString("line " + strconv.Itoa(i) + " of the message, with some text to fill it up\r\n")
-	}
-	return b.String()
 }
 
 // transaction runs MAIL (the line mail), one RCPT and DATA, writes wire
@@ -198,45 +186,6 @@ func spooled(t *testing.T, r *testRelay, id string) string {
 		i += j + 2
 		if i >= len(b) || (b[i] != ' ' && b[i] != '\t') { // folded lines belong to the field
 			return string(b[i:])
-		}
-	}
-}
-
-// writeCounter records the writes that reach the connection.
-type writeCounter struct {
-	net.Conn
-	writes []string
-}
-
-func (w *writeCounter) Write(p []byte) (int, error) {
-	w.writes = append(w.writes, string(p))
-	return len(p), nil
-}
-
-// TestHeldReplyLimit: continuation lines are held up to maxHeldReply
-// octets; beyond, they go out, and nothing is lost or reordered. Lines
-// that are not whole continuation lines are never held.
-func TestHeldReplyLimit(t *testing.T) {
-	w := &writeCounter{}
-	l := &lineConn{Conn: w}
-	l.greeted.Store(true)
-	line := "250-" + strings.Repeat("x", 96) + "\r\n"
-	var sent strings.Builder
-	for range 2 * maxHeldReply / len(line) {
-		l.Write([]byte(line))
-		sent.WriteString(line)
-	}
-	l.Write([]byte("250 last\r\n"))
-	sent.WriteString("250 last\r\n")
-	if got := strings.Join(w.writes, ""); got != sent.String() {
-		t.Fatalf("the connection got %d octets, want the %d written, in order", len(got), sent.Len())
-	}
-	if len(w.writes) < 2 || len(w.writes) > 3 {
-		t.Errorf("%d writes, want 2 or 3 for a reply of twice the limit", len(w.writes))
-	}
-	for _, p := range []string{"250-partial", "25x-x\r\n", "250-a\r\nb\r\n", "220 banner\r\n", "\x17\x03\x03\x00\x10-abc\r\n"} {
-		if continuationLine([]byte(p)) {
-			t.Errorf("continuationLine(%q) = true", p)
 		}
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/relay/smtpwire"
 )
 
 // listener is one [[listener]]: a bound socket, its go-smtp server and the
@@ -100,22 +102,22 @@ func (l *listener) admit(raw net.Conn) net.Conn {
 	}
 	l.mu.Unlock()
 
-	c := newConn(raw, l, addr, isLocal(addr, cfg.Network), time.Now())
+	c := &conn{addr: addr, local: isLocal(addr, cfg.Network)}
 	c.data.b = &l.srv.budget
-	c.onClose = func() {
-		l.release(c)
-		c.data.release(true) // the message buffer's budget, whatever the session was doing
+	var implicit *tls.Config
+	if cfg.TLS == "implicit" {
+		implicit = cfg.TLSConfig
 	}
+	c.Conn = smtpwire.New(raw, smtpwire.Options{Limits: l.wireLimits, Greeting: l.srv.greeting(), ImplicitTLS: implicit,
+		Reject: l.rejectReason, Budget: wireBudget{&c.data}, OnClose: func() {
+			l.release(c)
+			c.data.release(true) // the message buffer's budget, whatever the session was doing
+		}})
 	l.mu.Lock()
 	l.conns[c] = struct{}{}
 	l.mu.Unlock()
 	l.srv.metrics.sessions.WithLabelValues(l.name).Inc()
-
-	var below net.Conn = c
-	if cfg.TLS == "implicit" {
-		below = tls.Server(c, cfg.TLSConfig)
-	}
-	return &lineConn{Conn: below, under: below, raw: c, ln: l, greeting: l.srv.greeting()}
+	return c
 }
 
 // release returns a closed connection's slots.
@@ -149,8 +151,7 @@ func (l *listener) killAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for c := range l.conns {
-		c.kill()
-		c.Conn.SetReadDeadline(time.Now())
+		c.Interrupt()
 	}
 }
 
@@ -166,29 +167,6 @@ func allowed(addr netip.Addr, nets []netip.Prefix) bool {
 	return false
 }
 
-// rawConn finds relayd's connection layers below go-smtp's connection
-// (plain, implicit TLS, or after STARTTLS) and the TLS state if any.
-func rawConn(c net.Conn) (*conn, *lineConn, *tls.ConnectionState) {
-	var state *tls.ConnectionState
-	var lc *lineConn
-	for {
-		switch v := c.(type) {
-		case *conn:
-			return v, lc, state
-		case *lineConn:
-			lc, c = v, v.Conn
-		case *tls.Conn:
-			if state == nil {
-				s := v.ConnectionState()
-				state = &s
-			}
-			c = v.NetConn()
-		default:
-			return nil, lc, state
-		}
-	}
-}
-
 // serve runs go-smtp on this listener until it is closed.
 func (l *listener) serve(ctx context.Context) {
 	err := l.smtp.Serve(l)
@@ -200,7 +178,10 @@ func (l *listener) serve(ctx context.Context) {
 // slogLogger routes go-smtp's ErrorLog through slog.
 type slogLogger struct{ log *slog.Logger }
 
+// Printf implements smtp.Logger: one Debug record, without the line end.
 func (s slogLogger) Printf(format string, v ...any) {
 	s.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
+
+// Println implements smtp.Logger: one Debug record, without the line end.
 func (s slogLogger) Println(v ...any) { s.log.Debug(strings.TrimSpace(fmt.Sprintln(v...))) }

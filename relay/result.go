@@ -99,6 +99,7 @@ func (s *Server) record(ctx context.Context, rt *runtime, m *spool.Message, body
 		o := out[a]
 		result := string(o.state)
 		s.metrics.deliveries.WithLabelValues(profile, result).Inc()
+		s.recent.add(o.state, now)
 		attrs := []any{"msg_id", m.ID, "rcpt", a, "profile", profile, "host", res.Host, "result", result}
 		if o.err != nil {
 			attrs = append(attrs, "step", string(o.err.Step), "code", o.err.Code, "err", o.err.Error())
@@ -156,6 +157,7 @@ func (s *Server) expire(rt *runtime, m *spool.Message, now time.Time) bool {
 	for _, r := range updated.Recipients {
 		if expired[r.Address] {
 			s.metrics.deliveries.WithLabelValues(r.Profile, "bounced").Inc()
+			s.recent.add(spool.StateBounced, now)
 			s.log.Info("delivery", "msg_id", m.ID, "rcpt", r.Address, "profile", r.Profile, "result", "bounced", "err", r.LastError)
 		}
 	}

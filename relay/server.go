@@ -43,6 +43,9 @@ type Options struct {
 	// Sleep waits before a failed AUTH is answered (auth.go); nil =
 	// time.Sleep. Tests inject it to see the delays without waiting.
 	Sleep func(time.Duration)
+	// RateLimiter counts the profiles' `rate` windows; nil = in memory,
+	// this process only (a shared one can count across hosts).
+	RateLimiter RateLimiter
 	// Attachments stores the attachments profiles replace by links
 	// (SPEC §14); nil = no profile may link (limits still refuse).
 	Attachments *attachments.Store
@@ -62,8 +65,10 @@ type Server struct {
 	fails   authFailures
 	waiting waiters
 	health  healths
-	budget  memBudget // message data buffered by all sessions (budget.go)
-	pauses  pauses    // profiles paused at run time (pause.go)
+	budget  memBudget    // message data buffered by all sessions (budget.go)
+	recent  recentCounts // delivery outcomes of the last day (console Overview)
+	waitc   waitCache    // per-profile waiting counts (console Servers)
+	pauses  pauses       // profiles paused at run time (pause.go)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -88,6 +93,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
+	s.precreatePool(opts.Config)
 	s.rt.Store(newRuntime(opts.Config))
 	s.budget.setLimit(budgetLimit(opts.Config))
 	s.sched = newScheduler(s)
@@ -130,14 +136,14 @@ func (s *Server) bind(cfg Listener) (*listener, error) {
 }
 
 // newSMTPServer configures go-smtp for one listener. Line limits, timeouts
-// and the greeting are enforced below it, in conn and lineConn.
+// and the greeting are enforced below it, in the wire layer (smtpwire).
 func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
 	ss := smtp.NewServer(l)
 	ss.Domain = s.rt.Load().cfg.Hostname
 	ss.MaxMessageBytes = cfg.MaxMessageSize
 	ss.MaxRecipients = 0 // enforced by the session with SPEC's 452 4.5.3
-	// lineConn limits command lines to 2000 octets and stops message lines
-	// over max_line_length first; this bounds what lineConn cannot see
+	// smtpwire limits command lines to 2000 octets and stops message lines
+	// over max_line_length first; this bounds what it cannot see
 	// (sessions after STARTTLS). go-smtp counts the LF of the previous line
 	// and the CR, hence the slack, so a line of exactly max_line_length
 	// passes.
@@ -273,6 +279,7 @@ func (s *Server) Reload(cfg *Config) error {
 	}
 	s.metrics.precreate(cfg)
 	s.budget.setLimit(budgetLimit(cfg))
+	s.precreatePool(cfg)
 	s.rt.Store(newRuntime(cfg))
 	s.sched.kick()
 	return nil

@@ -3,7 +3,6 @@ package relay
 import (
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -23,7 +22,6 @@ type session struct {
 	ln    *listener
 	lcfg  *Listener
 	c     *conn
-	lc    *lineConn
 	sc    *smtp.Conn
 	tls   *tls.ConnectionState
 	helo  string
@@ -35,6 +33,8 @@ type session struct {
 	utf8  bool
 	size  int64 // the message size declared with MAIL SIZE= (RFC 1870); 0: none
 	rcpts []string
+
+	peer *localUser // sendmail socket: the local user who connected (SO_PEERCRED)
 }
 
 var (
@@ -45,14 +45,17 @@ var (
 // NewSession implements smtp.Backend; go-smtp calls it at the first EHLO/HELO
 // and again after STARTTLS.
 func (l *listener) NewSession(sc *smtp.Conn) (smtp.Session, error) {
-	c, lc, state := rawConn(sc.Conn())
-	if c == nil || lc == nil {
+	c, ok := sc.Conn().(*conn)
+	if !ok {
 		return nil, errTemporary
 	}
-	s := &session{srv: l.srv, rt: l.srv.rt.Load(), ln: l, lcfg: l.config(), c: c, lc: lc, sc: sc, tls: state,
+	s := &session{srv: l.srv, rt: l.srv.rt.Load(), ln: l, lcfg: l.config(), c: c, sc: sc, tls: c.TLSState(),
 		helo: sc.Hostname()}
 	s.log = l.srv.log.With("listener", l.name, "client", clientString(c))
-	s.team = s.rt.router.TeamOf("", c.addr, s.lcfg.Team)
+	if s.lcfg.Sendmail {
+		s.peer = peerUser(c.NetConn())
+	}
+	s.team = s.rt.router.TeamOf(s.unixTeam(), c.addr, s.lcfg.Team)
 	return s, nil
 }
 
@@ -76,14 +79,14 @@ func (s *session) authAllowed() bool {
 	return s.lcfg.Auth != "none" && (s.tlsState() != nil || s.c.local)
 }
 
-// tlsState is the session's TLS state, nil for plaintext. lineConn runs
+// tlsState is the session's TLS state, nil for plaintext. smtpwire runs
 // STARTTLS itself, so go-smtp keeps the session it had before: the state
 // is asked for each time, not only when the session starts.
 func (s *session) tlsState() *tls.ConnectionState {
 	if s.tls != nil {
 		return s.tls
 	}
-	return s.lc.tlsState.Load()
+	return s.c.TLSState()
 }
 
 // Auth implements smtp.AuthSession with server-side PLAIN and LOGIN.
@@ -166,7 +169,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if opts != nil {
 		s.size = max(opts.Size, 0)
 	}
-	s.lc.startMessage()
+	s.c.StartMessage()
 	return nil
 }
 
@@ -201,19 +204,19 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 
 // Data implements smtp.Session: read, check, commit, then answer 250.
 func (s *session) Data(r io.Reader) error {
-	read := func(lim message.Limits) (*message.Message, error) { return readFast(r, s.lc, lim) }
-	if !s.lc.beginData(s.lcfg.MaxMessageSize, s.size) {
+	read := func(lim message.Limits) (*message.Message, error) { return s.c.ReadData(r, lim) }
+	if !s.c.BeginData(s.lcfg.MaxMessageSize, s.size) {
 		// The slow path's buffer (message.Read) takes its share of the
 		// Server's budget through a budgetReader; the fast path's is
-		// lineConn's.
+		// the wire layer's.
 		slow := &dataBudget{b: &s.srv.budget}
 		defer slow.release(true)
 		read = func(lim message.Limits) (*message.Message, error) {
 			return message.Read(&budgetReader{r: r, d: slow}, lim)
 		}
 	}
-	defer s.lc.finishData()
-	id, err := s.accept(read, s.lc.endData)
+	defer s.c.FinishData()
+	id, err := s.accept(read, s.c.EndData)
 	if err != nil && id != "" {
 		return err // immediate mode: the final reply is the delivery's
 	}
@@ -231,7 +234,7 @@ func (s *session) Data(r io.Reader) error {
 // fail counts a rejection and closes the connection after max_errors.
 func (s *session) fail(e *smtp.SMTPError, reason string) error {
 	s.srv.metrics.rejected.WithLabelValues(s.ln.name, reason).Inc()
-	if s.c.addError(s.lcfg.MaxErrors) {
+	if s.c.AddError(s.lcfg.MaxErrors) {
 		s.c.kill()
 		return errTooManyErr
 	}
@@ -251,23 +254,4 @@ func noProfile(from, to string) *smtp.SMTPError {
 		from = "<>"
 	}
 	return reply(451, 4, 3, 5, "No enabled profile for sender "+from+" and recipient "+to)
-}
-
-// readFast reads a message collected by lineConn's DATA fast path: it
-// runs go-smtp's DATA reader r to its end (which drives the collection and
-// ends at the end-of-data line), then parses the message where lineConn
-// collected it. The Message points into the session's buffer, so it must
-// not outlive this DATA (accept commits a copy to the spool).
-func readFast(r io.Reader, lc *lineConn, lim message.Limits) (*message.Message, error) {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return nil, fmt.Errorf("relay: read message: %w", err)
-	}
-	msg, ok, over := lc.takeData()
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("relay: read message: %w", io.ErrUnexpectedEOF)
-	case over:
-		return nil, errOverBudget
-	}
-	return message.Parse(msg, message.HeaderRoom, lim)
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/relayd/relayd/relay/message"
+	"github.com/relayd/relayd/relay/smtpwire"
+	"github.com/relayd/relayd/relay/smtpwire/wiretest"
 )
 
 // waitSessionsGone waits (bounded: 5 s) until the listener has no open
@@ -99,10 +101,10 @@ func TestMessageBufferBudget(t *testing.T) {
 	sk := newSink(t)
 	cfg := baseConfig(sk.addr)
 	cfg.Listeners[0].MaxMessageSize = 8 << 20
-	plain := "Subject: big\r\n\r\n" + testLines(4<<20)
+	plain := "Subject: big\r\n\r\n" + wiretest.Lines(4<<20)
 	body := strings.ReplaceAll(plain, "\r\n.", "\r\n..")
 	// With SIZE= declared, a session's buffer is exactly this large.
-	perMsg := int64(message.HeaderRoom + len(body) + readSize)
+	perMsg := int64(message.HeaderRoom + len(body) + smtpwire.ReadSize)
 	cfg.MaxBufferedBytes = fit*perMsg + perMsg/2
 	r := startRelay(t, cfg)
 

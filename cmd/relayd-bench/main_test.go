@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The benchmark itself never runs under go test; these check the parsing
@@ -59,5 +63,48 @@ func TestConfigAndSyncStats(t *testing.T) {
 	s := parseSyncStats(strings.NewReader("relayd_spool_sync_duration_seconds_sum 0.5\nrelayd_spool_sync_duration_seconds_count 100\n"))
 	if s != (syncStats{Count: 100, Sum: 0.5}) {
 		t.Errorf("parseSyncStats = %+v", s)
+	}
+}
+
+// The harness reads smtp-sink's and smtp-source's counters as the shell
+// harness did: the last complete record counts, a partial one does not.
+func TestToolCounters(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "sink.out")
+	var b strings.Builder
+	for i := 1; i <= 300; i++ {
+		fmt.Fprintf(&b, "sess=%d quit=%d mesg=%d\r", i, i, i)
+	}
+	b.WriteString("sess=301 quit=30") // being written
+	if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n := (&sink{out: out}).count(); n != 300 {
+		t.Errorf("sink count = %d, want 300", n)
+	}
+	if n := sourceCount("1\r2\r3\r"); n != 3 {
+		t.Errorf("smtp-source count = %d, want 3", n)
+	}
+	if n := sourceCount(""); n != 0 {
+		t.Errorf("smtp-source count of nothing = %d", n)
+	}
+}
+
+// The process figures come from /proc: this process's own tree has CPU
+// ticks, an RSS and (with smaps_rollup) a PSS.
+func TestProcFigures(t *testing.T) {
+	pid := os.Getpid()
+	for i := 0; i < 3e7; i++ { // burn a few ticks
+		_ = i * i
+	}
+	if treeTicks(pid) <= 0 && selfTicks() <= 0 {
+		t.Error("no CPU ticks for this process")
+	}
+	stop := sampleTree(pid, time.Millisecond)
+	m := stop()
+	if m.rss <= 0 || m.procs != 1 {
+		t.Errorf("sampleTree = %+v", m)
+	}
+	if h := readHostCPU(); h.busy+h.idle <= 0 {
+		t.Errorf("host CPU = %+v", h)
 	}
 }

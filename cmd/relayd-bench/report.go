@@ -16,6 +16,7 @@ type report struct {
 	Harness []*harnessRun
 	Latency []latencyResult
 	Scale   *scaleResult
+	Memory  *memoryResult
 	Profile *profileResult
 }
 
@@ -146,6 +147,9 @@ func (rep *report) print(w io.Writer) {
 	}
 	if rep.Scale != nil {
 		rep.Scale.print(w)
+	}
+	if rep.Memory != nil {
+		rep.Memory.print(w)
 	}
 	if rep.Profile != nil {
 		rep.Profile.print(w)

@@ -18,12 +18,12 @@ import (
 // run is the whole benchmark: build, the harness per shape, then the
 // Go-driven phases, then the report on stdout.
 func run(ctx context.Context, o *options) error {
-	if len(o.Shapes) == 0 && o.Scale == 0 && o.ProfileDir == "" {
-		return errors.New("nothing to do: give -n/-shapes, -scale or -profile")
+	if len(o.Shapes) == 0 && o.Scale == 0 && o.ProfileDir == "" && o.MemClients == 0 {
+		return errors.New("nothing to do: give -n/-shapes, -scale, -memory or -profile")
 	}
 	root := os.Geteuid() == 0
 	if len(o.Shapes) > 0 && o.Postfix && !root {
-		return errors.New("the Postfix comparison needs root (peer-bench.sh starts a private Postfix); or -postfix=false")
+		return errors.New("the Postfix comparison needs root (relayd-bench starts a private Postfix instance); run as root or give -postfix=false")
 	}
 	o.Netns = root
 	if err := locate(o); err != nil {
@@ -46,9 +46,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	rep := &report{Machine: machineInfo(o.workBase), Opts: o}
 	for _, sh := range o.Shapes {
-		logf("shape %s: peer-bench.sh (sink ceiling, postfix, relayd)", sh)
-		hr, err := peerBench(ctx, o, sh)
-		if err != nil {
+		logf("shape %s: harness (sink ceiling, postfix, relayd)", sh)
+		hr := &harnessRun{}
+		if err := runChildJob(ctx, o, childJob{Kind: "harness", Shape: &sh}, hr); err != nil {
 			logf("shape %s: %v", sh, err)
 		}
 		rep.Harness = append(rep.Harness, hr)
@@ -69,6 +69,12 @@ func run(ctx context.Context, o *options) error {
 			logf("scale mode: %v", err)
 		}
 	}
+	if o.MemClients > 0 {
+		rep.Memory = &memoryResult{}
+		if err := runChild(ctx, o, "memory", rep.Memory); err != nil {
+			logf("memory phase: %v", err)
+		}
+	}
 	if o.ProfileDir != "" {
 		rep.Profile = &profileResult{}
 		if err := runChild(ctx, o, "profile", rep.Profile); err != nil {
@@ -79,7 +85,7 @@ func run(ctx context.Context, o *options) error {
 	return nil
 }
 
-// locate finds the module root (to build relayd) and the harness.
+// locate finds the module root (to build relayd) and checks the tools.
 func locate(o *options) error {
 	if o.src == "" {
 		dir, err := os.Getwd()
@@ -97,17 +103,10 @@ func locate(o *options) error {
 		}
 		o.src = dir
 	}
-	if o.harness == "" {
-		o.harness = filepath.Join(o.src, "..", "shared", "bench", "peer-bench.sh")
-	}
-	if len(o.Shapes) > 0 {
-		if _, err := os.Stat(o.harness); err != nil {
-			return fmt.Errorf("harness: %w (give -harness)", err)
-		}
-	}
 	for _, tool := range []string{"smtp-sink", "smtp-source", "postfix"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("%s not found: apt-get install postfix (see shared/bench/README.md)", tool)
+			return fmt.Errorf("%s not found: install Debian's postfix package (apt-get install postfix; "+
+				"answer \"No configuration\" so that the system's own Postfix never starts)", tool)
 		}
 	}
 	return nil
@@ -135,26 +134,36 @@ func goBinary() string {
 
 // childJob is what a child phase process gets.
 type childJob struct {
-	Kind string
-	Opts *options
-	Out  string
-	Load *loadSpec `json:",omitempty"` // kind "load"
+	Kind  string
+	Opts  *options
+	Out   string
+	Load  *loadSpec `json:",omitempty"` // kind "load"
+	Shape *shape    `json:",omitempty"` // kind "harness"
 }
 
 // runChild runs phase kind in a child process of this program (a private
-// network namespace with only lo when root, like peer-bench.sh) and reads
+// network namespace with only lo when root) and reads
 // its result into out.
 func runChild(ctx context.Context, o *options, kind string, out any) error {
+	return runChildJob(ctx, o, childJob{Kind: kind}, out)
+}
+
+// runChildJob is runChild for a job with more than its kind.
+func runChildJob(ctx context.Context, o *options, job childJob, out any) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	job := childJob{Kind: kind, Opts: o, Out: filepath.Join(o.Work, kind+".result.json")}
+	kind := job.Kind
+	job.Opts, job.Out = o, filepath.Join(o.Work, kind+".result.json")
 	jobFile := filepath.Join(o.Work, kind+".job.json")
 	if err := writeJSON(jobFile, job); err != nil {
 		return err
 	}
 	limit := o.RunTimeout*time.Duration(2+3*len(o.Shapes)) + 10*time.Minute
+	if kind == "harness" { // three targets, each a warm-up and Repeat runs
+		limit = o.RunTimeout*time.Duration(3*(o.Repeat+1)) + 10*time.Minute
+	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, "-internal", jobFile)
@@ -198,8 +207,12 @@ func childMain(jobFile string) int {
 	var res any
 	var err error
 	switch job.Kind {
+	case "harness":
+		res, err = harnessPhase(ctx, o, *job.Shape)
 	case "latency":
 		res, err = latencyPhase(ctx, o)
+	case "memory":
+		res, err = memoryPhase(ctx, o)
 	case "scale":
 		res, err = scalePhase(ctx, o)
 	case "profile":

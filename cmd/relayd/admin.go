@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/relayd/relayd/relay"
+	webconsole "github.com/relayd/relayd/relay/console"
 )
 
 // adminOwnPatterns are the routes adminMux serves itself; the relay's API
@@ -28,7 +29,10 @@ func adminPatterns() []string {
 // /readyz answers 503 until ready is set, and while spoolErr (nil: no
 // check) returns an error: the spool failed to write or sync, and every new
 // message gets 452 until relayd is restarted.
-func adminMux(reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, spoolErr func() error) http.Handler {
+//
+// console (nil: [admin] console = false) serves the web console's routes
+// (console.Patterns: HTML pages, not part of the API's document).
+func adminMux(reg *prometheus.Registry, api http.Handler, console http.Handler, ready *atomic.Bool, spoolErr func() error) http.Handler {
 	own := map[string]http.Handler{
 		"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		"GET /healthz": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -54,6 +58,11 @@ func adminMux(reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, sp
 	}
 	if api != nil {
 		mux.Handle("/api/v1/", api)
+	}
+	if console != nil {
+		for _, p := range webconsole.Patterns() {
+			mux.Handle(p, console)
+		}
 	}
 	return mux
 }

@@ -70,7 +70,25 @@ type adminGuard struct {
 	// otherwise a request without Authorization is trusted (loopback, SPEC
 	// §9) and one that carries a token must carry the right one.
 	tokenRequired bool
-	log           *slog.Logger // refused requests are logged (audit)
+	// console: the web console serves every path that is not the API's
+	// (consolePath); it does its own login and CSRF token check, so the
+	// bearer token is not asked for there and its forms may be posted
+	// as application/x-www-form-urlencoded.
+	console bool
+	log     *slog.Logger // refused requests are logged (audit)
+}
+
+// consolePath reports whether path belongs to the web console: anything
+// but /api/, /metrics, /healthz and /readyz.
+func (g *adminGuard) consolePath(path string) bool {
+	if !g.console || strings.HasPrefix(path, "/api/") {
+		return false
+	}
+	switch path {
+	case "/metrics", "/healthz", "/readyz":
+		return false
+	}
+	return true
 }
 
 // newAdminGuard builds the rules for a listener bound to bound (host:port;
@@ -117,11 +135,12 @@ func (g *adminGuard) wrap(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
-		if status, msg := crossSite(r); status != 0 {
+		console := g.consolePath(r.URL.Path)
+		if status, msg := crossSite(r, console); status != 0 {
 			g.refuse(w, r, status, msg)
 			return
 		}
-		if !g.authorized(r) {
+		if !console && !g.authorized(r) {
 			g.refuse(w, r, http.StatusUnauthorized, "missing or wrong bearer token: send \"Authorization: Bearer TOKEN\" with the admin token ([admin] token_file, else admin.token in state_dir)")
 			return
 		}
@@ -171,15 +190,20 @@ func (g *adminGuard) hostAllowed(hostport string) bool {
 }
 
 // crossSite checks a state-changing request (anything but GET, HEAD and
-// OPTIONS): the JSON content type (415), then Origin and Sec-Fetch-Site
-// (403). It returns status 0 when the request may go on.
-func crossSite(r *http.Request) (int, string) {
+// OPTIONS): the JSON content type (415; a console form's
+// application/x-www-form-urlencoded on a console path), then Origin and
+// Sec-Fetch-Site (403). It returns status 0 when the request may go on.
+func crossSite(r *http.Request, console bool) (int, string) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return 0, ""
 	}
 	ct := r.Header.Get("Content-Type")
-	if ct != "" || (r.Method != http.MethodDelete && strings.HasPrefix(r.URL.Path, "/api/")) {
+	if console {
+		if mt, _, err := mime.ParseMediaType(ct); r.Method != http.MethodPost || err != nil || mt != "application/x-www-form-urlencoded" {
+			return http.StatusUnsupportedMediaType, "the console takes only its own forms (a POST of application/x-www-form-urlencoded)"
+		}
+	} else if ct != "" || (r.Method != http.MethodDelete && strings.HasPrefix(r.URL.Path, "/api/")) {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			return http.StatusUnsupportedMediaType, fmt.Sprintf("a %s to the admin API must have Content-Type: application/json", r.Method)
 		}

@@ -112,7 +112,7 @@ send_delay = "1h"
 	}
 	var ready atomic.Bool
 	ready.Store(true)
-	hs, err := startAdmin(f, reg, srv.Handler(), &ready, nil, log)
+	hs, err := startAdmin(f, reg, srv, &ready, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

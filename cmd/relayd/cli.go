@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // cli is one invocation's environment, so tests run commands in-process.
@@ -15,6 +17,9 @@ type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	systemConfig   string // /etc/relayd/relayd.toml, replaced in tests
+	// oauthWait is the device flow's poll wait of `relayd oauth login`;
+	// nil = a real timer (tests inject one).
+	oauthWait func(ctx context.Context, d time.Duration) error
 }
 
 // run executes the command line args (without the program name) and returns
@@ -39,10 +44,15 @@ commands:
                      manage the queue of the running daemon
   profile list | pause NAME [-for D] | resume NAME  [-json]
                      profile status; pause or resume a profile's deliveries
+  oauth login PROFILE [-flow device|browser] | status [PROFILE] [-json]
+                     get a profile's first OAuth2 refresh token; show token health
   attachments list [-message ID] | revoke TOKEN  [-json]
                      list the attachments replaced by links; revoke a link
   passwd             read a password, print a bcrypt hash for [[team.user]]
   version            print version, Go version and commit
+  sendmail [-t] [-i] [-f ADDR] [-F NAME] [-bs | -bp] [RCPT...]
+                     sendmail-compatible injection into the running daemon
+                     (also when run as sendmail or mailq)
 
 -config PATH is accepted by every command; default $RELAYD_CONFIG, else
 /etc/relayd/relayd.toml if it exists, else the embedded default.
@@ -60,9 +70,11 @@ func commands() map[string]command {
 		"dkim-keygen":  (*cli).dkimKeygen,
 		"queue":        (*cli).queue,
 		"profile":      (*cli).profile,
+		"oauth":        (*cli).oauth,
 		"attachments":  (*cli).attachments,
 		"passwd":       (*cli).passwd,
 		"version":      (*cli).version,
+		"sendmail":     (*cli).sendmail,
 	}
 }
 

@@ -70,6 +70,7 @@ func printTables(w io.Writer, f *File) {
 		fmt.Fprintf(w, "  %s\t%s\ttls=%s auth=%s team=%s allow=%s max_message_size=%s max_recipients=%d profile_header=%t\n",
 			l.Name, l.Address, l.TLS, l.Auth, dash(l.Team), cidrs(l.AllowNetworks), l.MaxMessageSize, l.MaxRecipients, l.AllowProfileHeader)
 	}
+	fmt.Fprintf(w, "  %s\tunix:%s\t(relayd sendmail) auth=none team=%s\n", sendmailListenerName, f.Sendmail.Socket, dash(f.Sendmail.Team))
 	fmt.Fprintln(w, "\nteams:")
 	if len(f.Teams) == 0 {
 		fmt.Fprintln(w, "  (none)")
@@ -83,8 +84,8 @@ func printTables(w io.Writer, f *File) {
 		if len(t.Profiles) > 0 {
 			profiles = strings.Join(t.Profiles, ",")
 		}
-		fmt.Fprintf(w, "  %s\tdefault=%s\tprofiles=%s networks=%s users=%s\n",
-			t.Name, dash(t.DefaultProfile), profiles, cidrs(t.Networks), dash(strings.Join(users, ",")))
+		fmt.Fprintf(w, "  %s\tdefault=%s\tprofiles=%s networks=%s users=%s unix_users=%s\n",
+			t.Name, dash(t.DefaultProfile), profiles, cidrs(t.Networks), dash(strings.Join(users, ",")), dash(strings.Join(t.UnixUsers, ",")))
 	}
 	fmt.Fprintln(w, "\nprofiles:")
 	for i := range f.Profiles {
@@ -122,7 +123,7 @@ func printProfile(w io.Writer, p *Profile) {
 	if len(p.Fallback) > 0 {
 		fmt.Fprintf(w, " fallback=%s", strings.Join(p.Fallback, ","))
 	}
-	if p.Rate.N > 0 {
+	if len(p.Rate) > 0 {
 		fmt.Fprintf(w, " rate=%s", p.Rate)
 	}
 	fmt.Fprintln(w)

@@ -45,6 +45,10 @@ func setDefaults(f *File, hostname string) {
 	if !f.Admin.isSet("listen") {
 		f.Admin.Listen = defaultAdminListen
 	}
+	if !f.Admin.isSet("console") {
+		f.Admin.Console = true
+	}
+	setDur(&f.Admin.tableMeta, "session_timeout", &f.Admin.SessionTimeout, 12*time.Hour)
 
 	r := &f.RelayTable
 	if !r.isSet("retry_schedule") {
@@ -64,6 +68,7 @@ func setDefaults(f *File, hostname string) {
 		profileDefaults(&f.Profiles[i], s.Hostname)
 	}
 
+	sendmailDefaults(f)
 	attachmentsDefaults(f)
 	if f.Notify.From == "" {
 		f.Notify.From = "MAILER-DAEMON@" + s.Hostname
@@ -94,6 +99,7 @@ func listenerDefaults(l *Listener) {
 
 func profileDefaults(p *Profile, hostname string) {
 	m := &p.tableMeta
+	providerDefaults(p)
 	if !m.isSet("enabled") {
 		p.Enabled = true
 	}

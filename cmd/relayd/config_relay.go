@@ -36,6 +36,7 @@ func (f *File) Relay() (*relay.Config, error) {
 	for i := range f.Listeners {
 		c.Listeners = append(c.Listeners, f.Listeners[i].relay())
 	}
+	c.Listeners = append(c.Listeners, f.sendmailListener())
 	for _, t := range f.Teams {
 		for _, u := range t.Users {
 			c.Users[u.Username] = relay.User{Team: t.Name, PasswordHash: u.PasswordHash}
@@ -162,7 +163,7 @@ func (p *Profile) relay() *relay.Profile {
 		Enabled:     p.Enabled,
 		Immediate:   p.Mode == "immediate",
 		SendDelay:   p.SendDelay.D(),
-		Rate:        relay.Rate{N: p.Rate.N, Per: p.Rate.Per},
+		Rate:        relayRates(p.Rate),
 		Fallback:    append([]string(nil), p.Fallback...),
 		Rewrite:     rewriteOf(p),
 		Transcript:  p.DebugTranscript,
@@ -170,4 +171,13 @@ func (p *Profile) relay() *relay.Profile {
 		MaxAttachmentSize: int64(p.MaxAttachmentSize),
 		AttachmentsAsURL:  string(p.AttachmentsAsURL),
 	}
+}
+
+// relayRates converts a profile's rate windows.
+func relayRates(rs Rates) relay.Rates {
+	var out relay.Rates
+	for _, r := range rs {
+		out = append(out, relay.Rate{N: r.N, Per: r.Per})
+	}
+	return out
 }

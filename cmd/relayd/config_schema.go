@@ -23,6 +23,7 @@ type File struct {
 	Routes     []Route    `toml:"route"`
 	DKIM       []DKIM     `toml:"dkim"`
 	Notify     Notify     `toml:"notify"`
+	Sendmail   Sendmail   `toml:"sendmail"` // config_sendmail.go
 	// Attachments is [attachments] (SPEC §14, config_attachments.go).
 	Attachments Attachments `toml:"attachments"`
 
@@ -75,10 +76,23 @@ type Admin struct {
 	// AllowedHosts are the extra names the admin server answers to in
 	// Host: "name" (any port) or "name:port" (SPEC §9).
 	AllowedHosts []string `toml:"allowed_hosts"`
+	// Console serves the web console at "/" (SPEC §12); default true.
+	Console bool `toml:"console"`
+	// SessionTimeout is how long a console login lasts; default 12h.
+	SessionTimeout Duration `toml:"session_timeout"`
+	// CertFile and KeyFile put the admin listener on HTTPS (and mark the
+	// console's cookie Secure).
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
 
 	tableMeta
-	token string
+	token     string
+	tlsConfig *tls.Config
 }
+
+// TLSConfig returns the admin listener's TLS configuration from cert_file
+// and key_file, nil for plain HTTP.
+func (a *Admin) TLSConfig() *tls.Config { return a.tlsConfig }
 
 // Token returns the bearer token read from token_file, "" when none.
 func (a *Admin) Token() string { return a.token }
@@ -127,6 +141,7 @@ type Team struct {
 	Networks       []CIDR   `toml:"networks"`
 	Profiles       []string `toml:"profiles"`
 	Users          []User   `toml:"user"`
+	UnixUsers      []string `toml:"unix_users"` // local users whose `relayd sendmail` mail is this team's (SPEC §13)
 
 	tableMeta
 }
@@ -163,7 +178,7 @@ type Profile struct {
 	SendDelay         Duration        `toml:"send_delay"`
 	MaxPerConnection  int             `toml:"max_per_connection"`
 	MaxConnections    int             `toml:"max_connections"`
-	Rate              Rate            `toml:"rate"`
+	Rate              Rates           `toml:"rate"`
 	FromAddress       string          `toml:"from_address"`
 	RewriteHeaderFrom bool            `toml:"rewrite_header_from"`
 	DefaultSenderName string          `toml:"default_sender_name"`
@@ -199,6 +214,12 @@ type OAuth2 struct {
 	Grant            Grant    `toml:"grant"`
 	RefreshTokenFile string   `toml:"refresh_token_file"`
 	Scopes           []string `toml:"scopes"`
+	// Provider fills the endpoints, scopes and the profile's host, port
+	// and TLS mode (SPEC §15); Tenant is Microsoft's directory.
+	Provider      Provider `toml:"provider"`
+	Tenant        string   `toml:"tenant"`
+	AuthURL       string   `toml:"auth_url"`
+	DeviceAuthURL string   `toml:"device_auth_url"`
 
 	tableMeta
 	clientSecret string

@@ -139,8 +139,12 @@ func TestEmbedded(t *testing.T) {
 	if f.Path != "" || f.Server.StateDir != "./relayd-data" || f.Admin.Listen != "127.0.0.1:9425" {
 		t.Errorf("embedded: path %q state_dir %q admin %q", f.Path, f.Server.StateDir, f.Admin.Listen)
 	}
-	if len(rc.Listeners) != 1 {
+	if len(rc.Listeners) != 2 {
 		t.Fatalf("embedded: %d listeners", len(rc.Listeners))
+	}
+	if sm := rc.Listeners[1]; sm.Name != "sendmail" || sm.Network != "unix" || sm.Address != "./relayd-data/sendmail.sock" ||
+		!sm.Sendmail || sm.Auth != "none" || sm.TLS != "none" || sm.MaxMessageSize != 25<<20 {
+		t.Errorf("embedded sendmail socket: %+v", sm)
 	}
 	l := rc.Listeners[0]
 	if l.Network != "tcp" || l.Address != "127.0.0.1:2525" || l.TLS != "none" || l.Auth != "optional" ||

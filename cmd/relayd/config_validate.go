@@ -27,6 +27,7 @@ func validate(f *File, p *problems) {
 	teams := validateTeams(f, profiles, p)
 	validateRelay(&f.RelayTable, profiles, p)
 	validateListeners(f, teams, p)
+	validateSendmail(f, teams, p)
 	validateRoutes(f, profiles, teams, p)
 	validateDKIM(f, p)
 	validateNotify(&f.Notify, p)
@@ -135,6 +136,19 @@ func validateAdmin(a *Admin, p *problems) {
 	}
 	if ip, err := netip.ParseAddr(host); (host == "" || err == nil && ip.IsUnspecified()) && len(a.AllowedHosts) == 0 {
 		p.warn(m, "listen", "%q listens on every address, but requests from other hosts are refused (403) unless their Host is in allowed_hosts: list the names they use", a.Listen)
+	}
+	if a.SessionTimeout.D() <= 0 && m.isSet("session_timeout") {
+		p.err(m, "session_timeout", "must be a positive duration such as \"12h\"")
+	}
+	switch {
+	case (a.CertFile == "") != (a.KeyFile == ""):
+		p.err(m, "cert_file", "cert_file and key_file go together: give both for HTTPS on the admin listener, or neither")
+	case a.CertFile != "":
+		cfg, err := loadServerTLS(a.CertFile, a.KeyFile)
+		if err != nil {
+			p.err(m, "cert_file", "%v", err)
+		}
+		a.tlsConfig = cfg
 	}
 	if a.TokenFile != "" {
 		a.token = readSecretFile(m, "token_file", a.TokenFile, p)

@@ -238,7 +238,11 @@ type e2eUpstream struct {
 	mu   sync.Mutex
 	msgs []upMsg
 	srv  *smtp.Server
+	ln   net.Listener // closed by stop too: Server.Close misses a listener Serve has not registered yet
 	done chan struct{}
+	// bearer, when set before start, makes the server offer OAUTHBEARER
+	// too and accept the tokens for which it returns true.
+	bearer func(user, token string) bool
 }
 
 // newUpstream reserves a port; call start to listen on it.
@@ -279,7 +283,7 @@ func (u *e2eUpstream) start() {
 	s.ErrorLog = log.New(io.Discard, "", 0)
 	done := make(chan struct{})
 	u.mu.Lock()
-	u.srv, u.done = s, done
+	u.srv, u.ln, u.done = s, ln, done
 	u.mu.Unlock()
 	go func() {
 		defer close(done)
@@ -290,13 +294,14 @@ func (u *e2eUpstream) start() {
 // stop closes the listener and every open connection ("upstream down").
 func (u *e2eUpstream) stop() {
 	u.mu.Lock()
-	s, done := u.srv, u.done
-	u.srv = nil
+	s, ln, done := u.srv, u.ln, u.done
+	u.srv, u.ln = nil, nil
 	u.mu.Unlock()
 	if s == nil {
 		return
 	}
 	s.Close()
+	ln.Close() // Serve's Accept fails, and Serve sees the server closed
 	<-done
 }
 
@@ -331,9 +336,23 @@ type upSession struct {
 
 var errAuthFirst = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 
-func (s *upSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *upSession) AuthMechanisms() []string {
+	if s.u.bearer != nil {
+		return []string{sasl.Plain, sasl.OAuthBearer}
+	}
+	return []string{sasl.Plain}
+}
 
 func (s *upSession) Auth(mech string) (sasl.Server, error) {
+	if mech == sasl.OAuthBearer && s.u.bearer != nil {
+		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if !s.u.bearer(o.Username, o.Token) {
+				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
+			}
+			s.user = o.Username
+			return nil
+		}), nil
+	}
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}

@@ -11,5 +11,5 @@ package main
 import "os"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(programArgs(os.Args), os.Stdout, os.Stderr))
 }

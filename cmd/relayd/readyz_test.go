@@ -15,7 +15,7 @@ import (
 func TestReadyzFollowsSpoolHealth(t *testing.T) {
 	var ready atomic.Bool
 	var spoolErr atomic.Pointer[error]
-	h := adminMux(prometheus.NewRegistry(), nil, &ready, func() error {
+	h := adminMux(prometheus.NewRegistry(), nil, nil, &ready, func() error {
 		if p := spoolErr.Load(); p != nil {
 			return *p
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/relayd/relayd/relay"
+	webconsole "github.com/relayd/relayd/relay/console"
 	"github.com/relayd/relayd/spool"
 )
 
@@ -89,8 +91,8 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	reloads.WithLabelValues("error")
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "relayd_build_info",
 		Help: "Always 1; the labels tell the build."}, []string{"version", "goversion"})
-	bv, gv, _ := buildVersion()
-	build.WithLabelValues(bv, gv).Set(1)
+	bi := buildVersion()
+	build.WithLabelValues(bi.Version, bi.GoVersion).Set(1)
 	reg.MustRegister(reloads, build)
 
 	store, err := spool.Open(spool.Options{Dir: dir, Logger: log.With("component", "spool"),
@@ -99,6 +101,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 		return err
 	}
 	defer store.Close()
+	shareStateDir(f.Server.StateDir, dir, log)
 	att, startAtt, stopAtt, err := openAttachments(f, reg, store, log)
 	if err != nil {
 		return err
@@ -112,7 +115,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 		return err
 	}
 	var ready atomic.Bool
-	admin, err := startAdmin(f, reg, srv.Handler(), &ready, store.Err, log)
+	admin, err := startAdmin(f, reg, srv, &ready, store.Err, log)
 	if err != nil {
 		return err
 	}
@@ -127,8 +130,8 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	go handleSignals(ctx, stop, path, srv, reloads, log)
 	ready.Store(true)
 	sdNotify("READY=1")
-	log.Info("relayd started", "version", version, "listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen,
-		"config", configName(path), "spool", dir)
+	log.Info("relayd started", "version", bi.Version, "commit", bi.Commit, "goversion", bi.GoVersion,
+		"listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen, "config", configName(path), "spool", dir)
 	err = srv.Run(ctx, drainTime)
 	sdNotify("STOPPING=1")
 	log.Info("relayd stopped")
@@ -146,7 +149,7 @@ const (
 
 // startAdmin binds the admin HTTP server (its Addr is the bound address);
 // nil when [admin] listen is "".
-func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atomic.Bool, spoolErr func() error,
+func startAdmin(f *File, reg *prometheus.Registry, srv *relay.Server, ready *atomic.Bool, spoolErr func() error,
 	log *slog.Logger) (*http.Server, error) {
 	if f.Admin.Listen == "" {
 		return nil, nil
@@ -164,7 +167,16 @@ func startAdmin(f *File, reg *prometheus.Registry, api http.Handler, ready *atom
 		ln.Close()
 		return nil, err
 	}
-	hs := &http.Server{Addr: ln.Addr().String(), Handler: guard.wrap(adminMux(reg, api, ready, spoolErr)),
+	var con http.Handler
+	if f.Admin.Console {
+		guard.console = true
+		con = webconsole.New(webconsole.Options{Server: srv, AdminToken: func() string { return token },
+			Secure: f.Admin.TLSConfig() != nil, SessionTimeout: f.Admin.SessionTimeout.D(), Logger: log}).Handler()
+	}
+	if tc := f.Admin.TLSConfig(); tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	hs := &http.Server{Addr: ln.Addr().String(), Handler: guard.wrap(adminMux(reg, srv.Handler(), con, ready, spoolErr)),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: adminReadTimeout, IdleTimeout: adminIdleTimeout,
 		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() {
