@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -73,6 +74,10 @@ func (s *Server) watch(rt *runtime, profile string, res *upstream.Result, now ti
 		h.failingSince, h.lastErr, h.alerted = time.Time{}, nil, false
 	} else {
 		h.lastResult = e.Error()
+		if errors.Is(e, upstream.ErrOAuth2) && e.Code == 0 {
+			// The token endpoint failed: "oauth: ..." (SPEC §15).
+			h.lastResult = strings.TrimPrefix(h.lastResult, "profile "+profile+": ")
+		}
 		if h.failingSince.IsZero() {
 			h.failingSince = now
 		}

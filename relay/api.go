@@ -49,20 +49,28 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 	for _, r := range m.Recipients {
 		ar := QueueRecipient{Address: r.Address, Profile: r.Profile, Rule: r.Rule, State: string(r.State),
 			Attempts: r.Attempts, LastError: r.LastError}
+		state := r.State
 		if !r.State.Final() && r.State != spool.StateHeld {
 			t := r.NextAttempt
-			if w := s.sched.rates.waitUntil(r.Profile, now); r.State == spool.StateReady && w.After(t) {
-				t = w
-				if p, ok := s.rt.Load().cfg.Profiles[r.Profile]; ok && ar.LastError == "" {
-					ar.LastError = "waiting for the profile's rate limit (" + p.Rate.String() + ")"
+			if p, ok := s.rt.Load().cfg.Profiles[r.Profile]; ok && (r.State == spool.StateReady || r.State == spool.StateDeferred) {
+				// Excess over the profile's rate waits in the queue as
+				// deferred (SPEC §15); nothing is written to the spool
+				// for it, so a saturated profile costs no spool writes.
+				if w := s.sched.rates.WaitUntil(r.Profile, p.Rate, now); w.After(t) {
+					t, state = w, spool.StateDeferred
+					ar.State = string(state)
+					if r.State == spool.StateReady || ar.LastError == "" {
+						ar.LastError = "rate limit: the profile's rate (" + p.Rate.String() + ") allows the next message at " +
+							w.UTC().Format(time.RFC3339)
+					}
 				}
 			}
 			ar.NextAttempt = &t
 			s.pausedNote(&ar, r, now)
 		}
 		it.Recipients = append(it.Recipients, ar)
-		if o := stateOrder[r.State]; best < 0 || o < best {
-			best, it.State = o, string(r.State)
+		if o := stateOrder[state]; best < 0 || o < best {
+			best, it.State = o, string(state)
 		}
 	}
 	return it
@@ -86,6 +94,7 @@ var apiRoutes = []struct {
 	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProfileTest }},
 	{"POST /api/v1/profiles/{name}/pause", func(s *Server) http.HandlerFunc { return s.apiProfilePause }},
 	{"POST /api/v1/profiles/{name}/resume", func(s *Server) http.HandlerFunc { return s.apiProfileResume }},
+	{"GET /api/v1/oauth", func(s *Server) http.HandlerFunc { return s.apiOAuth }},
 }
 
 // APIPatterns returns the "METHOD /path" patterns Handler serves, in

@@ -87,13 +87,17 @@ type Profile struct {
 	Enabled     bool
 	Immediate   bool          // mode = "immediate"
 	SendDelay   time.Duration // hold each message this long before the first attempt
-	Rate        Rate          // zero = unlimited
+	Rate        Rates         // windows that must all allow a delivery; empty = unlimited
 	Fallback    []string
 	Rewrite     policy.Rewrite
 	Transcript  string // debug_transcript file, "" = off
 }
 
-// Rate is a profile's `rate`: at most N messages per Per.
+// Rates are a profile's `rate` windows (SPEC §15): every one must allow.
+type Rates []Rate
+
+// Rate is one window of a profile's `rate`: at most N messages in any span
+// of Per (sliding, not aligned to the calendar).
 type Rate struct {
 	N   int
 	Per time.Duration

@@ -14,7 +14,7 @@ import (
 func TestRateSpreadsMessagesWithoutFailing(t *testing.T) {
 	sk := newSink(t)
 	cfg := baseConfig(sk.addr)
-	cfg.Profiles["sink"].Rate = Rate{N: 5, Per: time.Second}
+	cfg.Profiles["sink"].Rate = Rates{{N: 5, Per: time.Second}}
 	r := startRelay(t, cfg)
 	var ids []string
 	for i := 0; i < 20; i++ {
@@ -28,7 +28,7 @@ func TestRateSpreadsMessagesWithoutFailing(t *testing.T) {
 		if window == 0 {
 			rec := httptest.NewRecorder()
 			r.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/queue/"+ids[19], nil))
-			if !strings.Contains(rec.Body.String(), "rate limit (5/s)") {
+			if !strings.Contains(rec.Body.String(), "rate limit: the profile's rate (5/s)") {
 				t.Errorf("queue show does not tell the rate wait:\n%s", rec.Body.String())
 			}
 		}

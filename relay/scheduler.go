@@ -26,7 +26,7 @@ type scheduler struct {
 	// the clock: one attempt of a recipient at a time (see dispatch).
 	running map[string]bool
 	wg      sync.WaitGroup // deliveries in flight
-	rates   limiters
+	rates   RateLimiter    // the profiles' `rate` windows
 	// passes counts finished passes, so tests can wait for one that
 	// started after a change.
 	passes atomic.Int64
@@ -45,7 +45,12 @@ const leaseSlack = 5 * time.Minute
 const leaseMargin = time.Minute
 
 func newScheduler(s *Server) *scheduler {
-	return &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{}}
+	sc := &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
+		rates: s.opts.RateLimiter}
+	if sc.rates == nil {
+		sc.rates = &localLimiter{}
+	}
+	return sc
 }
 
 // kick wakes the scheduler; it never blocks.
@@ -147,7 +152,7 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 		if _, paused := sc.srv.paused(profile, now); paused || !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
 			continue
 		}
-		if ok, _ := sc.rates.allow(profile, p.Rate, now); !ok {
+		if ok, _ := sc.rates.Allow(profile, p.Rate, now); !ok {
 			sc.release(profile) // excess waits in the queue, never fails
 			continue
 		}
@@ -180,7 +185,7 @@ func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
 	defer sc.mu.Unlock()
 	free := 0
 	for name, p := range rt.cfg.Profiles {
-		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.rates.waitUntil(name, now).IsZero() {
+		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			free += max(max(p.Upstream.MaxConns, 1)-sc.busy[name], 0)
 		}
 	}
@@ -196,7 +201,7 @@ func (sc *scheduler) saturated(rt *runtime) bool {
 	now := sc.srv.now()
 	for name, p := range rt.cfg.Profiles {
 		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.busy[name] < max(p.Upstream.MaxConns, 1) &&
-			sc.rates.waitUntil(name, now).IsZero() {
+			sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			return false
 		}
 	}
@@ -207,8 +212,8 @@ func (sc *scheduler) saturated(rt *runtime) bool {
 // zero when none is limited.
 func (sc *scheduler) rateWake(rt *runtime, now time.Time) time.Time {
 	var wake time.Time
-	for name := range rt.cfg.Profiles {
-		if t := sc.rates.waitUntil(name, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
+	for name, p := range rt.cfg.Profiles {
+		if t := sc.rates.WaitUntil(name, p.Rate, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 			wake = t
 		}
 	}

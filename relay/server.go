@@ -42,6 +42,9 @@ type Options struct {
 	// Sleep waits before a failed AUTH is answered (auth.go); nil =
 	// time.Sleep. Tests inject it to see the delays without waiting.
 	Sleep func(time.Duration)
+	// RateLimiter counts the profiles' `rate` windows; nil = in memory,
+	// this process only (a shared one can count across hosts).
+	RateLimiter RateLimiter
 }
 
 // Server is a running relay. Its methods are safe for concurrent use.
@@ -84,6 +87,7 @@ func New(opts Options) (*Server, error) {
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
+	s.precreatePool(opts.Config)
 	s.rt.Store(newRuntime(opts.Config))
 	s.budget.setLimit(budgetLimit(opts.Config))
 	s.sched = newScheduler(s)
@@ -269,6 +273,7 @@ func (s *Server) Reload(cfg *Config) error {
 	}
 	s.metrics.precreate(cfg)
 	s.budget.setLimit(budgetLimit(cfg))
+	s.precreatePool(cfg)
 	s.rt.Store(newRuntime(cfg))
 	s.sched.kick()
 	return nil

@@ -129,8 +129,14 @@ func newDeferringSink(t *testing.T, rcpt string) *sink {
 
 func newSink(t *testing.T) *sink {
 	t.Helper()
+	return newSinkWith(t, func(b sinkBackend) smtp.Backend { return b })
+}
+
+// newSinkWith is newSink with the backend wrapped (AUTH offered, say).
+func newSinkWith(t *testing.T, wrap func(sinkBackend) smtp.Backend) *sink {
+	t.Helper()
 	s := &sink{t: t, msgs: make(chan sinkMsg, 1000)}
-	srv := smtp.NewServer(sinkBackend{s})
+	srv := smtp.NewServer(wrap(sinkBackend{s}))
 	srv.Domain = "sink.test"
 	srv.AllowInsecureAuth = true
 	srv.EnableSMTPUTF8 = true

@@ -148,5 +148,9 @@ func (e *Error) authDiagnosis(host, reply string) string {
 	case e.Code != 0:
 		return fmt.Sprintf("authentication for %s at %s failed (%s): %s", e.Subject, host, reply, e.retryHint())
 	}
+	if errors.Is(e.Err, ErrOAuth2) {
+		// No access token: the token endpoint, not the upstream, failed.
+		return "oauth: " + e.Text
+	}
 	return fmt.Sprintf("cannot authenticate as %s at %s: %s", e.Subject, host, e.Text)
 }

@@ -16,7 +16,9 @@ var connectionResults = []string{"ok", "refused", "timeout", "tls_error", "auth_
 type metrics struct {
 	connections *prometheus.CounterVec // profile, result
 	ambiguous   *prometheus.CounterVec // profile
+	oauth       *prometheus.CounterVec // profile, result
 	known       sync.Map               // profile names whose series exist
+	knownOAuth  sync.Map               // profile names whose OAuth2 series exist
 }
 
 // newMetrics builds the counters and registers them with reg; nil reg
@@ -32,10 +34,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "relayd_delivery_ambiguous_total",
 			Help: "Deliveries whose connection broke after the final dot before the reply (possible duplicates).",
 		}, []string{"profile"}),
+		oauth: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relayd_oauth_refresh_total",
+			Help: "OAuth2 access token requests to the token endpoint, by outcome (ok, error).",
+		}, []string{"profile", "result"}),
 	}
 	if reg != nil {
 		m.connections = register(reg, m.connections)
 		m.ambiguous = register(reg, m.ambiguous)
+		m.oauth = register(reg, m.oauth)
 	}
 	return m
 }
@@ -63,6 +70,24 @@ func (m *metrics) profile(name string) {
 		m.connections.WithLabelValues(name, r)
 	}
 	m.ambiguous.WithLabelValues(name)
+}
+
+// oauthProfile creates a profile's relayd_oauth_refresh_total series at 0,
+// once.
+func (m *metrics) oauthProfile(name string) {
+	if _, seen := m.knownOAuth.LoadOrStore(name, true); seen {
+		return
+	}
+	m.oauth.WithLabelValues(name, "ok")
+	m.oauth.WithLabelValues(name, "error")
+}
+
+func (m *metrics) oauthRefresh(profile string, ok bool) {
+	result := "error"
+	if ok {
+		result = "ok"
+	}
+	m.oauth.WithLabelValues(profile, result).Inc()
 }
 
 func (m *metrics) connection(profile, result string) {

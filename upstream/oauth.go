@@ -115,7 +115,7 @@ func (p *Pool) tokenSource(prof *Profile) *tokenSource {
 	s := p.tokens[key]
 	if s == nil {
 		cfg := *prof.OAuth2
-		s = &tokenSource{cfg: cfg, client: cfg.HTTPClient, now: p.now, log: p.log}
+		s = &tokenSource{cfg: cfg, client: cfg.HTTPClient, now: p.now, log: p.log, metrics: p.metrics}
 		if s.client == nil {
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			tr.TLSClientConfig = &tls.Config{RootCAs: prof.RootCAs}
@@ -131,16 +131,19 @@ func (p *Pool) tokenSource(prof *Profile) *tokenSource {
 // oauth2.ReuseTokenSource does, plus a forced refresh and the Pool's clock.
 // It is safe for concurrent use; one refresh runs at a time.
 type tokenSource struct {
-	cfg    OAuth2
-	client *http.Client
-	now    func() time.Time
-	log    *slog.Logger
+	cfg     OAuth2
+	client  *http.Client
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *metrics
 
 	mu       sync.Mutex
 	tok      *oauth2.Token
 	expiry   time.Time // by now(); zero = no expiry given
 	refresh  string    // the refresh token in use
 	fileSeen string    // RefreshTokenFile's content as last read or written
+	lastTry  time.Time // the latest token request, zero = none yet
+	lastErr  string    // its diagnosis when it failed, "" when it worked
 }
 
 // token returns a valid access token. stale is a token the upstream
@@ -153,9 +156,16 @@ func (s *tokenSource) token(ctx context.Context, prof *Profile, stale string) (s
 	}
 	timeout, _ := timeouts(prof)
 	tok, err := s.fetch(ctx, timeout)
+	s.lastTry = s.now()
 	if err != nil {
-		return "", s.tokenError(ctx, prof, err)
+		xerr := s.tokenError(ctx, prof, err)
+		s.lastErr = xerr.diagnosis()
+		s.metrics.oauthRefresh(prof.Name, false)
+		s.log.Warn("OAuth2 token refresh failed", "profile", prof.Name, "err", s.lastErr)
+		return "", xerr
 	}
+	s.metrics.oauthRefresh(prof.Name, true)
+	s.lastErr = ""
 	s.tok, s.expiry = tok, time.Time{}
 	if tok.ExpiresIn > 0 {
 		s.expiry = s.now().Add(time.Duration(tok.ExpiresIn) * time.Second)
@@ -188,9 +198,14 @@ func (s *tokenSource) fetch(ctx context.Context, timeout time.Duration) (*oauth2
 	if err != nil {
 		return nil, err
 	}
-	conf := &oauth2.Config{ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret, Scopes: s.cfg.Scopes,
-		Endpoint: oauth2.Endpoint{TokenURL: s.cfg.TokenURL, AuthStyle: style}}
-	tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt}).Token()
+	// The refresh grant with the scopes (RFC 6749 §6): Microsoft issues a
+	// token for the scopes asked, and without them one that may lack
+	// SMTP.Send. oauth2.Config's refresh sends no scope, so the request is
+	// clientcredentials' with the grant replaced, which x/oauth2 allows.
+	conf := &clientcredentials.Config{ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
+		TokenURL: s.cfg.TokenURL, Scopes: s.cfg.Scopes, AuthStyle: style,
+		EndpointParams: url.Values{"grant_type": {GrantRefreshToken}, "refresh_token": {rt}}}
+	tok, err := conf.Token(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +248,8 @@ func (s *tokenSource) rotate(rt string) {
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same
-// directory, mode 0600 and the old file's owner, fsync, rename, fsync of
+// directory, mode 0600 and the old file's owner (a new file: the
+// directory's), fsync, rename, fsync of
 // the directory. A crash leaves either the old or the new content, never a
 // mix.
 func writeFileAtomic(path string, data []byte) error {
@@ -245,6 +261,8 @@ func writeFileAtomic(path string, data []byte) error {
 	tmp := f.Name()
 	if statErr == nil {
 		sameOwner(f, old) // `relayd test` as root must not take the file from the relayd user
+	} else if dir, err := os.Stat(filepath.Dir(path)); err == nil {
+		sameOwner(f, dir) // a first `relayd oauth login` as root: the owner of /var/lib/relayd
 	}
 	err = f.Chmod(0o600)
 	if err == nil {
@@ -286,15 +304,15 @@ func (s *tokenSource) tokenError(ctx context.Context, prof *Profile, err error) 
 	switch {
 	case errors.As(err, &fe):
 		code = "refresh_token_file"
-		text = fmt.Sprintf("cannot read the OAuth2 refresh token from %s (%v): write a valid refresh token there",
-			s.cfg.RefreshTokenFile, fe.err)
+		text = fmt.Sprintf("cannot read the OAuth2 refresh token from %s (%v): run `relayd oauth login %s` "+
+			"to sign in and write it (queued mail is retried)", s.cfg.RefreshTokenFile, fe.err, prof.Name)
 	case errors.As(err, &re) && re.ErrorCode != "":
 		code = re.ErrorCode
 		text = fmt.Sprintf("the OAuth2 token endpoint %s refused the %s grant: %s", endpoint, s.cfg.grant(), code)
 		if d := s.redact(re.ErrorDescription); d != "" {
 			text += " (" + truncate(d, 200) + ")"
 		}
-		text += ": " + s.oauthHint(code)
+		text += ": " + s.oauthHint(prof.Name, code)
 	case errors.As(err, &re) && re.Response != nil:
 		code = "http_" + fmt.Sprint(re.Response.StatusCode)
 		text = fmt.Sprintf("the OAuth2 token endpoint %s answered HTTP %s: the provider has trouble, "+
@@ -309,12 +327,12 @@ func (s *tokenSource) tokenError(ctx context.Context, prof *Profile, err error) 
 }
 
 // oauthHint tells the admin what to do about an RFC 6749 §5.2 error code.
-func (s *tokenSource) oauthHint(code string) string {
+func (s *tokenSource) oauthHint(profile, code string) string {
 	switch code {
 	case "invalid_grant":
 		if s.cfg.grant() == GrantRefreshToken {
-			return fmt.Sprintf("the refresh token was revoked or has expired; sign in again and write a new "+
-				"refresh token to %s (queued mail is retried)", s.cfg.RefreshTokenFile)
+			return fmt.Sprintf("the refresh token was revoked or has expired: run `relayd oauth login %s` to sign in "+
+				"again, which writes a new refresh token to %s (queued mail is retried)", profile, s.cfg.RefreshTokenFile)
 		}
 		return "the provider refused the grant; check the app registration (queued mail is retried)"
 	case "invalid_client", "unauthorized_client":

@@ -174,3 +174,10 @@ func (b *bearerServer) Next(resp []byte) ([]byte, bool, error) {
 	b.failed = true
 	return []byte(`{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`), false, nil
 }
+
+// lastForm is the latest token request's form.
+func (e *tokenEndpoint) lastForm() url.Values {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.forms[len(e.forms)-1]
+}

@@ -124,6 +124,17 @@ func NewPool(opts Options) *Pool {
 	return p
 }
 
+// Precreate creates prof's metric series at 0 (relayd_oauth_refresh_total
+// too when it has OAuth2), so that dashboards see them before the first
+// delivery. Send calls it; relay calls it for every profile at start and
+// reload.
+func (p *Pool) Precreate(prof *Profile) {
+	p.metrics.profile(prof.Name)
+	if prof.OAuth2 != nil {
+		p.metrics.oauthProfile(prof.Name)
+	}
+}
+
 // Send delivers env through prof in one transaction and returns the outcome
 // per recipient (SPEC §8.1); for a direct profile, in one transaction per
 // recipient domain to that domain's MX hosts (SPEC §8.2, see Result). It
@@ -135,7 +146,7 @@ func NewPool(opts Options) *Pool {
 // upstream input and never returns nil; prof and env are not modified.
 func (p *Pool) Send(ctx context.Context, prof *Profile, env *Envelope) *Result {
 	start := p.now()
-	p.metrics.profile(prof.Name)
+	p.Precreate(prof)
 	res := &Result{Rcpt: make([]*Error, len(env.To))}
 	w, xerr := prepare(prof, env, res)
 	if xerr != nil {

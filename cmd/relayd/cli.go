@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // cli is one invocation's environment, so tests run commands in-process.
@@ -15,6 +17,9 @@ type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	systemConfig   string // /etc/relayd/relayd.toml, replaced in tests
+	// oauthWait is the device flow's poll wait of `relayd oauth login`;
+	// nil = a real timer (tests inject one).
+	oauthWait func(ctx context.Context, d time.Duration) error
 }
 
 // run executes the command line args (without the program name) and returns
@@ -39,6 +44,8 @@ commands:
                      manage the queue of the running daemon
   profile list | pause NAME [-for D] | resume NAME  [-json]
                      profile status; pause or resume a profile's deliveries
+  oauth login PROFILE [-flow device|browser] | status [PROFILE] [-json]
+                     get a profile's first OAuth2 refresh token; show token health
   passwd             read a password, print a bcrypt hash for [[team.user]]
   version            print version, Go version and commit
 
@@ -58,6 +65,7 @@ func commands() map[string]command {
 		"dkim-keygen":  (*cli).dkimKeygen,
 		"queue":        (*cli).queue,
 		"profile":      (*cli).profile,
+		"oauth":        (*cli).oauth,
 		"passwd":       (*cli).passwd,
 		"version":      (*cli).version,
 	}

@@ -122,7 +122,7 @@ func printProfile(w io.Writer, p *Profile) {
 	if len(p.Fallback) > 0 {
 		fmt.Fprintf(w, " fallback=%s", strings.Join(p.Fallback, ","))
 	}
-	if p.Rate.N > 0 {
+	if len(p.Rate) > 0 {
 		fmt.Fprintf(w, " rate=%s", p.Rate)
 	}
 	fmt.Fprintln(w)

@@ -55,6 +55,9 @@ type loadMode struct {
 	// variable is a warning, not an error. The admin's shell lacks the
 	// variables the systemd unit gives serve (EnvironmentFile).
 	check bool
+	// login is `relayd oauth login`'s: the profile's secrets are read,
+	// but its refresh_token_file need not exist yet.
+	login bool
 }
 
 // secretUse is how the secrets of one profile are treated.
@@ -64,6 +67,7 @@ const (
 	secretSkip  secretUse = iota // not read
 	secretRead                   // read; an unset variable is an error
 	secretCheck                  // read; an unset variable is a warning
+	secretLogin                  // read, except refresh_token_file, which login writes
 )
 
 // The listeners' TLS keys are read only with full; DKIM keys with full or
@@ -75,6 +79,8 @@ func (m loadMode) secretsOf(name string) secretUse {
 	switch {
 	case m.full && m.check:
 		return secretCheck
+	case m.login && name != "" && name == m.profile:
+		return secretLogin
 	case m.full || name != "" && name == m.profile:
 		return secretRead
 	}

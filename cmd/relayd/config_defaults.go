@@ -93,6 +93,7 @@ func listenerDefaults(l *Listener) {
 
 func profileDefaults(p *Profile, hostname string) {
 	m := &p.tableMeta
+	providerDefaults(p)
 	if !m.isSet("enabled") {
 		p.Enabled = true
 	}

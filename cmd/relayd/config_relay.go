@@ -162,9 +162,18 @@ func (p *Profile) relay() *relay.Profile {
 		Enabled:     p.Enabled,
 		Immediate:   p.Mode == "immediate",
 		SendDelay:   p.SendDelay.D(),
-		Rate:        relay.Rate{N: p.Rate.N, Per: p.Rate.Per},
+		Rate:        relayRates(p.Rate),
 		Fallback:    append([]string(nil), p.Fallback...),
 		Rewrite:     rewriteOf(p),
 		Transcript:  p.DebugTranscript,
 	}
+}
+
+// relayRates converts a profile's rate windows.
+func relayRates(rs Rates) relay.Rates {
+	var out relay.Rates
+	for _, r := range rs {
+		out = append(out, relay.Rate{N: r.N, Per: r.Per})
+	}
+	return out
 }

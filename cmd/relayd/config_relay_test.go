@@ -57,7 +57,7 @@ mode = "immediate"
 send_delay = "2m"
 max_per_connection = 7
 max_connections = 3
-rate = "30/m"
+rate = ["30/m"]
 from_address = "u@example.com"
 rewrite_header_from = true
 default_sender_name = "Relay"
@@ -119,7 +119,7 @@ admin = "it@example.com"
 	if !reflect.DeepEqual(u, wantU) {
 		t.Errorf("upstream:\n%+v\nwant\n%+v", u, wantU)
 	}
-	if p.Description != "d" || !p.Enabled || !p.Immediate || p.SendDelay != 2*time.Minute || p.Rate != (relay.Rate{N: 30, Per: time.Minute}) ||
+	if p.Description != "d" || !p.Enabled || !p.Immediate || p.SendDelay != 2*time.Minute || !reflect.DeepEqual(p.Rate, relay.Rates{{N: 30, Per: time.Minute}}) ||
 		!reflect.DeepEqual(p.Fallback, []string{"mx"}) || p.Transcript != "/tmp/t.log" ||
 		p.Rewrite != (policy.Rewrite{FromAddress: "u@example.com", RewriteHeaderFrom: true, DefaultSenderName: "Relay", DefaultReplyTo: "r@example.com"}) {
 		t.Errorf("profile: %+v", p)

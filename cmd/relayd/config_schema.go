@@ -161,7 +161,7 @@ type Profile struct {
 	SendDelay         Duration        `toml:"send_delay"`
 	MaxPerConnection  int             `toml:"max_per_connection"`
 	MaxConnections    int             `toml:"max_connections"`
-	Rate              Rate            `toml:"rate"`
+	Rate              Rates           `toml:"rate"`
 	FromAddress       string          `toml:"from_address"`
 	RewriteHeaderFrom bool            `toml:"rewrite_header_from"`
 	DefaultSenderName string          `toml:"default_sender_name"`
@@ -194,6 +194,12 @@ type OAuth2 struct {
 	Grant            Grant    `toml:"grant"`
 	RefreshTokenFile string   `toml:"refresh_token_file"`
 	Scopes           []string `toml:"scopes"`
+	// Provider fills the endpoints, scopes and the profile's host, port
+	// and TLS mode (SPEC §15); Tenant is Microsoft's directory.
+	Provider      Provider `toml:"provider"`
+	Tenant        string   `toml:"tenant"`
+	AuthURL       string   `toml:"auth_url"`
+	DeviceAuthURL string   `toml:"device_auth_url"`
 
 	tableMeta
 	clientSecret string

@@ -271,6 +271,14 @@ func (v *Grant) UnmarshalText(b []byte) error {
 	return setEnum((*string)(v), b, "refresh_token", "client_credentials")
 }
 
+// Provider is [profile.oauth2] provider: microsoft365 | google.
+type Provider string
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (v *Provider) UnmarshalText(b []byte) error {
+	return setEnum((*string)(v), b, "microsoft365", "google")
+}
+
 // AuthMechanism is one entry of [[profile]] auth_mechanisms, upper-cased.
 type AuthMechanism string
 
@@ -373,6 +381,52 @@ func (r *Rate) UnmarshalText(b []byte) error {
 		return err
 	}
 	*r = v
+	return nil
+}
+
+// Rates is a profile's `rate`: one window ("30/m") or a list of windows
+// (["30/m", "10000/d"]) that must all allow a delivery (SPEC §15). Empty is
+// unlimited.
+type Rates []Rate
+
+// String formats rs as the windows joined by ", ", "" when unlimited.
+func (rs Rates) String() string {
+	parts := make([]string, 0, len(rs))
+	for _, r := range rs {
+		parts = append(parts, r.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// UnmarshalTOML implements toml.Unmarshaler: a string or an array of
+// strings.
+func (rs *Rates) UnmarshalTOML(v any) error {
+	var in []string
+	switch v := v.(type) {
+	case string:
+		in = []string{v}
+	case []any:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("invalid rate %v: each window is a string like \"30/m\"", e)
+			}
+			in = append(in, s)
+		}
+	default:
+		return fmt.Errorf("invalid rate %v: use a window like \"30/m\" or a list like [\"30/m\", \"10000/d\"]", v)
+	}
+	out := Rates{}
+	for _, s := range in {
+		r, err := parseRate(s)
+		if err != nil {
+			return err
+		}
+		if r.N > 0 {
+			out = append(out, r)
+		}
+	}
+	*rs = out
 	return nil
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"errors"
+	"io/fs"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"unicode"
@@ -144,7 +146,7 @@ func validateProfileAuth(pr *Profile, use secretUse, p *problems) {
 	pw, hasPW := secret{"password", "password_file", "password_env", pr.Password, pr.PasswordFile, pr.PasswordEnv}.resolve(m, use, p)
 	pr.password = pw
 	if o := pr.OAuth2; o != nil {
-		validateOAuth2(o, use, p)
+		validateOAuth2(o, pr.Name, use, p)
 		if pr.Username == "" {
 			p.err(m, "username", "required with [profile.oauth2]: the account's address")
 		}
@@ -171,7 +173,7 @@ func validateProfileAuth(pr *Profile, use secretUse, p *problems) {
 	}
 }
 
-func validateOAuth2(o *OAuth2, use secretUse, p *problems) {
+func validateOAuth2(o *OAuth2, profileName string, use secretUse, p *problems) {
 	m := &o.tableMeta
 	if o.TokenURL == "" {
 		p.err(m, "token_url", "required: the provider's OAuth2 token endpoint")
@@ -181,13 +183,26 @@ func validateOAuth2(o *OAuth2, use secretUse, p *problems) {
 	if o.ClientID == "" {
 		p.err(m, "client_id", "required")
 	}
+	for _, k := range []struct{ key, url string }{{"auth_url", o.AuthURL}, {"device_auth_url", o.DeviceAuthURL}} {
+		if u, err := url.Parse(k.url); k.url != "" && (err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopbackHost(u.Hostname())))) {
+			p.err(m, k.key, "%q is not an https:// URL", k.url)
+		}
+	}
+	if o.Tenant != "" && o.Provider != "microsoft365" {
+		p.err(m, "tenant", "only goes with provider = \"microsoft365\": other providers' URLs are set with token_url and auth_url")
+	}
 	cs, hasCS := secret{"client_secret", "client_secret_file", "client_secret_env", o.ClientSecret, o.ClientSecretFile, o.ClientSecretEnv}.resolve(m, use, p)
 	o.clientSecret = cs
 	switch o.Grant {
 	case "refresh_token":
 		if o.RefreshTokenFile == "" {
 			p.err(m, "refresh_token_file", "required with grant = \"refresh_token\": the file holding the refresh token (relayd keeps it up to date)")
-		} else if use != secretSkip {
+		} else if _, err := os.Stat(o.RefreshTokenFile); errors.Is(err, fs.ErrNotExist) && use != secretSkip && use != secretLogin {
+			// Not signed in yet: the daemon runs, this profile's mail
+			// waits, and the login's file is read at the next attempt.
+			p.warn(m, "refresh_token_file", "%s does not exist yet: run relayd oauth login %s; mail for this profile waits until then",
+				o.RefreshTokenFile, profileName)
+		} else if use != secretSkip && use != secretLogin {
 			readSecretFile(m, "refresh_token_file", o.RefreshTokenFile, p)
 		}
 	case "client_credentials":

@@ -71,6 +71,8 @@ func TestValidation(t *testing.T) {
 		{"zero timeout", minimal + profile + "timeout = \"0s\"\n", "profile.timeout", "timeout", "positive"},
 		{"zero max_per_connection", minimal + profile + "max_per_connection = 0\n", "profile.max_per_connection", "max_per_connection", "at least 1"},
 		{"bad rate", minimal + profile + "rate = \"30 per minute\"\n", "profile.rate", "rate", "invalid rate"},
+		{"bad rate in list", minimal + profile + "rate = [\"30/m\", \"5 a day\"]\n", "profile.rate", "rate", "invalid rate \"5 a day\""},
+		{"rate list of numbers", minimal + profile + "rate = [30]\n", "profile.rate", "rate", "invalid rate"},
 		{"bad mode", minimal + profile + "mode = \"sync\"\n", "profile.mode", "mode", "queue, immediate"},
 		{"bad from_address", minimal + profile + "from_address = \"not an address\"\n", "profile.from_address", "from_address", "not a plain address"},
 		{"rewrite without from", minimal + profile + "rewrite_header_from = true\n", "profile.rewrite_header_from", "rewrite_header_from", "needs from_address"},

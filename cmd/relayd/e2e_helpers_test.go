@@ -239,6 +239,9 @@ type e2eUpstream struct {
 	msgs []upMsg
 	srv  *smtp.Server
 	done chan struct{}
+	// bearer, when set before start, makes the server offer OAUTHBEARER
+	// too and accept the tokens for which it returns true.
+	bearer func(user, token string) bool
 }
 
 // newUpstream reserves a port; call start to listen on it.
@@ -331,9 +334,23 @@ type upSession struct {
 
 var errAuthFirst = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 
-func (s *upSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (s *upSession) AuthMechanisms() []string {
+	if s.u.bearer != nil {
+		return []string{sasl.Plain, sasl.OAuthBearer}
+	}
+	return []string{sasl.Plain}
+}
 
 func (s *upSession) Auth(mech string) (sasl.Server, error) {
+	if mech == sasl.OAuthBearer && s.u.bearer != nil {
+		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if !s.u.bearer(o.Username, o.Token) {
+				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
+			}
+			s.user = o.Username
+			return nil
+		}), nil
+	}
 	if mech != sasl.Plain {
 		return nil, smtp.ErrAuthUnknownMechanism
 	}
