@@ -162,6 +162,8 @@ type Profile struct {
 	MaxPerConnection  int             `toml:"max_per_connection"`
 	MaxConnections    int             `toml:"max_connections"`
 	Rate              Rates           `toml:"rate"`
+	QuotaReplies      []string        `toml:"quota_replies"` // reply patterns added to the built-in quota replies (SPEC §15)
+	QuotaPause        Duration        `toml:"quota_pause"`   // how long a quota reply pauses the profile
 	FromAddress       string          `toml:"from_address"`
 	RewriteHeaderFrom bool            `toml:"rewrite_header_from"`
 	DefaultSenderName string          `toml:"default_sender_name"`
