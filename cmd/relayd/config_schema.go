@@ -23,6 +23,7 @@ type File struct {
 	Routes     []Route    `toml:"route"`
 	DKIM       []DKIM     `toml:"dkim"`
 	Notify     Notify     `toml:"notify"`
+	Cluster    Cluster    `toml:"cluster"`
 
 	// Path is the file it was loaded from; "" for the embedded default.
 	Path string `toml:"-"`
@@ -242,4 +243,14 @@ type Notify struct {
 	Profile string `toml:"profile"` // the profile alerts are sent through; "" = another enabled one than the failing
 
 	tableMeta
+}
+
+// Cluster is [cluster] (SPEC §15): the Redis that several relayd share
+// their rate windows and pauses through. Without redis, relayd counts alone.
+type Cluster struct {
+	Redis             string `toml:"redis"`               // redis://[user@]host:port/db or rediss://...
+	RedisPasswordFile string `toml:"redis_password_file"` // the Redis password, not in the URL
+
+	tableMeta
+	password string // resolved from the file or the URL; never shown
 }
