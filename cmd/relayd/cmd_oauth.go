@@ -162,11 +162,9 @@ func (c *cli) oauthStatus(o *oauthOptions, only []string) int {
 		return 2
 	}
 	want := func(name string) bool { return len(only) == 0 || only[0] == name }
-	if len(only) == 1 {
-		if _, err := oauthProfile(f, only[0]); err != nil && !strings.Contains(err.Error(), "client_credentials") {
-			fmt.Fprintf(c.stderr, "relayd oauth status: %v\n", err)
-			return 2
-		}
+	if len(only) == 1 && !slices.ContainsFunc(f.Profiles, func(p Profile) bool { return p.Name == only[0] && p.OAuth2 != nil }) {
+		fmt.Fprintf(c.stderr, "relayd oauth status: no profile named %q has [profile.oauth2]\n", only[0])
+		return 2
 	}
 	var items []relay.OAuthProfile
 	var body []byte

@@ -360,3 +360,27 @@ func TestOAuthLoginBrowserWrongState(t *testing.T) {
 	}
 	noSecrets(t, out, errs)
 }
+
+// TestOAuthUsage: bad usage and unknown profiles exit 2 with a sentence.
+func TestOAuthUsage(t *testing.T) {
+	a := newAuthServer(t)
+	cfg, _ := loginConfig(t, a)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"oauth"}, "missing subcommand"},
+		{[]string{"oauth", "login"}, "exactly one profile"},
+		{[]string{"oauth", "status", "-flow", "device"}, "-flow only goes with login"},
+		{[]string{"oauth", "renew"}, `unknown subcommand "renew"`},
+		{[]string{"oauth", "login", "o365", "-flow", "qr"}, `-flow "qr"`},
+		{[]string{"oauth", "login", "p"}, "profile p has no [profile.oauth2]"},
+		{[]string{"oauth", "login", "ghost"}, `no profile is named "ghost"; the profiles with [profile.oauth2] are: o365`},
+		{[]string{"oauth", "status", "p"}, `no profile named "p" has [profile.oauth2]`},
+	} {
+		code, _, errOut := runCLI(t, nil, "", append(tc.args, "-config", cfg)...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}
