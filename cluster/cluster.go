@@ -88,6 +88,7 @@ type Cluster struct {
 	state    int // stateUnknown, stateUp, stateDown
 	h        Handlers
 	blocked  map[string]time.Time // profile → the window's next opening, as Redis said
+	pending  map[string]pendingShare
 	seq      uint64
 	runCtx   context.Context
 	stopOnce sync.Once
@@ -145,6 +146,7 @@ func New(opts Options) (*Cluster, error) {
 	ro.MaxRetries = 0 // the scheduler must not wait for retries; the next pass asks again
 	ro.PoolSize = 8
 	ro.DisableIdentity = true
+	quietOnce.Do(func() { redis.SetLogger(quiet{}) })
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -179,8 +181,15 @@ func (c *Cluster) Start(ctx context.Context, h Handlers) {
 	c.h = h
 	c.runCtx = ctx
 	c.mu.Unlock()
+	// Subscribed (confirmed) before the pauses in force are read, so that
+	// none set in between is missed. When Redis is down, the subscription
+	// is made by go-redis when it is back.
+	sub := c.rdb.Subscribe(ctx, pauseChannel)
+	sctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+	_, _ = sub.Receive(sctx)
+	cancel()
 	c.check(ctx)
-	go c.run(ctx)
+	go c.run(ctx, sub)
 }
 
 // Close stops the Cluster's goroutines and closes its connections.
@@ -190,9 +199,12 @@ func (c *Cluster) Close() error {
 	return err
 }
 
-func (c *Cluster) run(ctx context.Context) {
+// run follows Redis's health and the pauses of the others. Every health
+// check that finds Redis up also reads the pauses in force, so a message
+// missed while the subscription was being made again (after an outage) is
+// made up for within HealthEvery.
+func (c *Cluster) run(ctx context.Context, sub *redis.PubSub) {
 	defer close(c.done)
-	sub := c.rdb.Subscribe(ctx, pauseChannel)
 	defer sub.Close()
 	msgs := sub.Channel(redis.WithChannelHealthCheckInterval(c.opts.HealthEvery))
 	tick := time.NewTicker(c.opts.HealthEvery)
@@ -202,7 +214,9 @@ func (c *Cluster) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			c.check(ctx)
+			if c.check(ctx) {
+				c.catchUp(ctx)
+			}
 		case m, ok := <-msgs:
 			if !ok {
 				return
@@ -212,17 +226,18 @@ func (c *Cluster) run(ctx context.Context) {
 	}
 }
 
-// check pings Redis and follows its state.
-func (c *Cluster) check(ctx context.Context) {
+// check pings Redis and follows its state; it reports whether Redis was
+// up and already known to be (ok caught up on a change).
+func (c *Cluster) check(ctx context.Context) bool {
 	cctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	if err := c.rdb.Ping(cctx).Err(); err != nil {
 		if ctx.Err() == nil {
 			c.fail(err)
 		}
-		return
+		return false
 	}
-	c.ok()
+	return !c.ok()
 }
 
 // fail records a failed command: the first of an outage logs and calls
@@ -248,8 +263,8 @@ func (c *Cluster) fail(err error) {
 
 // ok records a command that worked: the first after an outage (or the
 // start) logs, catches up with the pauses set meanwhile, and calls
-// Handlers.Up after an outage.
-func (c *Cluster) ok() {
+// Handlers.Up after an outage. It reports whether the state changed.
+func (c *Cluster) ok() bool {
 	c.mu.Lock()
 	was := c.state
 	c.state = stateUp
@@ -258,7 +273,7 @@ func (c *Cluster) ok() {
 	c.mu.Unlock()
 	c.up.Set(1)
 	if was == stateUp {
-		return
+		return false
 	}
 	if was == stateDown {
 		c.log.Info("the cluster's Redis is back: rate windows and pauses are shared again", "host", c.addr)
@@ -268,9 +283,11 @@ func (c *Cluster) ok() {
 	} else {
 		c.log.Info("cluster: sharing rate windows and pauses through Redis", "host", c.addr)
 	}
+	c.flushPending()
 	if ctx != nil {
 		c.catchUp(ctx)
 	}
+	return true
 }
 
 // plain is err as a sentence naming Redis's address; go-redis errors name
@@ -298,3 +315,11 @@ func urlPassword(s string) string {
 	p, _ := u.User.Password()
 	return p
 }
+
+// quiet drops go-redis's internal log lines (it has one logger per
+// process): they would bypass slog, and relayd logs each outage itself.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+var quietOnce sync.Once

@@ -253,3 +253,22 @@ func TestNoPasswordInLogsOrErrors(t *testing.T) {
 		t.Errorf("bad's log does not say Redis is unreachable:\n%s", bad.log)
 	}
 }
+
+// TestPauseDuringOutageSharedWhenBack: a pause set while Redis is down
+// holds on its host and reaches the others once Redis is back.
+func TestPauseDuringOutageSharedWhenBack(t *testing.T) {
+	rs := redistest.Start(t, "")
+	a, b := newNode(t, rs.URL(), "", "host-a"), newNode(t, rs.URL(), "", "host-b")
+	rs.Stop()
+	waitFor(t, "a sees the outage", func() bool { return a.gauge() == 0 })
+	a.c.SharePause("o365", time.Time{}, "admin", t0)
+	rs.Start()
+	select {
+	case p := <-b.pauses:
+		if p.Profile != "o365" || !p.Until.IsZero() || p.Host != "host-a" {
+			t.Errorf("b got %+v", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the pause set during the outage did not reach b")
+	}
+}

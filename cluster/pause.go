@@ -29,34 +29,82 @@ func (c *Cluster) SharePause(profile string, until time.Time, by string, now tim
 			return
 		}
 	}
-	c.publish(p, func(ctx context.Context, data []byte) error {
-		return c.rdb.Set(ctx, pauseKey(profile), data, ttl).Err()
-	})
+	c.share(pendingShare{p: p, ttl: ttl, at: time.Now()})
 }
 
 // ShareResume announces that profile was resumed.
 func (c *Cluster) ShareResume(profile, by string) {
-	p := Pause{Profile: profile, By: by, Host: c.opts.Host, Resumed: true}
-	c.publish(p, func(ctx context.Context, _ []byte) error {
-		return c.rdb.Del(ctx, pauseKey(profile)).Err()
-	})
+	c.share(pendingShare{p: Pause{Profile: profile, By: by, Host: c.opts.Host, Resumed: true}, at: time.Now()})
 }
 
-func (c *Cluster) publish(p Pause, store func(context.Context, []byte) error) {
-	data, _ := json.Marshal(wirePause{Pause: p, Origin: c.id})
-	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
-	defer cancel()
-	err := store(ctx, data)
-	if err == nil {
-		err = c.rdb.Publish(ctx, pauseChannel, data).Err()
-	}
-	if err != nil {
+// pendingShare is a pause or resume to tell the others; one that Redis
+// did not take is kept (the latest per profile) and sent when Redis is
+// back, before the pauses in force are read, so that a resume made during
+// the outage is not undone by the pause it ended.
+type pendingShare struct {
+	p   Pause
+	ttl time.Duration // the pause's remaining time at `at`; 0 until resumed
+	at  time.Time     // real time, to shorten ttl by the wait
+}
+
+func (c *Cluster) share(ps pendingShare) {
+	if err := c.send(ps); err != nil {
+		c.mu.Lock()
+		if c.pending == nil {
+			c.pending = map[string]pendingShare{}
+		}
+		c.pending[ps.p.Profile] = ps
+		c.mu.Unlock()
 		c.fail(err)
-		c.log.Warn("pause not shared with the other relayd: the cluster's Redis is unreachable; it holds on this host",
-			"profile", p.Profile, "host", c.addr)
+		c.log.Warn("pause not shared with the other relayd yet: the cluster's Redis is unreachable; "+
+			"it holds on this host and is shared when Redis is back", "profile", ps.p.Profile, "host", c.addr)
 		return
 	}
 	c.ok()
+}
+
+// send stores and publishes one pause or resume.
+func (c *Cluster) send(ps pendingShare) error {
+	data, _ := json.Marshal(wirePause{Pause: ps.p, Origin: c.id})
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.Timeout)
+	defer cancel()
+	var err error
+	switch {
+	case ps.p.Resumed:
+		err = c.rdb.Del(ctx, pauseKey(ps.p.Profile)).Err()
+	case ps.ttl > 0:
+		ttl := ps.ttl - time.Since(ps.at)
+		if ttl <= 0 {
+			return nil // over meanwhile
+		}
+		err = c.rdb.Set(ctx, pauseKey(ps.p.Profile), data, ttl).Err()
+	default:
+		err = c.rdb.Set(ctx, pauseKey(ps.p.Profile), data, 0).Err()
+	}
+	if err == nil {
+		err = c.rdb.Publish(ctx, pauseChannel, data).Err()
+	}
+	return err
+}
+
+// flushPending sends the shares Redis did not take during an outage.
+func (c *Cluster) flushPending() {
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for name, ps := range pending {
+		if err := c.send(ps); err != nil {
+			c.mu.Lock()
+			if c.pending == nil {
+				c.pending = map[string]pendingShare{}
+			}
+			if _, newer := c.pending[name]; !newer {
+				c.pending[name] = ps
+			}
+			c.mu.Unlock()
+		}
+	}
 }
 
 // received applies a pause message of another relayd.
