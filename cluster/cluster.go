@@ -87,7 +87,7 @@ type Cluster struct {
 	mu       sync.Mutex
 	state    int // stateUnknown, stateUp, stateDown
 	h        Handlers
-	blocked  map[string]time.Time // profile → the window's next opening, as Redis said
+	blocked  map[string]time.Time // profile and windows (localKey) → when they open, as Redis said
 	pending  map[string]pendingShare
 	seq      uint64
 	runCtx   context.Context

@@ -62,6 +62,16 @@ func (c *Cluster) Allow(profile string, windows []Window, now time.Time) (bool, 
 	if !c.Up() && c.stateKnown() {
 		return c.local.allow(profile, windows, now)
 	}
+	bk := localKey(profile, windows)
+	c.mu.Lock()
+	if t, ok := c.blocked[bk]; ok && t.After(now) {
+		// Redis said when the windows open: the other hosts can only add
+		// deliveries, never open them sooner. Spares a round trip per
+		// queued message of a limited profile.
+		c.mu.Unlock()
+		return false, t
+	}
+	c.mu.Unlock()
 	keys := make([]string, len(windows))
 	args := []any{now.UnixMilli(), c.member(now)}
 	for i, w := range windows {
@@ -82,11 +92,11 @@ func (c *Cluster) Allow(profile string, windows []Window, now time.Time) (bool, 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if res[0] == 1 {
-		delete(c.blocked, profile)
+		delete(c.blocked, bk)
 		return true, time.Time{}
 	}
 	next := time.UnixMilli(res[1])
-	c.blocked[profile] = next
+	c.blocked[bk] = next
 	return false, next
 }
 
@@ -104,7 +114,7 @@ func (c *Cluster) WaitUntil(profile string, windows []Window, now time.Time) tim
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if t, ok := c.blocked[profile]; ok && t.After(now) {
+	if t, ok := c.blocked[localKey(profile, active(windows))]; ok && t.After(now) {
 		return t
 	}
 	return time.Time{}
