@@ -88,14 +88,15 @@ type Profile struct {
 	Immediate   bool          // mode = "immediate"
 	SendDelay   time.Duration // hold each message this long before the first attempt
 	Rate        Rates         // windows that must all allow a delivery; empty = unlimited
+	Fallback    []string
+	Rewrite     policy.Rewrite
+	Transcript  string // debug_transcript file, "" = off
+
 	// QuotaReplies are reply patterns added to policy's built-in quota
-	// replies; QuotaPause is how long a quota reply pauses the profile
-	// (0 = one hour).
+	// replies (SPEC §15); QuotaPause is how long a quota reply pauses the
+	// profile (0 = one hour).
 	QuotaReplies []string
 	QuotaPause   time.Duration
-	Fallback     []string
-	Rewrite      policy.Rewrite
-	Transcript   string // debug_transcript file, "" = off
 }
 
 // Rates are a profile's `rate` windows (SPEC §15): every one must allow.

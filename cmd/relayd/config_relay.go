@@ -158,16 +158,17 @@ func (p *Profile) relay() *relay.Profile {
 			OAuth2:         p.OAuth2.upstream(),
 			Transcript:     p.DebugTranscript,
 		},
-		Description:  p.Description,
-		Enabled:      p.Enabled,
-		Immediate:    p.Mode == "immediate",
-		SendDelay:    p.SendDelay.D(),
-		Rate:         relayRates(p.Rate),
+		Description: p.Description,
+		Enabled:     p.Enabled,
+		Immediate:   p.Mode == "immediate",
+		SendDelay:   p.SendDelay.D(),
+		Rate:        relayRates(p.Rate),
+		Fallback:    append([]string(nil), p.Fallback...),
+		Rewrite:     rewriteOf(p),
+		Transcript:  p.DebugTranscript,
+
 		QuotaReplies: append([]string(nil), p.QuotaReplies...),
 		QuotaPause:   p.QuotaPause.D(),
-		Fallback:     append([]string(nil), p.Fallback...),
-		Rewrite:      rewriteOf(p),
-		Transcript:   p.DebugTranscript,
 	}
 }
 

@@ -252,5 +252,5 @@ type Cluster struct {
 	RedisPasswordFile string `toml:"redis_password_file"` // the Redis password, not in the URL
 
 	tableMeta
-	password string // resolved from the file or the URL; never shown
+	password string // read from redis_password_file; never shown
 }
