@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -227,4 +228,18 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestAlertAdmin: an alert that is no profile's fault (the cluster's Redis
+// is unreachable) goes to [notify] admin through the alerts' profile.
+func TestAlertAdmin(t *testing.T) {
+	cfg, sa, sb := twoUpstreams(t)
+	cfg.Notify.Admin, cfg.Notify.Profile = "admin@example.net", "b"
+	r := startRelay(t, cfg)
+	r.srv.AlertAdmin("the cluster's Redis is unreachable", "relayd cannot reach the Redis of [cluster].\r\n")
+	m := sb.wait()
+	if strings.Join(m.To, ",") != "admin@example.net" || !strings.Contains(string(m.Data), "Subject: [relayd] the cluster's Redis is unreachable") {
+		t.Errorf("alert to %v:\n%s", m.To, m.Data)
+	}
+	sa.none(r)
 }

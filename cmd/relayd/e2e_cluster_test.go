@@ -107,6 +107,14 @@ func TestE2ECluster(t *testing.T) {
 	waitGauge(1)
 
 	for _, p := range hosts {
+		_, profiles, _ := profile(p, "list", "-json")
+		_, queue, _ := runRelayd(t, p.dir, p.env, "queue", "-config", p.cfgPath, "list", "-all", "-json")
+		for what, text := range map[string]string{"profile list -json": profiles, "queue list -json": queue,
+			"/metrics": p.metrics(t)} {
+			if strings.Contains(text, redisPW) {
+				t.Errorf("%s (an API answer) holds the Redis password", what)
+			}
+		}
 		out := p.out.String()
 		if strings.Contains(out, redisPW) {
 			t.Errorf("relayd's log holds the Redis password:\n%s", out)
