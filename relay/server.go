@@ -45,6 +45,9 @@ type Options struct {
 	// RateLimiter counts the profiles' `rate` windows; nil = in memory,
 	// this process only (a shared one can count across hosts).
 	RateLimiter RateLimiter
+	// PauseSharer shares the run-time pauses with the other relayd of a
+	// cluster (cluster.go); nil = this relayd only.
+	PauseSharer PauseSharer
 }
 
 // Server is a running relay. Its methods are safe for concurrent use.

@@ -167,6 +167,9 @@ func (p *Profile) relay() *relay.Profile {
 		Fallback:    append([]string(nil), p.Fallback...),
 		Rewrite:     rewriteOf(p),
 		Transcript:  p.DebugTranscript,
+
+		QuotaReplies: append([]string(nil), p.QuotaReplies...),
+		QuotaPause:   p.QuotaPause.D(),
 	}
 }
 
