@@ -98,6 +98,13 @@ type Profile struct {
 	Fallback    []string
 	Rewrite     policy.Rewrite
 	Transcript  string // debug_transcript file, "" = off
+
+	// QuotaReplies are reply patterns added to policy's built-in quota
+	// replies (SPEC §15); QuotaPause is how long a quota reply pauses the
+	// profile (0 = one hour).
+	QuotaReplies []string
+	QuotaPause   time.Duration
+
 	// MaxAttachmentSize is the largest attachment (decoded octets) this
 	// profile sends; 0 = no limit. AttachmentsAsURL is never | oversize |
 	// always ("" = never). SPEC §14.

@@ -133,6 +133,7 @@ func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body [
 			s.log.Warn("delivery failed, trying fallback", "msg_id", m.ID, "profile", used, "fallback", name, "err", res.Err)
 		}
 		res, used = s.pool.Send(ctx, &q.Upstream, env), name
+		s.quota(rt, q, res) // a quota reply is temporary: it may go on to a fallback
 		if res.Err == nil || !res.Err.Temporary || res.Err.Ambiguous || ctx.Err() != nil {
 			break
 		}

@@ -17,6 +17,8 @@ type metrics struct {
 	duration   *prometheus.HistogramVec
 	sessions   *prometheus.GaugeVec
 	panics     *prometheus.CounterVec
+	// quotaPauses counts the pauses quota replies caused (quota.go).
+	quotaPauses *prometheus.CounterVec
 }
 
 // rejectReasons are the bounded values of relayd_messages_rejected_total's
@@ -39,9 +41,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Open SMTP connections."}, []string{"listener"}),
 		panics: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relayd_panics_total",
 			Help: "Recovered panics; the work in hand stays queued."}, []string{"component"}),
+		quotaPauses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relayd_quota_pauses_total",
+			Help: "Pauses of a profile after its upstream said the sending quota is exhausted."}, []string{"profile"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.accepted, m.rejected, m.deliveries, m.duration, m.sessions, m.panics)
+		reg.MustRegister(m.quotaPauses)
 	}
 	return m
 }
@@ -59,6 +64,7 @@ func (m *metrics) precreate(cfg *Config) {
 		for _, r := range []string{"sent", "deferred", "bounced"} {
 			m.deliveries.WithLabelValues(name, r)
 		}
+		m.quotaPauses.WithLabelValues(name)
 	}
 	for _, c := range []string{"scheduler", "delivery", "session"} {
 		m.panics.WithLabelValues(c)

@@ -125,10 +125,22 @@ func (s *Server) PauseProfile(name string, d time.Duration, by string) error {
 		return fmt.Errorf("a pause of profile %s cannot last a negative time (%s)", name, d)
 	}
 	now := s.now()
-	p := spool.Pause{Profile: name, Since: now, By: by}
+	var until time.Time
 	if d > 0 {
-		p.Until = now.Add(d)
+		until = now.Add(d)
 	}
+	if err := s.setPause(name, now, until, by); err != nil {
+		return err
+	}
+	s.sharePause(name, until, by, now)
+	return nil
+}
+
+// setPause stores and applies a pause of profile name from since until
+// until (zero: until resumed).
+func (s *Server) setPause(name string, since, until time.Time, by string) error {
+	now := since
+	p := spool.Pause{Profile: name, Since: since, By: by, Until: until}
 	_, was := s.paused(name, now)
 	if err := s.spool.SetPause(p); err != nil {
 		return err
@@ -140,7 +152,7 @@ func (s *Server) PauseProfile(name string, d time.Duration, by string) error {
 			s.log.Error("could not reschedule the paused profile's recipients", "profile", name, "err", err)
 		}
 	}
-	if d > 0 {
+	if !until.IsZero() {
 		s.log.Info("profile paused", "profile", name, "user", by, "until", p.Until.UTC().Format(time.RFC3339))
 	} else {
 		s.log.Info("profile paused", "profile", name, "user", by, "until", "resumed")
@@ -158,6 +170,16 @@ func (s *Server) ResumeProfile(name, by string) error {
 	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
+	if err := s.clearPause(name, by); err != nil {
+		return err
+	}
+	s.shareResume(name, by)
+	return nil
+}
+
+// clearPause ends the pause of profile name here and unparks its
+// recipients.
+func (s *Server) clearPause(name, by string) error {
 	if err := s.spool.ClearPause(name); err != nil {
 		return err
 	}

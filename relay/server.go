@@ -46,6 +46,9 @@ type Options struct {
 	// RateLimiter counts the profiles' `rate` windows; nil = in memory,
 	// this process only (a shared one can count across hosts).
 	RateLimiter RateLimiter
+	// PauseSharer shares the run-time pauses with the other relayd of a
+	// cluster (cluster.go); nil = this relayd only.
+	PauseSharer PauseSharer
 	// Attachments stores the attachments profiles replace by links
 	// (SPEC §14); nil = no profile may link (limits still refuse).
 	Attachments *attachments.Store

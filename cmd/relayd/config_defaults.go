@@ -134,6 +134,7 @@ func profileDefaults(p *Profile, hostname string) {
 	}
 	setDur(m, "timeout", &p.Timeout, 30*time.Second)
 	setDur(m, "data_timeout", &p.DataTimeout, 10*time.Minute)
+	setDur(m, "quota_pause", &p.QuotaPause, time.Hour)
 	if p.Mode == "" {
 		p.Mode = "queue"
 	}

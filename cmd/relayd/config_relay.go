@@ -168,6 +168,8 @@ func (p *Profile) relay() *relay.Profile {
 		Rewrite:     rewriteOf(p),
 		Transcript:  p.DebugTranscript,
 
+		QuotaReplies:      append([]string(nil), p.QuotaReplies...),
+		QuotaPause:        p.QuotaPause.D(),
 		MaxAttachmentSize: int64(p.MaxAttachmentSize),
 		AttachmentsAsURL:  string(p.AttachmentsAsURL),
 	}

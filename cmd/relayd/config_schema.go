@@ -24,6 +24,7 @@ type File struct {
 	DKIM       []DKIM     `toml:"dkim"`
 	Notify     Notify     `toml:"notify"`
 	Sendmail   Sendmail   `toml:"sendmail"` // config_sendmail.go
+	Cluster    Cluster    `toml:"cluster"`
 	// Attachments is [attachments] (SPEC §14, config_attachments.go).
 	Attachments Attachments `toml:"attachments"`
 
@@ -179,6 +180,8 @@ type Profile struct {
 	MaxPerConnection  int             `toml:"max_per_connection"`
 	MaxConnections    int             `toml:"max_connections"`
 	Rate              Rates           `toml:"rate"`
+	QuotaReplies      []string        `toml:"quota_replies"` // reply patterns added to the built-in quota replies (SPEC §15)
+	QuotaPause        Duration        `toml:"quota_pause"`   // how long a quota reply pauses the profile
 	FromAddress       string          `toml:"from_address"`
 	RewriteHeaderFrom bool            `toml:"rewrite_header_from"`
 	DefaultSenderName string          `toml:"default_sender_name"`
@@ -260,4 +263,14 @@ type Notify struct {
 	Profile string `toml:"profile"` // the profile alerts are sent through; "" = another enabled one than the failing
 
 	tableMeta
+}
+
+// Cluster is [cluster] (SPEC §15): the Redis that several relayd share
+// their rate windows and pauses through. Without redis, relayd counts alone.
+type Cluster struct {
+	Redis             string `toml:"redis"`               // redis://[user@]host:port/db or rediss://...
+	RedisPasswordFile string `toml:"redis_password_file"` // the Redis password, not in the URL
+
+	tableMeta
+	password string // read from redis_password_file; never shown
 }

@@ -32,6 +32,7 @@ func validate(f *File, p *problems) {
 	validateDKIM(f, p)
 	validateNotify(&f.Notify, p)
 	validateNotifyProfile(&f.Notify, profiles, p)
+	validateCluster(f, p)
 	validateAttachments(f, p)
 }
 

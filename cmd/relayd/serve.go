@@ -107,7 +107,16 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 		return err
 	}
 	defer stopAtt()
-	srv, err := relay.New(relay.Options{Config: rc, Spool: store, Logger: log, Registerer: reg, Attachments: att})
+	ropts := relay.Options{Config: rc, Spool: store, Logger: log, Registerer: reg, Attachments: att}
+	cl, err := newCluster(f, reg, log)
+	if err != nil {
+		return err
+	}
+	if cl != nil {
+		defer cl.Close()
+		ropts.RateLimiter, ropts.PauseSharer = clusterRates{cl}, cl
+	}
+	srv, err := relay.New(ropts)
 	if err != nil {
 		return err
 	}
@@ -126,6 +135,9 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	go store.RunGC(ctx, gcEvery)
+	if cl != nil {
+		cl.Start(ctx, clusterHandlers(srv, cl, log))
+	}
 	startAtt(ctx)
 	go handleSignals(ctx, stop, path, srv, reloads, log)
 	ready.Store(true)

@@ -1,0 +1,80 @@
+package relay
+
+import (
+	"fmt"
+	"time"
+)
+
+// Several relayd, one per host, each with its own spool (SPEC §15), share
+// what must be counted together through Options.RateLimiter (the rate
+// windows) and Options.PauseSharer (the run-time pauses). relay knows only
+// these interfaces; cmd/relayd wires the Redis-backed ones of package
+// cluster.
+
+// PauseSharer tells the other relayd of a cluster about the pauses set and
+// ended here (by the API, the CLI or a quota reply). It must not block for
+// long: it is called by API handlers and deliveries. A pause that cannot be
+// shared (Redis down) still holds here: the spool keeps its own copy.
+type PauseSharer interface {
+	// SharePause announces that profile is paused until until (zero: until
+	// resumed) by by, as of now (this relayd's clock).
+	SharePause(profile string, until time.Time, by string, now time.Time)
+	// ShareResume announces that profile was resumed by by.
+	ShareResume(profile, by string)
+}
+
+func (s *Server) sharePause(name string, until time.Time, by string, now time.Time) {
+	if sh := s.opts.PauseSharer; sh != nil {
+		sh.SharePause(name, until, by, now)
+	}
+}
+
+func (s *Server) shareResume(name, by string) {
+	if sh := s.opts.PauseSharer; sh != nil {
+		sh.ShareResume(name, by)
+	}
+}
+
+// ApplySharedPause applies a pause that another relayd of the cluster set:
+// like PauseProfile, but until is absolute and the pause is not shared
+// again. A pause already in place with the same end, or one that has
+// ended by this relayd's clock, changes nothing. It returns an error
+// wrapping ErrNoProfile when the running configuration has no such
+// profile (that relayd has a profile this one has not).
+func (s *Server) ApplySharedPause(name string, until time.Time, by string) error {
+	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
+	}
+	now := s.now()
+	if !until.IsZero() && !until.After(now) {
+		return nil
+	}
+	if cur, ok := s.pauses.get(name); ok && cur.Active(now) && cur.Until.Equal(until) {
+		return nil
+	}
+	return s.setPause(name, now, until, by)
+}
+
+// ApplySharedResume ends a pause that another relayd of the cluster ended;
+// it is not shared again. Resuming a profile that is not paused here
+// changes nothing.
+func (s *Server) ApplySharedResume(name, by string) error {
+	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
+	}
+	if _, ok := s.pauses.get(name); !ok {
+		return nil
+	}
+	return s.clearPause(name, by)
+}
+
+// AlertAdmin queues an alert mail to [notify] admin about something that
+// is no profile's fault (the cluster's Redis is unreachable), through the
+// profile alerts go through. Without [notify] admin it does nothing.
+func (s *Server) AlertAdmin(subject, text string) {
+	rt := s.rt.Load()
+	if rt.cfg.Notify.Admin == "" {
+		return
+	}
+	s.adminMail(rt, "", s.now(), "[relayd] "+subject, text)
+}
