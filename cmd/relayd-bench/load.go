@@ -22,6 +22,9 @@ type loadSpec struct {
 	N, C     int
 	SizeKB   int
 	Deadline time.Duration // the whole load stops after this
+	// Attach sends attachMessage (multipart/mixed, a text body and an
+	// SizeKB KiB PDF attachment) instead of body.
+	Attach bool `json:",omitempty"`
 }
 
 // loadResult is what a load measured. Latencies are in milliseconds.
@@ -69,6 +72,11 @@ func runLoad(ctx context.Context, s loadSpec) loadResult {
 		defer cancel()
 	}
 	pad := padding(s.SizeKB)
+	msg := func(i int) []byte { return body(i, s.SizeKB, pad) }
+	if s.Attach {
+		pdf := pdfLike(s.SizeKB)
+		msg = func(i int) []byte { return attachMessage(i, pdf) }
+	}
 	var next atomic.Int64
 	var mu sync.Mutex
 	var res loadResult
@@ -83,7 +91,7 @@ func runLoad(ctx context.Context, s loadSpec) loadResult {
 				if i > s.N {
 					return
 				}
-				t, d, err := sendOne(ctx, s.Addr, i, body(i, s.SizeKB, pad))
+				t, d, err := sendOne(ctx, s.Addr, i, msg(i))
 				mu.Lock()
 				if err != nil {
 					res.Failed++

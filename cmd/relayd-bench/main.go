@@ -23,6 +23,13 @@
 // The figures are measured as the project's earlier shell harness
 // (peer-bench.sh) measured them, so ratios compare with older results.
 //
+// -sendmail N runs N invocations of `relayd sendmail` (one process each, 5
+// KiB) against a running relayd's [sendmail] socket and N of Postfix's
+// sendmail into the private Postfix, and reports both rates. -attach sends
+// multipart/mixed messages with a PDF attachment (-attach-shape, default
+// 2000x20x100) to relayd without attachment rules, to relayd linking every
+// attachment over 50 KB, and to Postfix.
+//
 // -scale N queues N messages with the upstream down and reports RSS, disk
 // use, the time from a restart to the 220 greeting and the drain time once
 // the upstream is up. -memory C has C clients each send one -memory-mb
@@ -35,6 +42,7 @@
 //	go run ./cmd/relayd-bench -shapes 20000x20x5,5000x1x5,2000x20x100
 //	go run ./cmd/relayd-bench -n 0 -scale 100000
 //	go run ./cmd/relayd-bench -n 0 -memory 50
+//	go run ./cmd/relayd-bench -n 0 -sendmail 1000 -attach
 //	go run ./cmd/relayd-bench -n 0 -profile /var/tmp/relayd-prof
 //
 // Every load is bounded in count and time; everything runs on loopback.
@@ -87,6 +95,9 @@ type options struct {
 	MemClients int // memory phase: concurrent clients, one message each (0: skip)
 	MemSizeMB  int // memory phase: message size in MiB
 
+	Sendmail    int   // sendmail phase: invocations per target (0: skip)
+	AttachShape shape // attachments phase: the shape (N 0: skip)
+
 	ceiling  bool
 	src      string
 	workBase string
@@ -129,6 +140,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.Postfix, "postfix", true, "compare with a private Postfix instance (needs root)")
 	fs.IntVar(&o.MemClients, "memory", 0, "memory phase: this many clients each send one -memory-mb message at once (0: skip)")
 	fs.IntVar(&o.MemSizeMB, "memory-mb", 10, "memory phase: message size in MiB")
+	fs.IntVar(&o.Sendmail, "sendmail", 0, "sendmail phase: this many invocations of relayd sendmail (one process each, 5 KiB), then as many of Postfix's sendmail (0: skip)")
+	attach := fs.Bool("attach", false, "attachments phase: relayd without attachment rules, relayd linking every attachment over "+attachLimit+" and Postfix, on -attach-shape")
+	attachShape := fs.String("attach-shape", "2000x20x100", "attachments phase: NxCxS, S the KiB of each message's PDF attachment")
 	fs.BoolVar(&o.ceiling, "ceiling", true, "also measure smtp-source into smtp-sink directly (the tools' ceiling)")
 	fs.StringVar(&o.src, "src", "", "module root to build relayd from (default: found from the working directory)")
 	fs.StringVar(&o.Relayd, "relayd", "", "use this relayd binary instead of building one")
@@ -150,6 +164,16 @@ func parseFlags(args []string) (*options, error) {
 		o.Shapes = []shape{{N: *n, C: *c, SizeKB: *size}}
 	}
 	o.ScaleSizeKB, o.ProfileC = *size, *c
+	if *attach {
+		sh, err := parseShape(*attachShape)
+		if err != nil {
+			return nil, fmt.Errorf("-attach-shape: %w", err)
+		}
+		o.AttachShape = sh
+	}
+	if o.Sendmail < 0 {
+		return nil, fmt.Errorf("-sendmail must be 0 (skip) or a number of invocations")
+	}
 	if err := checkRealDisk(*workBase); err != nil {
 		return nil, err
 	}

@@ -11,13 +11,15 @@ import (
 
 // report is everything one relayd-bench run measured.
 type report struct {
-	Machine string
-	Opts    *options
-	Harness []*harnessRun
-	Latency []latencyResult
-	Scale   *scaleResult
-	Memory  *memoryResult
-	Profile *profileResult
+	Machine  string
+	Opts     *options
+	Harness  []*harnessRun
+	Latency  []latencyResult
+	Scale    *scaleResult
+	Memory   *memoryResult
+	Profile  *profileResult
+	Sendmail *sendmailResult
+	Attach   *attachResult
 }
 
 // goal is a SPEC §11 target for relayd/Postfix of one figure: at least
@@ -144,6 +146,12 @@ func (rep *report) print(w io.Writer) {
 			lat = &rep.Latency[i]
 		}
 		rep.printShape(w, sh, hr, lat)
+	}
+	if rep.Sendmail != nil {
+		rep.Sendmail.print(w)
+	}
+	if rep.Attach != nil {
+		rep.Attach.print(w)
 	}
 	if rep.Scale != nil {
 		rep.Scale.print(w)
@@ -282,5 +290,119 @@ func (p *profileResult) print(w io.Writer) {
 			ph.Name, l.Accepted, l.Seconds, l.PerSec, ph.Delivered, ph.CPUusMsg, l.TxnP50, l.TxnP99, ph.Err)
 		fmt.Fprintf(w, "%s\nprofiles: %s\n", syncNote(ph.Sync, l.Accepted), strings.Join(ph.Files, " "))
 		fmt.Fprintf(w, "%s\n-- allocations (alloc_space) --\n%s", ph.Top, ph.AllocTop)
+	}
+}
+
+// ratioCell is a/b with two decimals, "NA" without both.
+func ratioCell(a, b float64, ok bool) (string, float64, bool) {
+	if !ok || a <= 0 || b <= 0 {
+		return "NA", 0, false
+	}
+	return fmt.Sprintf("%.2f", a/b), a / b, true
+}
+
+func (s *sendmailResult) print(w io.Writer) {
+	fmt.Fprintf(w, "\n-- sendmail: %d invocations in a loop, one process each, %d KiB (relayd sendmail -> [sendmail] socket; Postfix's sendmail -C -> postdrop) --\n",
+		s.N, s.SizeKB)
+	r, p := s.Targets["relayd"], s.Targets["postfix"]
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "figure\trelayd\tpostfix\trelayd/postfix\tgoal\t\t")
+	rate := func(t *sendmailTarget) (float64, bool) {
+		if t == nil || t.Sent == 0 {
+			return 0, false
+		}
+		return t.PerSec, true
+	}
+	e2e := func(t *sendmailTarget) (float64, bool) {
+		if t == nil || t.E2E <= 0 || t.Sent == 0 {
+			return 0, false
+		}
+		return float64(t.Sent) / t.E2E, true
+	}
+	cpu := func(t *sendmailTarget) (float64, bool) {
+		if t == nil || t.Sent == 0 {
+			return 0, false
+		}
+		return t.CPUusMsg, true
+	}
+	g := map[string]goal{"rate": {Min: 1}}
+	for _, f := range []struct {
+		name, key, format string
+		get               func(*sendmailTarget) (float64, bool)
+	}{{"invocations/s (exit 0)", "rate", "%.1f", rate}, {"e2e msg/s", "", "%.1f", e2e}, {"daemon CPU us/msg", "", "%.0f", cpu}} {
+		rv, rok := f.get(r)
+		pv, pok := f.get(p)
+		fmt.Fprintln(tw, strings.Join(row{name: f.name, key: f.key, r: rv, p: pv, rok: rok, pok: pok, scale: 1, format: f.format}.cells(g), "\t")+"\t")
+	}
+	tw.Flush()
+	for _, name := range []string{"relayd", "postfix"} {
+		if t := s.Targets[name]; t != nil {
+			fmt.Fprintf(w, "%s: ok %d, failed %d in %.2f s; delivered %d, lost %d %s\n",
+				name, t.Sent, t.Failed, t.Seconds, t.Delivered, t.Lost, strings.TrimSpace(t.Err+" "+t.FirstErr))
+		}
+	}
+}
+
+func (a *attachResult) print(w io.Writer) {
+	fmt.Fprintf(w, "\n-- attachments: shape %s, multipart/mixed with one %d KiB PDF (%d bytes per message), Go-driven load --\n",
+		a.Shape, a.Shape.SizeKB, a.MsgBytes)
+	fmt.Fprintf(w, "relayd: no attachment rules; relayd-links: attachments_as_url = \"oversize\", max_attachment_size = %q (every message rewritten)\n", attachLimit)
+	plain, links, pf := a.Targets["relayd"], a.Targets["relayd-links"], a.Targets["postfix"]
+	acc := func(t *attachTarget) (float64, bool) {
+		if t == nil || t.Load.Accepted == 0 {
+			return 0, false
+		}
+		return t.Load.PerSec, true
+	}
+	e2e := func(t *attachTarget) (float64, bool) { return t.e2ePerSec() }
+	cpu := func(t *attachTarget) (float64, bool) {
+		if t == nil || t.Load.Accepted == 0 {
+			return 0, false
+		}
+		return t.CPUusMsg, true
+	}
+	p50 := func(t *attachTarget) (float64, bool) {
+		if t == nil || t.Load.Accepted == 0 {
+			return 0, false
+		}
+		return t.Load.TxnP50, true
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "figure\trelayd\trelayd-links\tpostfix\trelayd/postfix\trelayd-links/postfix\tgoal\t\tcost links/plain\t")
+	g := goal{Min: 3}
+	for _, f := range []struct {
+		name, format string
+		goal         bool
+		get          func(*attachTarget) (float64, bool)
+	}{{"accept msg/s", "%.1f", true, acc}, {"e2e msg/s", "%.1f", false, e2e},
+		{"daemon CPU us/msg", "%.0f", false, cpu}, {"accept latency p50 ms", "%.2f", false, p50}} {
+		cell := func(v float64, ok bool) string {
+			if !ok {
+				return "NA"
+			}
+			return fmt.Sprintf(f.format, v)
+		}
+		rv, rok := f.get(plain)
+		lv, lok := f.get(links)
+		pv, pok := f.get(pf)
+		r1, _, _ := ratioCell(rv, pv, rok && pok)
+		r2, ratio2, ok2 := ratioCell(lv, pv, lok && pok)
+		cost, _, _ := ratioCell(lv, rv, lok && rok)
+		gs, verdict := "", ""
+		if f.goal {
+			gs, verdict = g.String(), g.verdict(ratio2, ok2)
+		}
+		fmt.Fprintln(tw, strings.Join([]string{f.name, cell(rv, rok), cell(lv, lok), cell(pv, pok), r1, r2, gs, verdict, cost}, "\t")+"\t")
+	}
+	tw.Flush()
+	for _, tg := range attachTargets {
+		if t := a.Targets[tg.name]; t != nil {
+			linked := ""
+			if tg.name != "postfix" {
+				linked = fmt.Sprintf(", linked %.0f (warm-up included)", t.Linked)
+			}
+			fmt.Fprintf(w, "%s: accepted %d, failed %d in %.2f s; delivered %d, lost %d%s %s\n", tg.name, t.Load.Accepted,
+				t.Load.Failed, t.Load.Seconds, t.Delivered, t.Lost, linked, strings.TrimSpace(t.Err+" "+t.Load.FirstErr))
+		}
 	}
 }

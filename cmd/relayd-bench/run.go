@@ -18,11 +18,11 @@ import (
 // run is the whole benchmark: build, the harness per shape, then the
 // Go-driven phases, then the report on stdout.
 func run(ctx context.Context, o *options) error {
-	if len(o.Shapes) == 0 && o.Scale == 0 && o.ProfileDir == "" && o.MemClients == 0 {
-		return errors.New("nothing to do: give -n/-shapes, -scale, -memory or -profile")
+	if len(o.Shapes) == 0 && o.Scale == 0 && o.ProfileDir == "" && o.MemClients == 0 && o.Sendmail == 0 && o.AttachShape.N == 0 {
+		return errors.New("nothing to do: give -n/-shapes, -sendmail, -attach, -scale, -memory or -profile")
 	}
 	root := os.Geteuid() == 0
-	if len(o.Shapes) > 0 && o.Postfix && !root {
+	if (len(o.Shapes) > 0 || o.Sendmail > 0 || o.AttachShape.N > 0) && o.Postfix && !root {
 		return errors.New("the Postfix comparison needs root (relayd-bench starts a private Postfix instance); run as root or give -postfix=false")
 	}
 	o.Netns = root
@@ -62,6 +62,18 @@ func run(ctx context.Context, o *options) error {
 			logf("latency phase: %v", err)
 		}
 		rep.Latency = lat
+	}
+	if o.Sendmail > 0 {
+		rep.Sendmail = &sendmailResult{}
+		if err := runChild(ctx, o, "sendmail", rep.Sendmail); err != nil {
+			logf("sendmail phase: %v", err)
+		}
+	}
+	if o.AttachShape.N > 0 {
+		rep.Attach = &attachResult{}
+		if err := runChild(ctx, o, "attach", rep.Attach); err != nil {
+			logf("attachments phase: %v", err)
+		}
 	}
 	if o.Scale > 0 {
 		rep.Scale = &scaleResult{}
@@ -161,8 +173,11 @@ func runChildJob(ctx context.Context, o *options, job childJob, out any) error {
 		return err
 	}
 	limit := o.RunTimeout*time.Duration(2+3*len(o.Shapes)) + 10*time.Minute
-	if kind == "harness" { // three targets, each a warm-up and Repeat runs
+	switch kind {
+	case "harness": // three targets, each a warm-up and Repeat runs
 		limit = o.RunTimeout*time.Duration(3*(o.Repeat+1)) + 10*time.Minute
+	case "sendmail", "attach": // two or three targets, each a load and the wait for delivery
+		limit = o.RunTimeout*6 + 10*time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -213,6 +228,10 @@ func childMain(jobFile string) int {
 		res, err = latencyPhase(ctx, o)
 	case "memory":
 		res, err = memoryPhase(ctx, o)
+	case "sendmail":
+		res, err = sendmailPhase(ctx, o)
+	case "attach":
+		res, err = attachPhase(ctx, o)
 	case "scale":
 		res, err = scalePhase(ctx, o)
 	case "profile":

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// The messages of the attachments phase are built as a mail client builds
+// an invoice mail: multipart/mixed with a quoted-printable text/plain body
+// and an application/pdf attachment in base64 lines of 76 characters.
+
+// pdfLike returns sizeKB KiB that look like a PDF file to a MIME walker
+// (it only sees the declared type) and do not compress: a PDF header, seeded
+// pseudo-random bytes, the end-of-file marker.
+func pdfLike(sizeKB int) []byte {
+	const head, tail = "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "\n%%EOF\n"
+	b := make([]byte, 0, sizeKB<<10)
+	b = append(b, head...)
+	r := rand.New(rand.NewPCG(19, 2026))
+	for len(b) < sizeKB<<10-len(tail) {
+		b = append(b, byte(r.Uint32()))
+	}
+	return append(b, tail...)
+}
+
+// attachMessage is message i of the attachments phase: a text body and pdf
+// as invoice-i.pdf, whose first line carries i so that no two attachments
+// are the same file. CRLF line endings.
+func attachMessage(i int, pdf []byte) []byte {
+	boundary := fmt.Sprintf("=_relayd-bench_%d_%x", i, time.Now().UnixNano())
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "From: Bench Sender <sender@bench.test>\r\nTo: <%d.rcpt@bench.test>\r\n"+
+		"Subject: Invoice %d\r\nDate: %s\r\nMessage-ID: <%d.%d@bench.test>\r\nMIME-Version: 1.0\r\n"+
+		"Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n"+
+		"This is a multi-part message in MIME format.\r\n\r\n--%s\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"+
+		"Hello,\r\n\r\nplease find attached invoice %d. Payment is due within 30 days.\r\n\r\n"+
+		"Kind regards,\r\nAccounts =E2=80=94 relayd-bench\r\n\r\n--%s\r\n"+
+		"Content-Type: application/pdf; name=\"invoice-%d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n"+
+		"Content-Disposition: attachment; filename=\"invoice-%d.pdf\"\r\n\r\n",
+		i, i, time.Now().Format(time.RFC1123Z), time.Now().UnixNano(), i, boundary, boundary, i, boundary, i, i)
+	file := append(fmt.Appendf(nil, "%%PDF-1.4 %% invoice %d\n", i), pdf[9:]...)
+	enc := base64.StdEncoding.EncodeToString(file)
+	for len(enc) > 76 {
+		b.WriteString(enc[:76])
+		b.WriteString("\r\n")
+		enc = enc[76:]
+	}
+	b.WriteString(enc)
+	fmt.Fprintf(&b, "\r\n--%s--\r\n", boundary)
+	return b.Bytes()
+}
