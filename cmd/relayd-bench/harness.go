@@ -74,6 +74,9 @@ func harnessPhase(ctx context.Context, o *options, sh shape) (*harnessRun, error
 		targets = append(targets, "postfix")
 	}
 	targets = append(targets, "relayd")
+	if o.Cluster {
+		targets = append(targets, "relayd-cluster")
+	}
 	for _, t := range targets {
 		if err := harnessTarget(ctx, o, sh, t, hr); err != nil {
 			logf("harness %s: %s: %v", sh, t, err)
@@ -120,7 +123,7 @@ func harnessTarget(ctx context.Context, o *options, sh shape, target string, hr 
 		defer pf.stop()
 		logf("postfix %s started: master pid %d, 127.0.0.1:%d -> [127.0.0.1]:%d", postfixVersion(), pf.master, port, sinkPort)
 		m.addr, m.root, m.queued = fmt.Sprintf("127.0.0.1:%d", port), pf.master, pf.queued
-	case "relayd":
+	case "relayd", "relayd-cluster":
 		var ports [2]int
 		for i := range ports {
 			if ports[i], err = freePort(); err != nil {
@@ -128,9 +131,24 @@ func harnessTarget(ctx context.Context, o *options, sh shape, target string, hr 
 			}
 		}
 		addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-		cfg, err := writeConfig(dir, relaydConfig{Listen: addr, SinkPort: fmt.Sprint(sinkPort),
+		c := relaydConfig{Listen: addr, SinkPort: fmt.Sprint(sinkPort),
 			StateDir: filepath.Join(dir, "state"), Admin: fmt.Sprintf("127.0.0.1:%d", ports[1]),
-			UpstreamConns: o.UpstreamConns, PerConn: o.PerConn, LogLevel: o.LogLevel})
+			UpstreamConns: o.UpstreamConns, PerConn: o.PerConn, LogLevel: o.LogLevel}
+		if target == "relayd-cluster" {
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			rs, err := startRedis(dir, port)
+			if err != nil {
+				return err
+			}
+			defer rs.stop() // after relayd's stop (defers run last first)
+			logf("redis-server started: pid %d, %s", rs.pid(), rs.addr)
+			c.ClusterRedis, c.Rate = rs.url(), clusterRate
+			m.redis, m.redisPID = rs.addr, rs.pid()
+		}
+		cfg, err := writeConfig(dir, c)
 		if err != nil {
 			return err
 		}

@@ -30,9 +30,14 @@
 // 2000x20x100) to relayd without attachment rules, to relayd linking every
 // attachment over 50 KB, and to Postfix.
 //
+// -cluster adds, per shape, relayd with [cluster] redis on a redis-server
+// the harness starts on loopback (Debian's redis-server, persistence off)
+// and a profile rate that never binds, next to Postfix and plain relayd.
+//
 // -scale N queues N messages with the upstream down and reports RSS, disk
-// use, the time from a restart to the 220 greeting and the drain time once
-// the upstream is up. -memory C has C clients each send one -memory-mb
+// use, the time from a restart to the 220 greeting, the console's Outbox
+// (first page and a search, each timed, with relayd's RSS) and the drain
+// time once the upstream is up. -memory C has C clients each send one -memory-mb
 // message at once and reports relayd's peak RSS. -profile DIR runs relayd's
 // relay.Server in-process under runtime/pprof (CPU, heap, allocs) and
 // prints the top functions.
@@ -40,6 +45,7 @@
 // Usage (root, Debian package postfix installed, from the module root):
 //
 //	go run ./cmd/relayd-bench -shapes 20000x20x5,5000x1x5,2000x20x100
+//	go run ./cmd/relayd-bench -shapes 20000x20x5 -cluster
 //	go run ./cmd/relayd-bench -n 0 -scale 100000
 //	go run ./cmd/relayd-bench -n 0 -memory 50
 //	go run ./cmd/relayd-bench -n 0 -sendmail 1000 -attach
@@ -98,6 +104,10 @@ type options struct {
 	Sendmail    int   // sendmail phase: invocations per target (0: skip)
 	AttachShape shape // attachments phase: the shape (N 0: skip)
 
+	// Cluster adds the harness target relayd-cluster: relayd with [cluster]
+	// redis on a local redis-server and the profile's rate clusterRate.
+	Cluster bool
+
 	ceiling  bool
 	src      string
 	workBase string
@@ -141,6 +151,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.MemClients, "memory", 0, "memory phase: this many clients each send one -memory-mb message at once (0: skip)")
 	fs.IntVar(&o.MemSizeMB, "memory-mb", 10, "memory phase: message size in MiB")
 	fs.IntVar(&o.Sendmail, "sendmail", 0, "sendmail phase: this many invocations of relayd sendmail (one process each, 5 KiB), then as many of Postfix's sendmail (0: skip)")
+	fs.BoolVar(&o.Cluster, "cluster", false, "also measure, for every shape, relayd with [cluster] redis on a local redis-server and rate = \""+clusterRate+"\" (never binding: every message runs the shared window script)")
 	attach := fs.Bool("attach", false, "attachments phase: relayd without attachment rules, relayd linking every attachment over "+attachLimit+" and Postfix, on -attach-shape")
 	attachShape := fs.String("attach-shape", "2000x20x100", "attachments phase: NxCxS, S the KiB of each message's PDF attachment")
 	fs.BoolVar(&o.ceiling, "ceiling", true, "also measure smtp-source into smtp-sink directly (the tools' ceiling)")
@@ -170,6 +181,9 @@ func parseFlags(args []string) (*options, error) {
 			return nil, fmt.Errorf("-attach-shape: %w", err)
 		}
 		o.AttachShape = sh
+	}
+	if o.Cluster && len(o.Shapes) == 0 {
+		return nil, fmt.Errorf("-cluster measures the harness shapes: give -n or -shapes too")
 	}
 	if o.Sendmail < 0 {
 		return nil, fmt.Errorf("-sendmail must be 0 (skip) or a number of invocations")

@@ -25,6 +25,11 @@ type measured struct {
 	queued func() int
 	sink   *sink
 	dir    string
+	// redis is the [cluster] redis-server of relayd-cluster ("" for the
+	// others): its CPU is reported apart (and not counted as other load),
+	// and the Lua script runs during the run are counted.
+	redis    string
+	redisPID int
 }
 
 // run is one measured run: the load, the wait for delivery, the figures.
@@ -42,6 +47,13 @@ func (m *measured) run(ctx context.Context, o *options, sh shape, rep int) (stri
 		cpu0 = treeTicks(m.root)
 		io0, ioErr = treeIO(m.root)
 		stopSampler = sampleTree(m.root, harnessSample)
+	}
+	var rs0 int64
+	var sc0 int64
+	scErr := error(nil)
+	if m.redisPID > 0 {
+		rs0 = pidTicks(m.redisPID)
+		sc0, scErr = redisScriptCalls(m.redis)
 	}
 	logf("%s: run %d/%d: n=%d c=%d rcpt=1 size=%dKiB reuse=0", m.name, rep, o.Repeat, sh.N, sh.C, sh.SizeKB)
 	t0 := time.Now()
@@ -77,6 +89,15 @@ func (m *measured) run(ctx context.Context, o *options, sh shape, rep int) (stri
 	// other sessions' load. Approximate (tick based).
 	t3 := time.Now()
 	foreign := (hostTaskTicks() - ht0) - dcpu - (pidTicks(m.sink.cmd.Process.Pid) - sk0) - (selfTicks() - self0) - (treeTicks(2) - kt0)
+	redisCPU, redisCalls := "NA", "NA"
+	if m.redisPID > 0 {
+		d := pidTicks(m.redisPID) - rs0
+		foreign -= d
+		redisCPU = fmt.Sprintf("%.0f", float64(d)/clkTck*1e6/float64(max(src.accepted, 1)))
+		if sc1, err := redisScriptCalls(m.redis); err == nil && scErr == nil {
+			redisCalls = strconv.FormatInt(sc1-sc0, 10)
+		}
+	}
 	other := 0
 	if w := t3.Sub(t0).Seconds() * clkTck * float64(runtime.NumCPU()); w > 0 {
 		other = max(0, int(100*float64(foreign)/w+0.5))
@@ -106,9 +127,9 @@ func (m *measured) run(ctx context.Context, o *options, sh shape, rep int) (stri
 	}
 	line := fmt.Sprintf("target=%s rep=%d n=%d c=%d rcpt=1 size_kb=%d reuse=0 accepted=%d accept_s=%.3f accept_msgs_per_s=%.1f"+
 		" e2e_s=%.3f e2e_msgs_per_s=%s delivered=%d lost=%d dup=%d queue_left=%s cpu_s=%s cpu_us_per_msg=%s"+
-		" peak_rss_kb=%s peak_pss_kb=%s max_procs=%s host_busy_pct=%d other_load_pct=%d status=%s",
+		" peak_rss_kb=%s peak_pss_kb=%s max_procs=%s redis_cpu_us_per_msg=%s redis_script_calls=%s host_busy_pct=%d other_load_pct=%d status=%s",
 		m.name, rep, sh.N, sh.C, sh.SizeKB, src.accepted, accS, float64(src.accepted)/accS, e2eS, e2eR, cnt, lost, dup,
-		f["queue_left"], f["cpu_s"], f["cpu_us_per_msg"], f["peak_rss_kb"], f["peak_pss_kb"], f["max_procs"], hbusy, other, status)
+		f["queue_left"], f["cpu_s"], f["cpu_us_per_msg"], f["peak_rss_kb"], f["peak_pss_kb"], f["max_procs"], redisCPU, redisCalls, hbusy, other, status)
 	if other > 10 {
 		logf("WARNING: %s run %d: %d%% of the machine's CPU went to other processes (other sessions?); treat this run as noisy", m.name, rep, other)
 	}

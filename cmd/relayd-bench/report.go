@@ -213,6 +213,9 @@ func (rep *report) printShape(w io.Writer, sh shape, hr *harnessRun, lat *latenc
 		sum(rr, "lost"), sum(pr, "lost"), sum(rr, "dup"), sum(pr, "dup"), statuses(rr), statuses(pr))
 	fmt.Fprintf(w, "host busy %%: relayd %s, postfix %s; other load %% (foreign CPU, >5 is suspect): relayd %s, postfix %s\n",
 		fields(rr, "host_busy_pct"), fields(pr, "host_busy_pct"), fields(rr, "other_load_pct"), fields(pr, "other_load_pct"))
+	if cr := hr.Runs["relayd-cluster"]; len(cr) > 0 {
+		printCluster(w, sh, hr, cr, rr, pr)
+	}
 	if lat != nil {
 		for _, t := range []string{"relayd", "postfix"} {
 			if l := lat.Targets[t]; l != nil {
@@ -267,6 +270,7 @@ func (s *scaleResult) print(w io.Writer) {
 		s.Ready, l.Accepted, s.ReadyEmpty, okIf(s.Ready > 0 && s.Ready <= 2))
 	fmt.Fprintf(w, "RSS 2 s after the restart, idle, %d queued: %s  SPEC < 150 MB: %s\n", l.Accepted, s.MemRestart,
 		okIf(s.MemRestart.RSS > 0 && s.MemRestart.RSS < 150*1024))
+	s.Console.print(w, l.Accepted)
 	fmt.Fprintf(w, "drain (sink up; retry -all took %.2f s for %d): %.1f s, %.0f msg/s; delivered %d, lost %d, dup %d\n",
 		s.RetryAll, s.Retried, s.Drain, s.DrainPerSec, s.Delivered, s.Lost, s.Dup)
 	fmt.Fprintf(w, "after the drain: RSS %s, peak since restart %.1f MB; du %.1f MB\n",
@@ -405,4 +409,78 @@ func (a *attachResult) print(w io.Writer) {
 				t.Load.Failed, t.Load.Seconds, t.Delivered, t.Lost, linked, strings.TrimSpace(t.Err+" "+t.Load.FirstErr))
 		}
 	}
+}
+
+// printCluster is the -cluster table of a shape: relayd with [cluster]
+// redis (a local redis-server, a rate that never binds) against Postfix,
+// with SPEC §11's goals, and plain relayd of the same run beside it.
+func printCluster(w io.Writer, sh shape, hr *harnessRun, cr, rr, pr []map[string]string) {
+	fmt.Fprintf(w, "with [cluster] (local redis-server, rate = %q: every message runs the shared window script):\n", clusterRate)
+	var rows []row
+	var plain []string
+	add := func(name, key, field string, scale float64, format string) {
+		r, rok := median(cr, field)
+		p, pok := median(pr, field)
+		rows = append(rows, row{name: name, key: key, r: r, p: p, rok: rok, pok: pok, scale: scale, format: format})
+		v, ok := median(rr, field)
+		plain = append(plain, naOr(v/scale, ok, format))
+	}
+	add("accept msg/s", "accept", "accept_msgs_per_s", 1, "%.1f")
+	add("e2e msg/s", "e2e", "e2e_msgs_per_s", 1, "%.1f")
+	add("CPU us/msg (relayd)", "cpu", "cpu_us_per_msg", 1, "%.0f")
+	add("peak RSS MB", "", "peak_rss_kb", 1024, "%.1f")
+	add("peak PSS MB", "", "peak_pss_kb", 1024, "%.1f")
+	wc, wcok := medianOf(hr.WritePerMsg["relayd-cluster"])
+	wp, wpok := medianOf(hr.WritePerMsg["postfix"])
+	rows = append(rows, row{name: "disk write KB/msg", r: wc, p: wp, rok: wcok, pok: wpok, scale: 1024, format: "%.1f"})
+	wr, wrok := medianOf(hr.WritePerMsg["relayd"])
+	plain = append(plain, naOr(wr/1024, wrok, "%.1f"))
+	g := goals(sh)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "figure\trelayd+cluster\tpostfix\tcluster/postfix\tSPEC §11\t\trelayd (no cluster)\t")
+	for i, rw := range rows {
+		fmt.Fprintln(tw, strings.Join(rw.cells(g), "\t")+"\t"+plain[i]+"\t")
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "redis-server CPU us/msg (not in relayd's figure): %s; script runs per measured run: %s (accepted: %s)\n",
+		fields(cr, "redis_cpu_us_per_msg"), fields(cr, "redis_script_calls"), fields(cr, "accepted"))
+	fmt.Fprintf(w, "relayd+cluster lost %s, dup %s, status %s; other load %%: %s\n",
+		sum(cr, "lost"), sum(cr, "dup"), statuses(cr), fields(cr, "other_load_pct"))
+}
+
+// naOr formats v, or "NA" when not ok.
+func naOr(v float64, ok bool, format string) string {
+	if !ok {
+		return "NA"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// print writes the console lines of the scale mode.
+func (c *consoleResult) print(w io.Writer, queued int) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "console (admin login %.1f ms), %d queued, before the drain:\n", c.Login, queued)
+	for _, q := range c.Requests {
+		fmt.Fprintf(w, "  GET %s: %d, %d rows, %.1f ms, relayd RSS after %.1f MB\n", q.Path, q.Status, q.Rows, q.Ms, float64(q.RSS)/1024)
+	}
+	if first := c.firstPageMs(); len(first) > 0 {
+		fmt.Fprintf(w, "  Outbox first page: max %.1f ms over %d  SPEC §12.2 < 300 ms: %s; max RSS after a request %.1f MB  SPEC < 150 MB: %s\n",
+			slices.Max(first), len(first), okIf(slices.Max(first) < 300 && c.allOK()), float64(c.MaxRSS)/1024,
+			okIf(c.MaxRSS > 0 && c.MaxRSS < 150*1024))
+	}
+	if c.Err != "" {
+		fmt.Fprintf(w, "  console error: %s\n", c.Err)
+	}
+}
+
+// allOK is whether every request was answered 200.
+func (c *consoleResult) allOK() bool {
+	for _, q := range c.Requests {
+		if q.Status != 200 {
+			return false
+		}
+	}
+	return true
 }

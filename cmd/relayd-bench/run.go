@@ -121,6 +121,11 @@ func locate(o *options) error {
 				"answer \"No configuration\" so that the system's own Postfix never starts)", tool)
 		}
 	}
+	if o.Cluster {
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			return errors.New("redis-server not found: -cluster needs Debian's redis-server package (apt-get install redis-server)")
+		}
+	}
 	return nil
 }
 
@@ -174,8 +179,8 @@ func runChildJob(ctx context.Context, o *options, job childJob, out any) error {
 	}
 	limit := o.RunTimeout*time.Duration(2+3*len(o.Shapes)) + 10*time.Minute
 	switch kind {
-	case "harness": // three targets, each a warm-up and Repeat runs
-		limit = o.RunTimeout*time.Duration(3*(o.Repeat+1)) + 10*time.Minute
+	case "harness": // three targets (four with -cluster), each a warm-up and Repeat runs
+		limit = o.RunTimeout*time.Duration(4*(o.Repeat+1)) + 10*time.Minute
 	case "sendmail", "attach": // two or three targets, each a load and the wait for delivery
 		limit = o.RunTimeout*6 + 10*time.Minute
 	}

@@ -34,10 +34,16 @@ type scaleResult struct {
 	Dup               int
 	DiskAfterDrain    int64
 	Err               string `json:",omitempty"`
+
+	// Console is the console's Outbox with N queued, after MemRestart and
+	// before the drain: its first page and a recipient search, each timed,
+	// with relayd's RSS after each.
+	Console *consoleResult `json:",omitempty"`
 }
 
 // scalePhase queues o.Scale messages with the upstream (smtp-sink) down,
-// measures, restarts relayd, measures the time to 220, starts the sink,
+// measures, restarts relayd, measures the time to 220 and the console's
+// Outbox (consoleScale), starts the sink,
 // makes the deferred mail due (as an operator would: `relayd queue retry
 // -all`) and measures the drain. Bounded by RunTimeout per step.
 func scalePhase(ctx context.Context, o *options) (*scaleResult, error) {
@@ -100,6 +106,10 @@ func scalePhase(ctx context.Context, o *options) (*scaleResult, error) {
 	logf("scale: restarted with %d queued: 220 after %.3f s", res.Load.Accepted, res.Ready)
 	time.Sleep(2 * time.Second)
 	res.MemRestart, _ = readMem(rd.pid())
+	res.Console = consoleScale(ctx, admin, state, rd.pid(), scaleSearch(o.Scale))
+	if res.Console.Err != "" {
+		logf("scale: console: %s", res.Console.Err)
+	}
 
 	sk, err := startSink(dir, ports[1])
 	if err != nil {
@@ -128,6 +138,11 @@ func scalePhase(ctx context.Context, o *options) (*scaleResult, error) {
 	logf("scale: drained %d/%d in %.1f s", res.Delivered, res.Load.Accepted, res.Drain)
 	return res, nil
 }
+
+// scaleSearch is the console search of the scale mode: a recipient from
+// the middle of the queue (the load sends message i to i.rcpt@bench.test),
+// so the search reads envelopes before it finds it, if it does.
+func scaleSearch(n int) string { return fmt.Sprintf("%d.rcpt@bench.test", n/2) }
 
 // retryAll makes every deferred message due now through the admin API
 // (what `relayd queue retry -all` does) and returns how many it changed.
