@@ -169,3 +169,38 @@ func TestConsoleScale(t *testing.T) {
 		t.Errorf("wrong token: %+v", res)
 	}
 }
+
+// A shape with relayd-cluster runs gets the [cluster] table: relayd with
+// cluster against Postfix with the goal, plain relayd beside it, and the
+// script runs Redis counted.
+func TestClusterReport(t *testing.T) {
+	run := func(target, accept, cpu, extra string) map[string]string {
+		return lineKV("target=" + target + " accepted=2000 accept_msgs_per_s=" + accept + " e2e_msgs_per_s=" + accept +
+			" cpu_us_per_msg=" + cpu + " peak_rss_kb=40960 peak_pss_kb=40960 lost=0 dup=0 status=ok other_load_pct=1 " + extra)
+	}
+	hr := &harnessRun{Header: "# h", Runs: map[string][]map[string]string{
+		"relayd":         {run("relayd", "900", "600", "")},
+		"postfix":        {run("postfix", "150", "4000", "")},
+		"relayd-cluster": {run("relayd-cluster", "780", "700", "redis_cpu_us_per_msg=90 redis_script_calls=2000")},
+	}, WritePerMsg: map[string][]float64{}}
+	sh := shape{N: 2000, C: 20, SizeKB: 5}
+	rep := &report{Opts: &options{Shapes: []shape{sh}}, Harness: []*harnessRun{hr}}
+	var b strings.Builder
+	rep.print(&b)
+	out := b.String()
+	for _, want := range []string{"with [cluster]", "relayd+cluster", "relayd (no cluster)", "5.20", "script runs per measured run: 2000 (accepted: 2000)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	var accept string
+	for _, l := range strings.Split(out[strings.Index(out, "with [cluster]"):], "\n") {
+		if strings.Contains(l, "accept msg/s") {
+			accept = strings.Join(strings.Fields(l), " ")
+			break
+		}
+	}
+	if accept != "accept msg/s 780.0 150.0 5.20 >= 5x ok 900.0" {
+		t.Errorf("cluster accept row = %q", accept)
+	}
+}
