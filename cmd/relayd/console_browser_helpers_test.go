@@ -23,16 +23,16 @@ import (
 // chromedp) against a relayd on loopback. Locally a missing chromium
 // skips them with what to install; under CI=true it fails them.
 
-// chromiumPath finds the browser or skips (fails under CI=true).
+// chromiumPath finds the browser on PATH or skips (fails under CI=true).
+// Only PATH is searched: Debian's /usr/bin/chromium is a shell script that
+// needs the usual tools (grep) on PATH, so a bare PATH without it must skip
+// the test, not fail to start the browser.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
-	}
-	if p := "/usr/bin/chromium"; peerExecutable(p) {
-		return p
 	}
 	missingPeer(t, "chromium (the console's browser tests)", "chromium")
 	return ""
