@@ -89,7 +89,7 @@ var base64Class = func() (t [256]byte) {
 // and junk a generator left between the lines are dropped.
 type alphabetOnly struct {
 	r   io.Reader
-	buf [32 << 10]byte
+	buf [4096]byte
 }
 
 func (a *alphabetOnly) Read(p []byte) (int, error) {
