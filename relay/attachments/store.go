@@ -46,6 +46,7 @@ type Store struct {
 	files   string
 	msgs    string
 	metrics *metrics
+	synced  *groupSync // makes Put's and persist's writes durable
 
 	wmu    sync.Mutex // serialises manifest rewrites (persist), so the last state written wins
 	mu     sync.Mutex
@@ -114,6 +115,11 @@ func Open(opts Options) (*Store, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
+	fn, err := syncFS(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the attachments directory %s: %w", opts.Dir, err)
+	}
+	s.synced = newGroupSync(fn)
 	s.metrics = newMetrics(opts.Registerer)
 	return s, nil
 }
@@ -164,11 +170,14 @@ func newToken() string {
 }
 
 // Put stores the decoded content of parts of msg (the message as it is
-// committed) for message id, durably: the files, the manifest and both
-// directories are fsync'd before it returns, so the caller may commit the
-// message and answer 250 (SPEC §14: same rule as the spool). It returns
-// the links by Part.Index. If the caller then fails to commit, it calls
-// Discard; after a crash GC removes what no message refers to.
+// committed) for message id, durably: the files and the manifest are
+// written, then one syncfs round shared with concurrent Puts makes them
+// and their directory entries durable before it returns, so the caller
+// may commit the message and answer 250 (SPEC §14: same rule as the
+// spool). It returns the links by Part.Index. If the caller then fails to
+// commit, it calls Discard. A crash before Put returns leaves files and
+// maybe a manifest of a message the spool never committed: load removes
+// files without a manifest, GC the manifest and its files.
 func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 	now := s.now()
 	m := &manifest{MessageID: id, Created: now, Expires: now.Add(s.opts.Retention)}
@@ -176,6 +185,7 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 		for _, f := range m.Files {
 			os.Remove(filepath.Join(s.files, f.Token))
 		}
+		os.Remove(filepath.Join(s.msgs, id+".json"))
 		return nil, err
 	}
 	for _, p := range parts {
@@ -183,18 +193,18 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 		if f.Name == "" {
 			f.Name = "attachment"
 		}
+		m.Files = append(m.Files, f)
 		n, sum, err := s.writeFile(f.Token, p.Content(msg))
 		if err != nil {
 			return fail(err)
 		}
 		f.Size, f.SHA256 = n, sum
-		m.Files = append(m.Files, f)
-	}
-	if err := syncDir(s.files); err != nil {
-		return fail(fmt.Errorf("cannot sync the attachments directory %s: %w", s.files, err))
 	}
 	if err := s.writeManifest(m); err != nil {
 		return fail(err)
+	}
+	if err := s.synced.wait(); err != nil {
+		return fail(fmt.Errorf("cannot sync the attachments directory %s: %w", s.opts.Dir, err))
 	}
 	s.mu.Lock()
 	s.byMsg[id] = m
@@ -205,10 +215,11 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 	return s.links(m), nil
 }
 
-// writeFile writes r to files/<token> via a temporary name and fsyncs it.
+// writeFile writes r to files/<token>, not yet durably (Put syncs). The
+// token is new, so no one reads the file before Put returns.
 func (s *Store) writeFile(token string, r io.Reader) (int64, string, error) {
-	tmp := filepath.Join(s.files, "tmp-"+token)
-	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	name := filepath.Join(s.files, token)
+	fh, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
 	}
@@ -217,22 +228,15 @@ func (s *Store) writeFile(token string, r io.Reader) (int64, string, error) {
 	if err != nil { // a broken encoding: keep what decoded, like a mail reader
 		s.log.Warn("attachment encoding broken; storing what decodes", "err", err)
 	}
-	if err = fh.Sync(); err == nil {
-		err = fh.Close()
-	} else {
-		fh.Close()
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(s.files, token))
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err = fh.Close(); err != nil {
+		os.Remove(name)
 		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// writeManifest replaces messages/<id>.json atomically and durably.
+// writeManifest replaces messages/<id>.json atomically (a temporary file
+// renamed over it), not yet durably: the caller then waits for s.synced.
 func (s *Store) writeManifest(m *manifest) error {
 	b, err := json.Marshal(m)
 	if err != nil {
@@ -243,18 +247,12 @@ func (s *Store) writeManifest(m *manifest) error {
 	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err == nil {
 		_, err = fh.Write(b)
-		if err == nil {
-			err = fh.Sync()
-		}
 		if cerr := fh.Close(); err == nil {
 			err = cerr
 		}
 	}
 	if err == nil {
 		err = os.Rename(tmp, name)
-	}
-	if err == nil {
-		err = syncDir(s.msgs)
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -322,12 +320,12 @@ func (s *Store) removeAll(m *manifest) {
 	os.Remove(filepath.Join(s.msgs, m.MessageID+".json"))
 }
 
-// persist writes m's current state. Writers queue on wmu, each copying
-// the state under mu when its turn comes, so a later change is never
-// overwritten by an earlier one.
+// persist writes m's current state durably. Writers queue on wmu, each
+// copying the state under mu when its turn comes, so a later change is
+// never overwritten by an earlier one; the sync is shared with
+// concurrent Puts and persists.
 func (s *Store) persist(m *manifest) {
 	s.wmu.Lock()
-	defer s.wmu.Unlock()
 	s.mu.Lock()
 	c := *m
 	c.Files = make([]*file, len(m.Files))
@@ -336,7 +334,12 @@ func (s *Store) persist(m *manifest) {
 		c.Files[i] = &cf
 	}
 	s.mu.Unlock()
-	if err := s.writeManifest(&c); err != nil {
+	err := s.writeManifest(&c)
+	s.wmu.Unlock()
+	if err == nil {
+		err = s.synced.wait()
+	}
+	if err != nil {
 		s.log.Error("attachments manifest not updated", "msg_id", m.MessageID, "err", err)
 	}
 }

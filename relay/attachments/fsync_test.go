@@ -1,0 +1,66 @@
+package attachments
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestAttachGroupSyncShares: concurrent Puts share syncfs rounds, and
+// each one's files are on disk with their manifest when it returns.
+func TestAttachGroupSyncShares(t *testing.T) {
+	s, _, _ := testStore(t, t.TempDir(), &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)})
+	const n = 40
+	msg := []byte(thunderbird(content(100<<10, 21), content(100, 22)))
+	parts := Walk(msg).Attachments()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Put(fmt.Sprintf("msg-%d", i), msg, parts)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.synced.mu.Lock()
+	rounds := s.synced.rounds
+	s.synced.mu.Unlock()
+	if rounds < 1 || rounds > n {
+		t.Fatalf("%d syncfs rounds for %d Puts", rounds, n)
+	}
+	t.Logf("%d syncfs rounds for %d concurrent Puts", rounds, n)
+	if got := len(s.List("")); got != 2*n {
+		t.Fatalf("%d stored attachments, want %d", got, n)
+	}
+}
+
+// TestAttachGroupSyncSticky: after a failed round every later wait fails.
+func TestAttachGroupSyncSticky(t *testing.T) {
+	calls := 0
+	g := newGroupSync(func() error {
+		calls++
+		if calls == 2 {
+			return errors.New("EIO")
+		}
+		return nil
+	})
+	if err := g.wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.wait(); err == nil {
+		t.Fatal("the failed round was not reported")
+	}
+	if err := g.wait(); err == nil || calls != 2 {
+		t.Fatalf("after a failure: err %v, %d rounds", err, calls)
+	}
+}
