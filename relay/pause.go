@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,9 +40,16 @@ const parkInterval = time.Hour
 type pauses struct {
 	mu sync.Mutex
 	m  map[string]spool.Pause
+	// n is len(m), read without mu: the scheduler and the accept path
+	// ask about a pause several times per message, and there is usually
+	// none.
+	n atomic.Int64
 }
 
 func (p *pauses) get(name string) (spool.Pause, bool) {
+	if p.n.Load() == 0 {
+		return spool.Pause{}, false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ps, ok := p.m[name]
@@ -55,12 +63,14 @@ func (p *pauses) set(ps spool.Pause) {
 		p.m = map[string]spool.Pause{}
 	}
 	p.m[ps.Profile] = ps
+	p.n.Store(int64(len(p.m)))
 }
 
 func (p *pauses) del(name string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.m, name)
+	p.n.Store(int64(len(p.m)))
 }
 
 // ended returns the pauses over at now.
@@ -214,6 +224,9 @@ func (s *Server) endPauses(now time.Time) {
 // error are left alone: waiting for a pause is not a failure. It returns m
 // as it is now.
 func (s *Server) park(rt *runtime, m *spool.Message, now time.Time) *spool.Message {
+	if s.pauses.n.Load() == 0 {
+		return m // no pause: nothing to park (and no route to look up per recipient)
+	}
 	hit := false
 	for _, r := range m.Recipients {
 		if s.due(m.ID, r, now) {

@@ -63,8 +63,12 @@ func (h header) first(name string) (string, bool) {
 }
 
 func (h header) has(name string) bool {
-	_, ok := h.first(name)
-	return ok
+	for _, f := range h {
+		if strings.EqualFold(f.name, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // del removes every field called name and returns the index the first

@@ -49,6 +49,9 @@ func (e *timeoutError) Temporary() bool { return false }
 
 // IsTimeout reports whether err is an idle or session timeout of a Conn.
 func IsTimeout(err error) bool {
+	if err == nil {
+		return false
+	}
 	var te *timeoutError
 	return errors.As(err, &te)
 }
@@ -71,12 +74,19 @@ func (c *sock) Read(p []byte) (int, error) {
 	}
 	c.setReadDeadline()
 	n, err := c.Conn.Read(p)
-	var ne net.Error
-	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+	if err != nil && isNetTimeout(err) {
 		c.kill()
 		return 0, &timeoutError{err}
 	}
 	return n, err
+}
+
+// isNetTimeout reports whether err is a net.Error with Timeout() true. It
+// is a function of its own so that the target errors.As needs escapes to
+// the heap only on an error, not on every Read.
+func isNetTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // setReadDeadline arms the earlier of idle_timeout from now and the end of
