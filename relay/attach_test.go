@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"github.com/relayd/relayd/relay/attachments/attachtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -144,7 +145,7 @@ func TestAttachmentNeverRefuses(t *testing.T) {
 	cfg := baseConfig(sk.addr)
 	attachProfile(cfg, 50<<10, AttachNever)
 	r := startAttachRelay(t, cfg)
-	err := sendErr(t, r.addr, thunderbird(content(200<<10, 1), content(1000, 2)))
+	err := sendErr(t, r.addr, attachtest.Thunderbird(attachtest.Content(200<<10, 1), attachtest.Content(1000, 2)))
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 552 || se.EnhancedCode != (smtp.EnhancedCode{5, 3, 4}) {
 		t.Fatalf("DATA: %v, want 552 5.3.4", err)
@@ -166,11 +167,11 @@ func TestAttachmentNeverRefuses(t *testing.T) {
 	if err := r.srv.Reload(&imm); err != nil {
 		t.Fatal(err)
 	}
-	if err := sendErr(t, r.addr, thunderbird(content(60<<10, 1), nil)); !errors.As(err, &se) || se.Code != 552 ||
+	if err := sendErr(t, r.addr, attachtest.Thunderbird(attachtest.Content(60<<10, 1), nil)); !errors.As(err, &se) || se.Code != 552 ||
 		!strings.Contains(se.Message, `"report.pdf" is 61440 bytes`) {
 		t.Fatalf("immediate mode: %v", err)
 	}
-	body := thunderbird(content(20<<10, 3), content(1000, 4))
+	body := attachtest.Thunderbird(attachtest.Content(20<<10, 3), attachtest.Content(1000, 4))
 	if err := sendErr(t, r.addr, body); err != nil {
 		t.Fatal(err)
 	}
@@ -188,8 +189,8 @@ func TestAttachmentOversizeLinks(t *testing.T) {
 	cfg := baseConfig(sk.addr)
 	attachProfile(cfg, 50<<10, AttachOversize)
 	r := startAttachRelay(t, cfg)
-	big, small := content(300<<10, 5), content(20<<10, 6)
-	body := thunderbird(big, small)
+	big, small := attachtest.Content(300<<10, 5), attachtest.Content(20<<10, 6)
+	body := attachtest.Thunderbird(big, small)
 	id := send(t, r.addr, "alice@example.com", []string{"bob@example.org"}, body)
 	m := sk.wait()
 	before, after := leafBytes([]byte(body)), leafBytes(m.Data)
@@ -271,8 +272,8 @@ func TestAttachmentAlwaysOutlook(t *testing.T) {
 	cfg := baseConfig(sk.addr)
 	attachProfile(cfg, 0, AttachAlways)
 	r := startAttachRelay(t, cfg)
-	img, xlsx := content(4000, 7), content(9000, 8)
-	body := outlook(img, xlsx)
+	img, xlsx := attachtest.Content(4000, 7), attachtest.Content(9000, 8)
+	body := attachtest.Outlook(img, xlsx)
 	send(t, r.addr, "carol@example.com", []string{"dave@example.org"}, body)
 	m := sk.wait()
 	before, after := leafBytes([]byte(body)), leafBytes(m.Data)
@@ -290,7 +291,7 @@ func TestAttachmentAlwaysOutlook(t *testing.T) {
 	}
 
 	// Thunderbird: both attachments, the RFC 2231 name too.
-	send(t, r.addr, "alice@example.com", []string{"bob@example.org"}, thunderbird(content(100, 9), content(200, 10)))
+	send(t, r.addr, "alice@example.com", []string{"bob@example.org"}, attachtest.Thunderbird(attachtest.Content(100, 9), attachtest.Content(200, 10)))
 	m = sk.wait()
 	if _, text := linkOf(t, m.Data, 3); !strings.Contains(text, "Zahlen März.csv") {
 		t.Errorf("RFC 2231 name not in the link text:\n%s", text)
@@ -306,7 +307,7 @@ func TestAttachmentSignedNeverAltered(t *testing.T) {
 	cfg := baseConfig(sk.addr)
 	attachProfile(cfg, 50<<10, AttachAlways)
 	r := startAttachRelay(t, cfg)
-	body := signed(content(10<<10, 11))
+	body := attachtest.Signed(attachtest.Content(10<<10, 11))
 	send(t, r.addr, "erin@example.com", []string{"frank@example.org"}, body)
 	if m := sk.wait(); !bytes.HasSuffix(m.Data, []byte(body[strings.Index(body, "\r\n\r\n"):])) {
 		t.Errorf("signed message altered:\n%s", m.Data)
@@ -317,7 +318,7 @@ func TestAttachmentSignedNeverAltered(t *testing.T) {
 	if err := r.srv.Reload(&cfg2); err != nil {
 		t.Fatal(err)
 	}
-	err := sendErr(t, r.addr, signed(content(60<<10, 12)))
+	err := sendErr(t, r.addr, attachtest.Signed(attachtest.Content(60<<10, 12)))
 	var se *smtp.SMTPError
 	if !errors.As(err, &se) || se.Code != 552 || !strings.Contains(se.Message, "signed or encrypted") {
 		t.Fatalf("signed over the limit: %v", err)
@@ -343,7 +344,7 @@ func TestAttachmentDKIMOverRewrite(t *testing.T) {
 	cfg.DKIM = []upstream.DKIMKey{{Domain: "example.com", Selector: "s1", Signer: key}}
 	attachProfile(cfg, 50<<10, AttachOversize)
 	r := startAttachRelay(t, cfg)
-	send(t, r.addr, "alice@example.com", []string{"bob@example.org"}, thunderbird(content(100<<10, 13), content(100, 14)))
+	send(t, r.addr, "alice@example.com", []string{"bob@example.org"}, attachtest.Thunderbird(attachtest.Content(100<<10, 13), attachtest.Content(100, 14)))
 	m := sk.wait()
 	linkOf(t, m.Data, 2)
 	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(m.Data), &dkim.VerifyOptions{
@@ -382,8 +383,8 @@ func TestAttachmentPerProfileRendering(t *testing.T) {
 	cfg.Policy.Routes = []policy.Route{{Index: 1, Recipient: "*@example.net", Profile: "b"}}
 	cfg.Profiles["a"].MaxAttachmentSize, cfg.Profiles["a"].AttachmentsAsURL = 50<<10, AttachOversize
 	r := startAttachRelay(t, cfg)
-	big := content(120<<10, 15)
-	body := thunderbird(big, content(100, 16))
+	big := attachtest.Content(120<<10, 15)
+	body := attachtest.Thunderbird(big, attachtest.Content(100, 16))
 	send(t, r.addr, "alice@example.com", []string{"one@example.org", "two@example.net"}, body)
 	ma, mb := sa.wait(), sb.wait()
 	link, _ := linkOf(t, ma.Data, 2)

@@ -3,6 +3,7 @@ package attachments
 import (
 	"errors"
 	"fmt"
+	"github.com/relayd/relayd/relay/attachments/attachtest"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 func TestAttachGroupSyncShares(t *testing.T) {
 	s, _, _ := testStore(t, t.TempDir(), &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)})
 	const n = 40
-	msg := []byte(thunderbird(content(100<<10, 21), content(100, 22)))
+	msg := []byte(attachtest.Thunderbird(attachtest.Content(100<<10, 21), attachtest.Content(100, 22)))
 	parts := Walk(msg).Attachments()
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

@@ -2,6 +2,7 @@ package attachments
 
 import (
 	"bytes"
+	"github.com/relayd/relayd/relay/attachments/attachtest"
 	"math/rand"
 	"testing"
 	"time"
@@ -12,10 +13,10 @@ import (
 // or changes a part that is not an attachment (or Rewrite says it cannot).
 // The seed corpus is in testdata/fuzz/FuzzWalk plus the messages below.
 func FuzzWalk(f *testing.F) {
-	f.Add([]byte(thunderbird(content(3000, 1), content(100, 2))))
-	f.Add([]byte(outlook(content(500, 3), content(700, 4))))
-	f.Add([]byte(signed(content(300, 5))))
-	f.Add([]byte(crlf("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Disposition: attachment; filename*=UTF-8''%C3%A9.txt\n\nx\n--b--\n")))
+	f.Add([]byte(attachtest.Thunderbird(attachtest.Content(3000, 1), attachtest.Content(100, 2))))
+	f.Add([]byte(attachtest.Outlook(attachtest.Content(500, 3), attachtest.Content(700, 4))))
+	f.Add([]byte(attachtest.Signed(attachtest.Content(300, 5))))
+	f.Add([]byte(attachtest.CRLF("Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Disposition: attachment; filename*=UTF-8''%C3%A9.txt\n\nx\n--b--\n")))
 	f.Fuzz(checkWalk)
 }
 
@@ -64,8 +65,8 @@ func checkWalk(t *testing.T, msg []byte) {
 // delimiters), so the property is exercised on every test run and not only
 // under -fuzz.
 func TestWalkMutations(t *testing.T) {
-	seeds := [][]byte{[]byte(thunderbird(content(3000, 1), content(100, 2))), []byte(outlook(content(500, 3), content(700, 4))),
-		[]byte(signed(content(300, 5)))}
+	seeds := [][]byte{[]byte(attachtest.Thunderbird(attachtest.Content(3000, 1), attachtest.Content(100, 2))), []byte(attachtest.Outlook(attachtest.Content(500, 3), attachtest.Content(700, 4))),
+		[]byte(attachtest.Signed(attachtest.Content(300, 5)))}
 	junk := [][]byte{[]byte("\r\n--------------mQz3n0JmWkSdJ5yCvYq0fT4a\r\n"), []byte("\r\n--_004_DB9PR01MB1234_--"),
 		[]byte("\r\n\r\n"), []byte("Content-Disposition: attachment; filename=x\r\n"), []byte("="), []byte("\n")}
 	rnd := rand.New(rand.NewSource(1))

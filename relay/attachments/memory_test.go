@@ -1,6 +1,7 @@
 package attachments
 
 import (
+	"github.com/relayd/relayd/relay/attachments/attachtest"
 	"runtime"
 	"testing"
 	"time"
@@ -25,7 +26,7 @@ func TestStreamingMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg := []byte(thunderbird(content(18<<20, 21), content(100, 22))) // ~25 MB in base64
+	msg := []byte(attachtest.Thunderbird(attachtest.Content(18<<20, 21), attachtest.Content(100, 22))) // ~25 MB in base64
 	var links map[int]Link
 	walkStore := allocated(func() {
 		atts := Walk(msg).Attachments()

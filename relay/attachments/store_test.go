@@ -2,6 +2,7 @@ package attachments
 
 import (
 	"crypto/sha256"
+	"github.com/relayd/relayd/relay/attachments/attachtest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -67,8 +68,8 @@ func get(t *testing.T, method, url string, hdr map[string]string) (*http.Respons
 func TestStoreDownload(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	s, _, reg := testStore(t, t.TempDir(), c)
-	big, small := content(300<<10, 11), content(2000, 12)
-	msg := []byte(thunderbird(big, small))
+	big, small := attachtest.Content(300<<10, 11), attachtest.Content(2000, 12)
+	msg := []byte(attachtest.Thunderbird(big, small))
 	atts := Walk(msg).Attachments()
 	links, err := s.Put("MSG1", msg, atts)
 	if err != nil {
@@ -141,7 +142,7 @@ func TestStoreGCAndReopen(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	dir := t.TempDir()
 	s, _, _ := testStore(t, dir, c)
-	msg := []byte(thunderbird(content(10000, 13), content(100, 14)))
+	msg := []byte(attachtest.Thunderbird(attachtest.Content(10000, 13), attachtest.Content(100, 14)))
 	atts := Walk(msg).Attachments()
 	if _, err := s.Put("KEPT", msg, atts); err != nil {
 		t.Fatal(err)

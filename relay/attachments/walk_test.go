@@ -2,15 +2,17 @@ package attachments
 
 import (
 	"bytes"
+	"github.com/relayd/relayd/relay/attachments/attachtest"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestWalkClients(t *testing.T) {
-	big, small := content(200<<10, 1), content(3000, 2)
-	img, xlsx := content(5000, 3), content(70<<10, 4)
+	big, small := attachtest.Content(200<<10, 1), attachtest.Content(3000, 2)
+	img, xlsx := attachtest.Content(5000, 3), attachtest.Content(70<<10, 4)
 	tests := []struct {
 		name   string
 		msg    string
@@ -18,12 +20,12 @@ func TestWalkClients(t *testing.T) {
 		want   []string // attachments: "name type size"
 		leaves int
 	}{
-		{"thunderbird", thunderbird(big, small), false,
+		{"thunderbird", attachtest.Thunderbird(big, small), false,
 			[]string{"report.pdf application/pdf 204800", "Zahlen März.csv text/csv; charset=UTF-8 3000"}, 4},
-		{"outlook", outlook(img, xlsx), false,
+		{"outlook", attachtest.Outlook(img, xlsx), false,
 			[]string{"Figures 2026.xlsx application/vnd.openxmlformats-officedocument.spreadsheetml.sheet 71680"}, 4},
-		{"signed", signed(small), true, []string{"contract.pdf application/pdf 3000", "smime.p7s application/pkcs7-signature 35"}, 3},
-		{"plain", crlf("Subject: hi\n\nhello\n"), false, nil, 1},
+		{"signed", attachtest.Signed(small), true, []string{"contract.pdf application/pdf 3000", "smime.p7s application/pkcs7-signature 35"}, 3},
+		{"plain", attachtest.CRLF("Subject: hi\n\nhello\n"), false, nil, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +36,7 @@ func TestWalkClients(t *testing.T) {
 			}
 			var got []string
 			for _, a := range tr.Attachments() {
-				got = append(got, a.FileName+" "+a.ContentType()+" "+itoa(int(a.Size(msg))))
+				got = append(got, a.FileName+" "+a.ContentType()+" "+strconv.Itoa(int(a.Size(msg))))
 			}
 			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
 				t.Errorf("attachments\n got %q\nwant %q", got, tt.want)
@@ -46,8 +48,8 @@ func TestWalkClients(t *testing.T) {
 // TestWalkDecodes: the decoded content of a base64 attachment is the
 // original octets.
 func TestWalkDecodes(t *testing.T) {
-	big, small := content(100<<10, 5), content(10, 6)
-	msg := []byte(thunderbird(big, small))
+	big, small := attachtest.Content(100<<10, 5), attachtest.Content(10, 6)
+	msg := []byte(attachtest.Thunderbird(big, small))
 	atts := Walk(msg).Attachments()
 	got, _ := io.ReadAll(atts[0].Content(msg))
 	if !bytes.Equal(got, big) {
@@ -58,8 +60,8 @@ func TestWalkDecodes(t *testing.T) {
 // TestRewriteKeepsTheRest: only the linked part changes; the text parts,
 // the small attachment, headers and boundaries are byte-identical.
 func TestRewriteKeepsTheRest(t *testing.T) {
-	big, small := content(200<<10, 7), content(3000, 8)
-	msg := []byte(thunderbird(big, small))
+	big, small := attachtest.Content(200<<10, 7), attachtest.Content(3000, 8)
+	msg := []byte(attachtest.Thunderbird(big, small))
 	tr := Walk(msg)
 	exp := time.Date(2026, 12, 24, 9, 0, 0, 0, time.UTC)
 	out, err := Rewrite(msg, map[int]Link{2: {Name: "report.pdf", Size: int64(len(big)),
@@ -88,7 +90,7 @@ func TestRewriteKeepsTheRest(t *testing.T) {
 			t.Errorf("replacement text lacks %q:\n%s", want, text)
 		}
 	}
-	if s, err := Rewrite([]byte(signed(small)), map[int]Link{1: {}}); err != nil || !bytes.Equal(s, []byte(signed(small))) {
+	if s, err := Rewrite([]byte(attachtest.Signed(small)), map[int]Link{1: {}}); err != nil || !bytes.Equal(s, []byte(attachtest.Signed(small))) {
 		t.Error("a signed message was rewritten")
 	}
 }
@@ -96,9 +98,9 @@ func TestRewriteKeepsTheRest(t *testing.T) {
 // TestWalkTopLevelAttachment: a message that is itself one attachment is
 // one leaf; its replacement keeps the other header fields.
 func TestWalkTopLevelAttachment(t *testing.T) {
-	msg := []byte(crlf("From: a@example.com\nSubject: scan\nMIME-Version: 1.0\n"+
+	msg := []byte(attachtest.CRLF("From: a@example.com\nSubject: scan\nMIME-Version: 1.0\n"+
 		"Content-Type: application/pdf\nContent-Disposition: attachment; filename=scan.pdf\nContent-Transfer-Encoding: base64\n\n") +
-		b64(content(1000, 9)))
+		attachtest.Base64(attachtest.Content(1000, 9)))
 	tr := Walk(msg)
 	if len(tr.Leaves) != 1 || !tr.Leaves[0].Attachment || !tr.Leaves[0].Top || tr.Leaves[0].FileName != "scan.pdf" {
 		t.Fatalf("%+v", tr.Leaves)

@@ -1,4 +1,7 @@
-package relay
+// Package attachtest builds test messages the way real mail clients build
+// them (Thunderbird, Outlook, S/MIME), for the tests of relay/attachments and
+// relay. It is imported by tests only.
+package attachtest
 
 import (
 	"encoding/base64"
@@ -6,17 +9,15 @@ import (
 	"strings"
 )
 
-// Messages built the way real clients build them.
-
-// content is n deterministic pseudo-random octets.
-func content(n int, seed int64) []byte {
+// Content is n deterministic pseudo-random octets.
+func Content(n int, seed int64) []byte {
 	b := make([]byte, n)
 	rand.New(rand.NewSource(seed)).Read(b)
 	return b
 }
 
-// b64 is base64 in 76-character lines with CRLF, as clients write it.
-func b64(b []byte) string {
+// Base64 is base64 in 76-character lines with CRLF, as clients write it.
+func Base64(b []byte) string {
 	s := base64.StdEncoding.EncodeToString(b)
 	var out strings.Builder
 	for len(s) > 76 {
@@ -27,12 +28,12 @@ func b64(b []byte) string {
 	return out.String()
 }
 
-func crlf(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
+func CRLF(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 
-// thunderbird is multipart/mixed holding a multipart/alternative body and
+// Thunderbird is multipart/mixed holding a multipart/alternative body and
 // two attachments, the second with an RFC 2231 file name.
-func thunderbird(big, small []byte) string {
-	return crlf(`From: Alice <alice@example.com>
+func Thunderbird(big, small []byte) string {
+	return CRLF(`From: Alice <alice@example.com>
 To: bob@example.org
 Subject: Quarterly report
 Message-ID: <0a1b2c3d-tb@example.com>
@@ -71,20 +72,20 @@ Content-Type: application/pdf; name="report.pdf"
 Content-Disposition: attachment; filename="report.pdf"
 Content-Transfer-Encoding: base64
 
-`) + b64(big) + crlf(`--------------mQz3n0JmWkSdJ5yCvYq0fT4a
+`) + Base64(big) + CRLF(`--------------mQz3n0JmWkSdJ5yCvYq0fT4a
 Content-Type: text/csv; charset=UTF-8; name*=UTF-8''Zahlen%20M%C3%A4rz.csv
 Content-Disposition: attachment; filename*=UTF-8''Zahlen%20M%C3%A4rz.csv
 Content-Transfer-Encoding: base64
 
-`) + b64(small) + crlf(`--------------mQz3n0JmWkSdJ5yCvYq0fT4a--
+`) + Base64(small) + CRLF(`--------------mQz3n0JmWkSdJ5yCvYq0fT4a--
 `)
 }
 
-// outlook is multipart/mixed > multipart/related > (multipart/alternative,
+// Outlook is multipart/mixed > multipart/related > (multipart/alternative,
 // inline image with Content-ID) plus one attachment: the inline image is
 // not an attachment.
-func outlook(img, xlsx []byte) string {
-	return crlf(`From: Carol <carol@example.com>
+func Outlook(img, xlsx []byte) string {
+	return CRLF(`From: Carol <carol@example.com>
 To: dave@example.org
 Subject: Figures
 Date: Tue, 24 Nov 2026 09:00:00 +0000
@@ -120,11 +121,11 @@ Content-Transfer-Encoding: quoted-printable
 --_003_DB9PR01MB1234_
 Content-Type: image/png; name="image001.png"
 Content-Description: image001.png
-Content-Disposition: inline; filename="image001.png"; size=`) + itoa(len(img)) + crlf(`
+Content-Disposition: inline; filename="image001.png"; size=`) + itoa(len(img)) + CRLF(`
 Content-ID: <image001.png@01DB3E4F.5A6B7C80>
 Content-Transfer-Encoding: base64
 
-`) + b64(img) + crlf(`
+`) + Base64(img) + CRLF(`
 --_003_DB9PR01MB1234_--
 
 --_004_DB9PR01MB1234_
@@ -132,17 +133,17 @@ Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;
 	name="=?utf-8?B?RmlndXJlcyAyMDI2Lnhsc3g=?="
 Content-Description: =?utf-8?B?RmlndXJlcyAyMDI2Lnhsc3g=?=
 Content-Disposition: attachment;
-	filename="=?utf-8?B?RmlndXJlcyAyMDI2Lnhsc3g=?="; size=`) + itoa(len(xlsx)) + crlf(`
+	filename="=?utf-8?B?RmlndXJlcyAyMDI2Lnhsc3g=?="; size=`) + itoa(len(xlsx)) + CRLF(`
 Content-Transfer-Encoding: base64
 
-`) + b64(xlsx) + crlf(`
+`) + Base64(xlsx) + CRLF(`
 --_004_DB9PR01MB1234_--
 `)
 }
 
-// signed is a multipart/signed (S/MIME) message with an attachment.
-func signed(att []byte) string {
-	return crlf(`From: Erin <erin@example.com>
+// Signed is a multipart/signed (S/MIME) message with an attachment.
+func Signed(att []byte) string {
+	return CRLF(`From: Erin <erin@example.com>
 To: frank@example.org
 Subject: Signed
 MIME-Version: 1.0
@@ -163,7 +164,7 @@ Content-Type: application/pdf; name="contract.pdf"
 Content-Disposition: attachment; filename="contract.pdf"
 Content-Transfer-Encoding: base64
 
-`) + b64(att) + crlf(`------MIX0001--
+`) + Base64(att) + CRLF(`------MIX0001--
 
 ------SIG0001
 Content-Type: application/pkcs7-signature; name="smime.p7s"
