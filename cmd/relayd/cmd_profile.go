@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,26 +57,7 @@ func (c *cli) profile(args []string) int {
 	if !ok {
 		return 2
 	}
-	f, _, ok := c.loadConfigFor(*o.config, loadMode{}) // only [admin]: no profile secret
-	if !ok {
-		return 2
-	}
-	ac, err := newAdminClient(&f.Admin, f.Path)
-	if err != nil {
-		fmt.Fprintf(c.stderr, "relayd profile: %v\n", err)
-		return 1
-	}
-	ac.token, ac.tokenFile = cliAdminToken(f), adminTokenPath(f)
-	if err := c.profileRun(ac, o, sub, name); err != nil {
-		var nr errNotRunning
-		if errors.As(err, &nr) {
-			fmt.Fprintln(c.stderr, err)
-		} else {
-			fmt.Fprintf(c.stderr, "relayd profile %s: %v\n", sub, err)
-		}
-		return 1
-	}
-	return 0
+	return c.withAdmin("profile", sub, *o.config, func(ac *adminClient) error { return c.profileRun(ac, o, sub, name) })
 }
 
 // profileArgs checks the subcommand, its profile name and its flags.

@@ -96,22 +96,30 @@ func (c *cli) queue(args []string) int {
 	if !ok {
 		return 2
 	}
-	f, _, ok := c.loadConfigFor(*o.config, loadMode{}) // only [admin]: no profile secret
+	return c.withAdmin("queue", sub, *o.config, func(ac *adminClient) error { return c.queueRun(ac, o, sub, id) })
+}
+
+// withAdmin runs one `relayd CMD SUB` through the running daemon's admin
+// API: it reads only [admin] of the config at path (no profile secret),
+// connects with the CLI's admin token and prints run's error in one line.
+// Exit 0 ok, 1 error (relayd not running, a refusal), 2 bad config.
+func (c *cli) withAdmin(cmd, sub, path string, run func(*adminClient) error) int {
+	f, _, ok := c.loadConfigFor(path, loadMode{})
 	if !ok {
 		return 2
 	}
 	ac, err := newAdminClient(&f.Admin, f.Path)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "relayd queue: %v\n", err)
+		fmt.Fprintf(c.stderr, "relayd %s: %v\n", cmd, err)
 		return 1
 	}
 	ac.token, ac.tokenFile = cliAdminToken(f), adminTokenPath(f)
-	if err := c.queueRun(ac, o, sub, id); err != nil {
+	if err := run(ac); err != nil {
 		var nr errNotRunning
 		if errors.As(err, &nr) {
 			fmt.Fprintln(c.stderr, err)
 		} else {
-			fmt.Fprintf(c.stderr, "relayd queue %s: %v\n", sub, err)
+			fmt.Fprintf(c.stderr, "relayd %s %s: %v\n", cmd, sub, err)
 		}
 		return 1
 	}
