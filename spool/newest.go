@@ -2,7 +2,6 @@ package spool
 
 import (
 	"bytes"
-	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -15,22 +14,7 @@ import (
 // holds (the console's Outbox, SPEC §12.2). Corrupt envelopes are skipped
 // and counted. fn runs outside any transaction and may call the store.
 func (s *Store) ListNewest(before string, journal bool, fn func(*Message) bool) error {
-	after := []byte(before)
-	for {
-		page, err := s.newestPage(journal, after)
-		if err != nil {
-			return fmt.Errorf("spool: list: %w", err)
-		}
-		for _, m := range page {
-			if !fn(m) {
-				return nil
-			}
-		}
-		if len(page) < listPage {
-			return nil
-		}
-		after = []byte(page[len(page)-1].ID)
-	}
+	return eachPaged([]byte(before), func(after []byte) ([]*Message, error) { return s.newestPage(journal, after) }, fn)
 }
 
 // newestPage returns up to listPage messages with ID < before (all when

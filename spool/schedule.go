@@ -120,9 +120,15 @@ func (s *Store) ListActive(fn func(*Message) bool) error {
 }
 
 func (s *Store) list(state State, journal bool, fn func(*Message) bool) error {
-	var after []byte
+	return eachPaged(nil, func(after []byte) ([]*Message, error) { return s.listPage(state, journal, after) }, fn)
+}
+
+// eachPaged calls fn for every message of the pages that next returns,
+// starting after the key after, a page of at most listPage messages at a
+// time, until fn returns false or a page comes back short.
+func eachPaged(after []byte, next func(after []byte) ([]*Message, error), fn func(*Message) bool) error {
 	for {
-		page, err := s.listPage(state, journal, after)
+		page, err := next(after)
 		if err != nil {
 			return fmt.Errorf("spool: list: %w", err)
 		}
