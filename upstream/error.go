@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 )
 
 // Step names one stage of an upstream SMTP dialogue, for diagnoses (SPEC §8.4).
@@ -153,4 +156,89 @@ func (e *Error) authDiagnosis(host, reply string) string {
 		return "oauth: " + e.Text
 	}
 	return fmt.Sprintf("cannot authenticate as %s at %s: %s", e.Subject, host, e.Text)
+}
+
+// netError is a failure without a reply: always temporary.
+func (c *client) netError(ctx context.Context, step Step, err error) *Error {
+	c.broken = true
+	return &Error{Profile: c.profile, Host: c.addr, Step: step, Text: netReason(ctx, err),
+		Temporary: true, Err: cause(ctx, err)}
+}
+
+// localError is a temporary failure decided here, at a session step.
+func (c *client) localError(step Step, text string) *Error {
+	return &Error{Profile: c.profile, Host: c.addr, Step: step, Text: text, Temporary: true}
+}
+
+// replyError is a failure reply about the message: 4xx and unknown codes
+// are temporary, 5xx permanent (SPEC §7.3).
+func (c *client) replyError(step Step, subject string, r *reply) *Error {
+	return &Error{Profile: c.profile, Host: c.addr, Step: step, Code: r.code, Enhanced: r.enhanced,
+		Text: r.text, Temporary: r.code < 500 || r.code > 599, Subject: subject}
+}
+
+// sessionError is a failure reply before MAIL (banner, EHLO, STARTTLS,
+// AUTH). It is temporary even for 5xx: it says nothing about the message,
+// only about the connection or the account, which the admin can fix; the
+// message waits in the queue instead of bouncing (and bounces after
+// max_queue_age if nobody does).
+func (c *client) sessionError(step Step, subject string, r *reply) *Error {
+	e := c.replyError(step, subject, r)
+	e.Temporary = true
+	return e
+}
+
+// netReason names a network failure for a diagnosis.
+func netReason(ctx context.Context, err error) string {
+	var dnsErr *net.DNSError
+	var sysErr *os.SyscallError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "timeout"
+	case ctx.Err() != nil:
+		return "cancelled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case isTimeout(err):
+		return "timeout"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "connection reset by the server"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed by the server"
+	case errors.As(err, &dnsErr):
+		return dnsErr.Err
+	case errors.As(err, &sysErr):
+		return sysErr.Err.Error()
+	}
+	return err.Error()
+}
+
+// cause is the error to wrap: the context's when it ended the attempt.
+func cause(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}
+
+// connResult is the relayd_upstream_connections_total result of a failed
+// connection attempt.
+func connResult(e *Error) string {
+	switch {
+	case e.Text == "timeout" || isTimeout(e.Err):
+		return "timeout"
+	case e.Step == StepConnect && errors.Is(e.Err, syscall.ECONNREFUSED):
+		return "refused"
+	case e.Step == StepStartTLS || e.Step == StepTLS:
+		return "tls_error"
+	case e.Step == StepAuth:
+		return "auth_failed"
+	}
+	return "error"
 }

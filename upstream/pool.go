@@ -195,65 +195,12 @@ func (p *Pool) sendTo(ctx context.Context, prof *Profile, d dest, w *wire, res *
 	p.deliver(ctx, prof, e, d, w, res)
 }
 
-// profileError is the failure of a profile that checkProfile refused.
-func profileError(prof *Profile, err error) *Error {
-	fix := ": fix the profile's host, port, tls or helo"
-	if prof.OAuth2 != nil {
-		fix = ": fix the profile's host, port, tls, helo or oauth2"
-	}
-	if prof.Type == "direct" {
-		fix = ": fix the profile's port, tls, helo or resolver"
-	}
-	return &Error{Profile: prof.Name, Step: StepConnect, Temporary: true, Err: err, Text: err.Error() + fix}
-}
-
-// checkProfile finds the profile errors no connection can fix.
-func checkProfile(prof *Profile) error {
-	var err error
-	switch prof.Type {
-	case "direct":
-		if prof.Port < 0 || prof.Port > 65535 {
-			err = fmt.Errorf("port %d out of range", prof.Port)
-		} else if prof.Resolver != "" {
-			_, err = resolverAddr(prof.Resolver)
-		}
-	case "", "smtp":
-		_, _, err = target(prof)
-	default:
-		err = fmt.Errorf("unknown profile type %q", prof.Type)
-	}
-	if err == nil {
-		_, err = heloName(prof)
-	}
-	if err == nil && prof.OAuth2 != nil {
-		err = prof.OAuth2.check()
-	}
-	if m := tlsMode(prof); err == nil && m != TLSNone && m != TLSStartTLS && m != TLSStartTLSRequired && m != TLSImplicit {
-		err = fmt.Errorf("unknown tls mode %q", m)
-	}
-	return err
-}
-
 func newKey(prof *Profile, d dest) poolKey {
 	return poolKey{profile: prof.Name, addr: d.dial, serverName: d.serverName, tls: tlsMode(prof),
 		verify: prof.TLSVerify, roots: prof.RootCAs, username: prof.Username,
 		password: sha256.Sum256([]byte(prof.Password)), oauth2: oauthDigest(prof.OAuth2),
 		mechs: strings.Join(prof.AuthMechanisms, ","), helo: prof.Helo, maxConns: maxConns(prof),
 		transcript: prof.Transcript}
-}
-
-func maxConns(prof *Profile) int {
-	if prof.MaxConns <= 0 {
-		return defaultMaxConns
-	}
-	return prof.MaxConns
-}
-
-func maxPerConn(prof *Profile) int {
-	if prof.MaxPerConn <= 0 {
-		return defaultMaxPerConn
-	}
-	return prof.MaxPerConn
 }
 
 // acquire takes a busy-connection token of key's entry, waiting for one.

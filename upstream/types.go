@@ -1,10 +1,5 @@
 package upstream
 
-import (
-	"crypto/x509"
-	"time"
-)
-
 // TLSMode is how a connection to an upstream is secured (SPEC §8.1).
 type TLSMode string
 
@@ -15,31 +10,6 @@ const (
 	TLSStartTLSRequired TLSMode = "starttls-required" // STARTTLS or a temporary failure
 	TLSImplicit         TLSMode = "implicit"          // TLS from the first byte (465)
 )
-
-// Profile is the connection side of one [[profile]]: where and how to deliver.
-// It is immutable once handed to a Pool; a reload builds new Profiles.
-type Profile struct {
-	Name           string
-	Type           string         // "smtp" (smarthost) | "direct" (MX delivery)
-	Host           string         // smarthost: "host", "host:port", "host,port", "[v6]:port" or a bare IPv6 literal (type smtp)
-	Port           int            // TCP port, overrides one in Host; 0 = Host's, else 25, or 465 for TLSImplicit (direct: 0 = 25)
-	TLS            TLSMode        // "" = TLSStartTLSRequired (direct: TLSStartTLS, opportunistic)
-	TLSVerify      bool           // verify the upstream certificate chain and name (direct: against the MX host name)
-	RootCAs        *x509.CertPool // nil = system roots (ca_file appended by the caller)
-	Username       string         // AUTH identity; "" = no AUTH
-	Password       string         // secret: never logged, never in an error text
-	AuthMechanisms []string       // allowed mechanisms in order of preference; empty = best of CRAM-MD5, PLAIN, LOGIN offered (with OAuth2: XOAUTH2, then OAUTHBEARER)
-	OAuth2         *OAuth2        // non-nil: AUTH with an OAuth2 access token (XOAUTH2 / OAUTHBEARER) instead of Password
-	Helo           string         // EHLO name; "" = "localhost" (cmd/relayd sets server.hostname)
-	Timeout        time.Duration  // connect, TLS handshake and each command's reply; 0 = 30 s
-	DataTimeout    time.Duration  // writing the body and the reply to the final "."; 0 = 10 min
-	MaxPerConn     int            // messages per connection, then QUIT and reconnect; 0 = 100
-	MaxConns       int            // busy connections to this upstream at once; 0 = 2
-	Resolver       string         // type direct: DNS server "host:port" (port 53 when omitted), UDP then TCP; "" = system
-	AllowLoopback  bool           // type direct: permit MX hosts that resolve to loopback or unspecified addresses
-	AllowPrivate   bool           // type direct: permit MX hosts that resolve to private, link-local, shared or other non-global addresses (nonGlobal); loopback stays AllowLoopback's
-	Transcript     string         // debug_transcript: file that every session of this profile (deliveries and probes) appends its SMTP dialogue to, AUTH redacted (transcript.go); "" = none
-}
 
 // Envelope is one SMTP transaction to send: one message to the recipients of
 // one profile.
