@@ -22,7 +22,7 @@
 //
 // Implementation summary:
 //
-//   - pool.go: Pool, per-key semaphores, idle connections and their expiry.
+//   - pool.go: Pool, per-key semaphores, idle connections and closing them (closeIdle).
 //   - smtp.go: connection setup: host parsing, dial, banner, EHLO, STARTTLS.
 //   - conn.go: the wire: commands, replies, deadlines, QUIT.
 //   - auth.go: mechanism choice and the SASL clients (CRAM-MD5, LOGIN).

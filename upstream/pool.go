@@ -77,7 +77,8 @@ type Pool struct {
 }
 
 // poolKey is everything a connection's session depends on. A reload that
-// changes any of it makes new connections; old idle ones expire.
+// changes any of it makes new connections; old idle ones are closed when
+// their idle timeout passes (closeIdle).
 type poolKey struct {
 	profile, addr, serverName string // addr: the address dialled (type direct: one per MX address)
 	tls                       TLSMode
@@ -293,7 +294,7 @@ func (p *Pool) finish(e *entry, prof *Profile, c *client, reuse bool) {
 		p.mu.Lock()
 		if !p.closed {
 			c.idleSince = p.now()
-			c.idleTimer = time.AfterFunc(p.idleTimeout, func() { p.expire(e, c) })
+			c.idleTimer = time.AfterFunc(p.idleTimeout, func() { p.closeIdle(e, c) })
 			e.idle = append(e.idle, c)
 			p.mu.Unlock()
 			return
@@ -304,9 +305,9 @@ func (p *Pool) finish(e *entry, prof *Profile, c *client, reuse bool) {
 	p.log.Debug("upstream connection closed", "profile", prof.Name, "host", c.addr, "messages", c.msgs)
 }
 
-// expire ends an idle connection whose idle timeout passed, unless a Send
+// closeIdle ends an idle connection whose idle timeout passed, unless a Send
 // took it meanwhile.
-func (p *Pool) expire(e *entry, c *client) {
+func (p *Pool) closeIdle(e *entry, c *client) {
 	p.mu.Lock()
 	i := slices.Index(e.idle, c)
 	if i >= 0 {
