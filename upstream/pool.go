@@ -174,7 +174,7 @@ func (p *Pool) send(ctx context.Context, prof *Profile, w *wire, res *Result) {
 		p.sendDirect(ctx, prof, w, res)
 		return
 	}
-	serverName, addr, _ := target(prof) // checked
+	serverName, addr, _ := smarthostAddr(prof) // checked
 	p.sendTo(ctx, prof, dest{serverName: serverName, addr: addr, dial: addr}, w, res)
 }
 

@@ -217,7 +217,7 @@ func (r *prober) envelope() (*wire, *Result, *Error) {
 
 // resolveHost looks up a smarthost's addresses: what the dialer will do.
 func (r *prober) resolveHost(ctx context.Context) ([]dest, *Error) {
-	serverName, addr, _ := target(r.prof) // checked
+	serverName, addr, _ := smarthostAddr(r.prof) // checked
 	d := []dest{{serverName: serverName, addr: addr, dial: addr}}
 	if _, err := netip.ParseAddr(serverName); err == nil {
 		r.ok(StepResolve, serverName+" is an IP address")

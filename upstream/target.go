@@ -42,11 +42,11 @@ const (
 	defaultMaxConns    = 2
 )
 
-// target returns the TLS server name and the host:port to dial for a
+// smarthostAddr returns the TLS server name and the host:port to dial for a
 // smarthost profile. Host may be "host", "host:port", "host,port",
 // "[v6]:port" or a bare IPv6 literal; a non-zero Port overrides the one in
 // Host; the default is 25, or 465 with implicit TLS (SPEC §3).
-func target(prof *Profile) (serverName, addr string, err error) {
+func smarthostAddr(prof *Profile) (serverName, addr string, err error) {
 	host, port, err := splitHost(prof.Host)
 	if err != nil {
 		return "", "", err
@@ -153,7 +153,7 @@ func checkProfile(prof *Profile) error {
 			_, err = resolverAddr(prof.Resolver)
 		}
 	case "", "smtp":
-		_, _, err = target(prof)
+		_, _, err = smarthostAddr(prof)
 	default:
 		err = fmt.Errorf("unknown profile type %q", prof.Type)
 	}

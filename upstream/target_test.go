@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestParseTarget(t *testing.T) {
+func TestSmarthostAddr(t *testing.T) {
 	for _, tc := range []struct {
 		host     string
 		port     int
@@ -33,9 +33,9 @@ func TestParseTarget(t *testing.T) {
 		{"host,abc", 0, TLSNone, "", "", true},
 		{"bad host", 0, TLSNone, "", "", true},
 	} {
-		name, addr, err := target(&Profile{Host: tc.host, Port: tc.port, TLS: tc.mode})
+		name, addr, err := smarthostAddr(&Profile{Host: tc.host, Port: tc.port, TLS: tc.mode})
 		if (err != nil) != tc.wantFail || name != tc.name || addr != tc.addr {
-			t.Errorf("target(%q, %d) = %q, %q, %v; want %q, %q, fail %v", tc.host, tc.port, name, addr, err,
+			t.Errorf("smarthostAddr(%q, %d) = %q, %q, %v; want %q, %q, fail %v", tc.host, tc.port, name, addr, err,
 				tc.name, tc.addr, tc.wantFail)
 		}
 	}
