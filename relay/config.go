@@ -89,7 +89,7 @@ type Listener struct {
 
 // Profile is one [[profile]] after `extends` is resolved.
 type Profile struct {
-	Upstream    upstream.Profile // connection settings; Upstream.Name is the profile name
+	Upstream    upstream.Target // connection settings; Upstream.Name is the profile name
 	Description string
 	Enabled     bool
 	Immediate   bool          // mode = "immediate"

@@ -62,7 +62,7 @@ func baseConfig(addr string) *Config {
 }
 
 func sinkProfile(name, host string, port int) *Profile {
-	return &Profile{Enabled: true, Upstream: upstream.Profile{Name: name, Type: "smtp", Host: host, Port: port,
+	return &Profile{Enabled: true, Upstream: upstream.Target{Name: name, Type: "smtp", Host: host, Port: port,
 		TLS: upstream.TLSNone, Timeout: 5 * time.Second, DataTimeout: 10 * time.Second, MaxPerConn: 100, MaxConns: 2,
 		Helo: "relay.test"}}
 }

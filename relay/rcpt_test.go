@@ -53,7 +53,7 @@ func TestDuplicateRecipientsDeliveredOnce(t *testing.T) {
 func TestAddressLiteralRefusedOnDirect(t *testing.T) {
 	sk := newSink(t)
 	cfg := baseConfig(sk.addr)
-	cfg.Profiles["mx"] = &Profile{Enabled: true, Upstream: upstream.Profile{Name: "mx", Type: "direct",
+	cfg.Profiles["mx"] = &Profile{Enabled: true, Upstream: upstream.Target{Name: "mx", Type: "direct",
 		TLS: upstream.TLSStartTLS, Timeout: 5 * time.Second, DataTimeout: 10 * time.Second, MaxPerConn: 100,
 		MaxConns: 2, Helo: "relay.test", Resolver: "127.0.0.1:1"}}
 	cfg.Policy = policy.Config{DefaultProfile: "mx", Enabled: map[string]bool{"sink": true, "mx": true},

@@ -37,7 +37,7 @@ var errSASLSteps = errors.New("too many AUTH challenges")
 // password would otherwise bounce every queued message, while the admin can
 // fix the profile and let the queue drain (the diagnosis says so, and SPEC
 // §3 [notify] admin gets told).
-func (c *client) authenticate(ctx context.Context, prof *Profile) *Error {
+func (c *client) authenticate(ctx context.Context, prof *Target) *Error {
 	if prof.Username == "" && prof.OAuth2 == nil {
 		return nil
 	}
@@ -69,7 +69,7 @@ func (c *client) authenticate(ctx context.Context, prof *Profile) *Error {
 }
 
 // chooseMech picks the first allowed mechanism the server offers.
-func (c *client) chooseMech(prof *Profile) (string, *Error) {
+func (c *client) chooseMech(prof *Target) (string, *Error) {
 	offered := strings.Fields(strings.ToUpper(c.ext["AUTH"]))
 	allowed := allowedMechs(prof)
 	for _, m := range allowed {
@@ -91,7 +91,7 @@ func (c *client) chooseMech(prof *Profile) (string, *Error) {
 // its kind of credentials, in order. With OAuth2 they are XOAUTH2 and
 // OAUTHBEARER: those that auth_mechanisms names, else both, XOAUTH2 first
 // (what Gmail and Office 365 offer).
-func allowedMechs(prof *Profile) []string {
+func allowedMechs(prof *Target) []string {
 	known := bestMechs
 	if prof.OAuth2 != nil {
 		known = oauthMechs

@@ -37,7 +37,7 @@ func (c *client) rejectedToken() string {
 // authenticateOAuth presents an access token with mech. A rejection (a
 // 334 error challenge, RFC 7628 §3.2.2, or 535) is remembered, so that
 // Pool.connect refreshes the token and tries once more.
-func (c *client) authenticateOAuth(ctx context.Context, prof *Profile, mech string) *Error {
+func (c *client) authenticateOAuth(ctx context.Context, prof *Target, mech string) *Error {
 	tok, xerr := c.oauth.src.token(ctx, prof, c.oauth.stale)
 	if xerr != nil {
 		xerr.Host = c.addr

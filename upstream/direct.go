@@ -34,7 +34,7 @@ type domainOutcome struct {
 // sendDirect delivers w by MX (SPEC §8.2): the recipients grouped per
 // domain, one transaction per domain, at most maxDomainsParallel domains at
 // once. It fills res as documented on Result.
-func (p *Pool) sendDirect(ctx context.Context, prof *Profile, w *wire, res *Result) {
+func (p *Pool) sendDirect(ctx context.Context, prof *Target, w *wire, res *Result) {
 	groups := groupByDomain(w)
 	r := p.resolverFor(prof)
 	outs := make([]domainOutcome, len(groups))
@@ -123,7 +123,7 @@ func groupByDomain(w *wire) []domainGroup {
 // reply (4xx, or every recipient 4xx at RCPT) moves on to the next address
 // and host; a permanent reply, a delivery, or a possible one (no reply after
 // the final dot) ends it. The answers per recipient go into res.Rcpt[g.idx].
-func (p *Pool) deliverDomain(ctx context.Context, prof *Profile, r Resolver, w *wire, g domainGroup, res *Result) domainOutcome {
+func (p *Pool) deliverDomain(ctx context.Context, prof *Target, r Resolver, w *wire, g domainGroup, res *Result) domainOutcome {
 	if xerr := checkGroup(prof, g); xerr != nil {
 		return domainOutcome{err: xerr}
 	}
@@ -170,7 +170,7 @@ func (p *Pool) deliverDomain(ctx context.Context, prof *Profile, r Resolver, w *
 // negatively without asking anyone: such a recipient bounces at once, also
 // on a machine without DNS (the README's first try of the embedded
 // default).
-func checkGroup(prof *Profile, g domainGroup) *Error {
+func checkGroup(prof *Target, g domainGroup) *Error {
 	switch {
 	case g.literal:
 		return domainError(prof, g.domain, 550, "5.1.2", false, nil, "address-literal "+
@@ -224,7 +224,7 @@ func subWire(w *wire, idx []int) *wire {
 }
 
 // directPort is the MX port: the profile's (tests), else 25.
-func directPort(prof *Profile) int {
+func directPort(prof *Target) int {
 	if prof.Port != 0 {
 		return prof.Port
 	}

@@ -104,8 +104,8 @@ func (d *remapDialer) calls() []string {
 // directProfile is a direct profile for tests: plain text, short timeouts.
 // Its Resolver points nowhere usable on purpose: tests either inject a
 // Resolver through Options or set it to a dnsServer, never the system's.
-func directProfile(name string) *Profile {
-	return &Profile{Name: name, Type: "direct", TLS: TLSNone, Helo: "relay.test", Timeout: 5 * time.Second,
+func directProfile(name string) *Target {
+	return &Target{Name: name, Type: "direct", TLS: TLSNone, Helo: "relay.test", Timeout: 5 * time.Second,
 		DataTimeout: 5 * time.Second, MaxPerConn: 100, MaxConns: 2, AllowLoopback: true, AllowPrivate: true,
 		Resolver: "127.0.0.1:1"}
 }

@@ -233,7 +233,7 @@ func TestResolverAddr(t *testing.T) {
 			t.Errorf("resolverAddr(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if !strings.Contains(resolverName(&Profile{}, false), "system") {
+	if !strings.Contains(resolverName(&Target{}, false), "system") {
 		t.Error("resolverName without a resolver")
 	}
 }

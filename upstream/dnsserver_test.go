@@ -16,12 +16,12 @@ import (
 
 // dnsServer is a DNS server on 127.0.0.1 (UDP and TCP on one port) that
 // answers from maps, for the production *net.Resolver that Pool builds from
-// Profile.Resolver. Names are lower case with the trailing dot. A name in
+// Target.Resolver. Names are lower case with the trailing dot. A name in
 // none of the maps is NXDOMAIN; a name with only A/AAAA records answers MX
 // queries with no records (NODATA).
 type dnsServer struct {
 	t    *testing.T
-	addr string // 127.0.0.1:port for Profile.Resolver
+	addr string // 127.0.0.1:port for Target.Resolver
 	udp  net.PacketConn
 	tcp  net.Listener
 

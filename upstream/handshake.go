@@ -15,7 +15,7 @@ import (
 // preference order. When the upstream rejects an OAuth2 access token, the
 // token is refreshed and AUTH tried once more on a new connection. Every
 // attempt counts once in relayd_upstream_connections_total.
-func (p *Pool) connect(ctx context.Context, prof *Profile, d dest) (*client, *Error) {
+func (p *Pool) connect(ctx context.Context, prof *Target, d dest) (*client, *Error) {
 	c, xerr, rejected := p.connectOnce(ctx, prof, d, "")
 	if rejected != "" && ctx.Err() == nil {
 		p.log.Debug("upstream rejected the OAuth2 access token, refreshing it", "profile", prof.Name,
@@ -28,7 +28,7 @@ func (p *Pool) connect(ctx context.Context, prof *Profile, d dest) (*client, *Er
 // connectOnce is one connection attempt. stale is an access token the
 // upstream rejected, to be replaced before AUTH. It returns the access token
 // used when the upstream rejected it, else "".
-func (p *Pool) connectOnce(ctx context.Context, prof *Profile, d dest, stale string) (*client, *Error, string) {
+func (p *Pool) connectOnce(ctx context.Context, prof *Target, d dest, stale string) (*client, *Error, string) {
 	start := p.now()
 	c, xerr := p.setup(ctx, prof, d, stale)
 	if xerr != nil {
@@ -46,7 +46,7 @@ func (p *Pool) connectOnce(ctx context.Context, prof *Profile, d dest, stale str
 // setup dials and runs the handshake. On failure it returns the closed
 // client too, when there was one, so that connectOnce can read why AUTH
 // failed.
-func (p *Pool) setup(ctx context.Context, prof *Profile, d dest, stale string) (*client, *Error) {
+func (p *Pool) setup(ctx context.Context, prof *Target, d dest, stale string) (*client, *Error) {
 	c, xerr := p.open(ctx, prof, d, stale)
 	if xerr != nil {
 		return nil, xerr
@@ -62,7 +62,7 @@ func (p *Pool) setup(ctx context.Context, prof *Profile, d dest, stale string) (
 
 // open dials d and returns the client, before the banner. stale is an
 // OAuth2 access token the upstream rejected (see connectOnce).
-func (p *Pool) open(ctx context.Context, prof *Profile, d dest, stale string) (*client, *Error) {
+func (p *Pool) open(ctx context.Context, prof *Target, d dest, stale string) (*client, *Error) {
 	cmdTimeout, dataTimeout := timeouts(prof)
 	tr := p.transcriptFor(prof)
 	dctx, cancel := context.WithTimeout(ctx, cmdTimeout)
@@ -103,7 +103,7 @@ func dialName(d dest) string {
 
 // handshake runs everything between the TCP connect and the first MAIL.
 // With c.trace set (Probe) it reports each step that succeeded.
-func (c *client) handshake(ctx context.Context, prof *Profile, serverName string) *Error {
+func (c *client) handshake(ctx context.Context, prof *Target, serverName string) *Error {
 	mode := tlsMode(prof)
 	helo, _ := heloName(prof) // checked by Send
 	if mode == TLSImplicit {

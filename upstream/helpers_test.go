@@ -61,7 +61,7 @@ func testEnv(to ...string) *Envelope {
 }
 
 // mustSend sends and fails the test on any error.
-func mustSend(t *testing.T, p *Pool, prof *Profile, env *Envelope) *Result {
+func mustSend(t *testing.T, p *Pool, prof *Target, env *Envelope) *Result {
 	t.Helper()
 	res := p.Send(context.Background(), prof, env)
 	if res.Err != nil {
@@ -76,7 +76,7 @@ func mustSend(t *testing.T, p *Pool, prof *Profile, env *Envelope) *Result {
 }
 
 // sendErr sends and returns the transaction error, failing if there is none.
-func sendErr(t *testing.T, p *Pool, prof *Profile, env *Envelope) *Error {
+func sendErr(t *testing.T, p *Pool, prof *Target, env *Envelope) *Error {
 	t.Helper()
 	res := p.Send(context.Background(), prof, env)
 	if res.Err == nil {

@@ -29,7 +29,7 @@ var _ Resolver = (*net.Resolver)(nil)
 // resolverFor is Options.Resolver, or a Go resolver that sends every query
 // to prof.Resolver (UDP, then TCP when the answer is truncated), or the
 // system's.
-func (p *Pool) resolverFor(prof *Profile) Resolver {
+func (p *Pool) resolverFor(prof *Target) Resolver {
 	if p.resolver != nil {
 		return p.resolver
 	}
@@ -70,7 +70,7 @@ type mxHost struct {
 // the MX hosts by preference, equal preferences shuffled to spread the
 // load, or the domain itself when it has no MX. A null MX (RFC 7505) is a
 // permanent 5.1.10; a failed lookup a temporary 4.4.3.
-func (p *Pool) lookupMX(ctx context.Context, prof *Profile, r Resolver, domain string) ([]mxHost, *Error) {
+func (p *Pool) lookupMX(ctx context.Context, prof *Target, r Resolver, domain string) ([]mxHost, *Error) {
 	timeout, _ := timeouts(prof)
 	lctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -110,7 +110,7 @@ func shuffled(mxs []*net.MX) []*net.MX {
 // allow_private: a local client must not make relayd reach internal hosts.
 // Both happen before any dial. An implicit MX that does not resolve means
 // the domain has no mail route: permanent 5.1.2.
-func (p *Pool) lookupAddrs(ctx context.Context, prof *Profile, r Resolver, domain string, h mxHost) ([]netip.Addr, *Error) {
+func (p *Pool) lookupAddrs(ctx context.Context, prof *Target, r Resolver, domain string, h mxHost) ([]netip.Addr, *Error) {
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(h.name); err == nil {
 		addrs = []netip.Addr{a}
@@ -165,7 +165,7 @@ func (p *Pool) lookupAddrs(ctx context.Context, prof *Profile, r Resolver, domai
 // reply: the Subject is the domain. code is the reply relayd would give in
 // its place (RFC 7505 §4.3 556 for a null MX, 550 for no such domain), 0
 // for temporary failures.
-func domainError(prof *Profile, domain string, code int, enhanced string, temporary bool, err error, text string) *Error {
+func domainError(prof *Target, domain string, code int, enhanced string, temporary bool, err error, text string) *Error {
 	return &Error{Profile: prof.Name, Step: StepResolve, Code: code, Enhanced: enhanced, Text: text,
 		Temporary: temporary, Err: err, Subject: domain}
 }
@@ -189,7 +189,7 @@ func dnsReason(ctx context.Context, err error) string {
 	return err.Error()
 }
 
-func resolverName(prof *Profile, injected bool) string {
+func resolverName(prof *Target, injected bool) string {
 	switch {
 	case injected:
 		return "the resolver"

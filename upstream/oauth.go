@@ -50,7 +50,7 @@ type OAuth2 struct {
 	// token when RefreshTokenFile is set, else client credentials.
 	Grant string
 	// HTTPClient talks to the token endpoint; nil = one that trusts the
-	// system roots, or Profile.RootCAs when set (which the caller builds
+	// system roots, or Target.RootCAs when set (which the caller builds
 	// from the system roots plus ca_file).
 	HTTPClient *http.Client
 }
@@ -108,7 +108,7 @@ func oauthDigest(o *OAuth2) (d [sha256.Size]byte) {
 
 // tokenSource returns the cached token source of prof's OAuth2
 // configuration, creating it on first use.
-func (p *Pool) tokenSource(prof *Profile) *tokenSource {
+func (p *Pool) tokenSource(prof *Target) *tokenSource {
 	key := tokenKey{digest: oauthDigest(prof.OAuth2), client: prof.OAuth2.HTTPClient, roots: prof.RootCAs}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -148,7 +148,7 @@ type tokenSource struct {
 
 // token returns a valid access token. stale is a token the upstream
 // rejected: if it is still the cached one, a new one is fetched.
-func (s *tokenSource) token(ctx context.Context, prof *Profile, stale string) (string, *Error) {
+func (s *tokenSource) token(ctx context.Context, prof *Target, stale string) (string, *Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.valid() && (stale == "" || s.tok.AccessToken != stale) {
@@ -296,7 +296,7 @@ func (e errRefreshFile) Error() string { return e.err.Error() }
 // tokenError is the temporary *Error of a failed token request: the
 // endpoint, the OAuth error code (RFC 6749 §5.2) and what to do. It never
 // holds the client secret, a refresh token or an access token.
-func (s *tokenSource) tokenError(ctx context.Context, prof *Profile, err error) *Error {
+func (s *tokenSource) tokenError(ctx context.Context, prof *Target, err error) *Error {
 	endpoint := displayURL(s.cfg.TokenURL)
 	var text, code string
 	var re *oauth2.RetrieveError

@@ -33,7 +33,7 @@ type oauthSetup struct {
 	logs  *lockedBuffer
 	clock *testClock
 	file  string
-	prof  *Profile
+	prof  *Target
 }
 
 func newOAuthSetup(t *testing.T, mechs ...string) *oauthSetup {
@@ -231,7 +231,7 @@ func TestOAuth2NoMechanism(t *testing.T) {
 }
 
 // TestOAuth2RootCAs: without an HTTPClient the token endpoint is trusted
-// through Profile.RootCAs (system roots plus ca_file).
+// through Target.RootCAs (system roots plus ca_file).
 func TestOAuth2RootCAs(t *testing.T) {
 	o := newOAuthSetup(t, "XOAUTH2")
 	tlsEP := httptest.NewUnstartedServer(http.HandlerFunc(o.ep.ServeHTTP))

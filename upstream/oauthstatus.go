@@ -28,7 +28,7 @@ type OAuthStatus struct {
 // OAuthStatus reports prof's OAuth2 token state. It makes no request: a
 // profile that has not delivered since the start shows no access token.
 // It is safe for concurrent use; prof.OAuth2 must be non-nil.
-func (p *Pool) OAuthStatus(prof *Profile) OAuthStatus {
+func (p *Pool) OAuthStatus(prof *Target) OAuthStatus {
 	st := OAuthStatus{Grant: prof.OAuth2.grant(), RefreshTokenFile: prof.OAuth2.RefreshTokenFile}
 	if st.Grant == GrantRefreshToken {
 		st.RefreshTokenPresent = RefreshTokenPresent(st.RefreshTokenFile)

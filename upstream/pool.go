@@ -45,7 +45,7 @@ type Options struct {
 	Profiles []string
 	// Resolver answers the MX and address lookups of type direct profiles
 	// (tests inject a map-backed one). nil = a *net.Resolver per profile
-	// that asks Profile.Resolver, or the system resolver when that is "".
+	// that asks Target.Resolver, or the system resolver when that is "".
 	// A non-nil Resolver overrides every profile's Resolver, and answers
 	// the host lookup of Probe's resolve step for smarthost profiles too.
 	Resolver Resolver
@@ -129,7 +129,7 @@ func NewPool(opts Options) *Pool {
 // too when it has OAuth2), so that dashboards see them before the first
 // delivery. Send calls it; relay calls it for every profile at start and
 // reload.
-func (p *Pool) Precreate(prof *Profile) {
+func (p *Pool) Precreate(prof *Target) {
 	p.metrics.profile(prof.Name)
 	if prof.OAuth2 != nil {
 		p.metrics.oauthProfile(prof.Name)
@@ -145,7 +145,7 @@ func (p *Pool) Precreate(prof *Profile) {
 // after MaxPerConn messages on a connection sends QUIT. Cancelling ctx
 // aborts the wait and closes the connection in use. Send never panics on
 // upstream input and never returns nil; prof and env are not modified.
-func (p *Pool) Send(ctx context.Context, prof *Profile, env *Envelope) *Result {
+func (p *Pool) Send(ctx context.Context, prof *Target, env *Envelope) *Result {
 	start := p.now()
 	p.Precreate(prof)
 	res := &Result{Rcpt: make([]*Error, len(env.To))}
@@ -165,7 +165,7 @@ func (p *Pool) Send(ctx context.Context, prof *Profile, env *Envelope) *Result {
 	return res
 }
 
-func (p *Pool) send(ctx context.Context, prof *Profile, w *wire, res *Result) {
+func (p *Pool) send(ctx context.Context, prof *Target, w *wire, res *Result) {
 	if err := checkProfile(prof); err != nil {
 		res.Err = profileError(prof, err)
 		return
@@ -186,7 +186,7 @@ type dest struct {
 }
 
 // sendTo runs w on a connection of d's pool entry, waiting for a free one.
-func (p *Pool) sendTo(ctx context.Context, prof *Profile, d dest, w *wire, res *Result) {
+func (p *Pool) sendTo(ctx context.Context, prof *Target, d dest, w *wire, res *Result) {
 	e, xerr := p.acquire(ctx, prof, newKey(prof, d), d.addr)
 	if xerr != nil {
 		res.Err = xerr
@@ -196,7 +196,7 @@ func (p *Pool) sendTo(ctx context.Context, prof *Profile, d dest, w *wire, res *
 	p.deliver(ctx, prof, e, d, w, res)
 }
 
-func newKey(prof *Profile, d dest) poolKey {
+func newKey(prof *Target, d dest) poolKey {
 	return poolKey{profile: prof.Name, addr: d.dial, serverName: d.serverName, tls: tlsMode(prof),
 		verify: prof.TLSVerify, roots: prof.RootCAs, username: prof.Username,
 		password: sha256.Sum256([]byte(prof.Password)), oauth2: oauthDigest(prof.OAuth2),
@@ -205,7 +205,7 @@ func newKey(prof *Profile, d dest) poolKey {
 }
 
 // acquire takes a busy-connection token of key's entry, waiting for one.
-func (p *Pool) acquire(ctx context.Context, prof *Profile, key poolKey, addr string) (*entry, *Error) {
+func (p *Pool) acquire(ctx context.Context, prof *Target, key poolKey, addr string) (*entry, *Error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -229,7 +229,7 @@ func (p *Pool) acquire(ctx context.Context, prof *Profile, key poolKey, addr str
 
 // deliver runs the transaction on an idle connection or a new one, and
 // once more on a new one when the idle one turns out dead.
-func (p *Pool) deliver(ctx context.Context, prof *Profile, e *entry, d dest, w *wire, res *Result) {
+func (p *Pool) deliver(ctx context.Context, prof *Target, e *entry, d dest, w *wire, res *Result) {
 	for attempt := 0; ; attempt++ {
 		var c *client
 		if attempt == 0 {
@@ -267,7 +267,7 @@ func (p *Pool) deliver(ctx context.Context, prof *Profile, e *entry, d dest, w *
 }
 
 // takeIdle returns the most recently used idle connection of e, or nil.
-func (p *Pool) takeIdle(e *entry, prof *Profile) *client {
+func (p *Pool) takeIdle(e *entry, prof *Target) *client {
 	for {
 		p.mu.Lock()
 		n := len(e.idle)
@@ -289,7 +289,7 @@ func (p *Pool) takeIdle(e *entry, prof *Profile) *client {
 
 // finish pools c when it may carry another message, else ends it: after a
 // failed transaction, a broken connection, or MaxPerConn messages.
-func (p *Pool) finish(e *entry, prof *Profile, c *client, reuse bool) {
+func (p *Pool) finish(e *entry, prof *Target, c *client, reuse bool) {
 	if reuse && !c.broken && c.msgs < maxPerConn(prof) && p.idleTimeout > 0 {
 		p.mu.Lock()
 		if !p.closed {

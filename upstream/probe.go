@@ -68,7 +68,7 @@ type ProbeOptions struct {
 // addresses in order until one accepts the TCP connection. Cancelling ctx
 // ends it with a failed step. Probe is safe for concurrent use with Send
 // and other Probes.
-func (p *Pool) Probe(ctx context.Context, prof *Profile, o ProbeOptions) []ProbeStep {
+func (p *Pool) Probe(ctx context.Context, prof *Target, o ProbeOptions) []ProbeStep {
 	start := p.now()
 	r := &prober{p: p, prof: prof, o: o, last: start}
 	r.run(ctx)
@@ -84,7 +84,7 @@ func (p *Pool) Probe(ctx context.Context, prof *Profile, o ProbeOptions) []Probe
 // prober records one Probe's steps.
 type prober struct {
 	p     *Pool
-	prof  *Profile
+	prof  *Target
 	o     ProbeOptions
 	steps []ProbeStep
 	last  time.Time

@@ -145,19 +145,19 @@ func TestProbeFailures(t *testing.T) {
 	p, _ := newTestPool(t, Options{})
 	for _, tc := range []struct {
 		name  string
-		setup func(prof *Profile)
+		setup func(prof *Target)
 		mail  error
 		rcpt  error
 		steps string
 		diag  string
 	}{
-		{name: "refused", setup: func(prof *Profile) { prof.Port = closedPort },
+		{name: "refused", setup: func(prof *Target) { prof.Port = closedPort },
 			steps: "resolve !connect",
 			diag:  fmt.Sprintf("could not connect to 127.0.0.1:%d (connection refused): the host is not a mail server or the port is closed or firewalled", closedPort)},
-		{name: "wrong password", setup: func(prof *Profile) { prof.Password = "wrong" },
+		{name: "wrong password", setup: func(prof *Target) { prof.Password = "wrong" },
 			steps: "resolve connect tls banner ehlo !auth",
 			diag:  fmt.Sprintf("authentication failed for %s at 127.0.0.1:%d: wrong username or password", testUser, s.port)},
-		{name: "plain text to a TLS port", setup: func(prof *Profile) { prof.TLS, prof.Timeout = TLSStartTLSRequired, 200*time.Millisecond },
+		{name: "plain text to a TLS port", setup: func(prof *Target) { prof.TLS, prof.Timeout = TLSStartTLSRequired, 200*time.Millisecond },
 			steps: "resolve connect !banner", diag: `set tls = "implicit"`},
 		{name: "sender", mail: smtpErr(553, smtp.EnhancedCode{5, 7, 1}, "Sender not owned"),
 			steps: "resolve connect tls banner ehlo auth !mail",
@@ -272,11 +272,11 @@ func TestProbeCancelled(t *testing.T) {
 
 func TestProbeBadProfile(t *testing.T) {
 	p, _ := newTestPool(t, Options{})
-	steps := p.Probe(context.Background(), &Profile{Name: "bad", Host: "a b"}, ProbeOptions{})
+	steps := p.Probe(context.Background(), &Target{Name: "bad", Host: "a b"}, ProbeOptions{})
 	if e := lastErr(t, steps); !strings.Contains(e.Error(), "the profile cannot be used") {
 		t.Errorf("bad host: %v", e)
 	}
-	steps = p.Probe(context.Background(), &Profile{Name: "x", Host: "127.0.0.1"}, ProbeOptions{Send: true})
+	steps = p.Probe(context.Background(), &Target{Name: "x", Host: "127.0.0.1"}, ProbeOptions{Send: true})
 	if e := lastErr(t, steps); e.Step != StepMail || !strings.Contains(e.Error(), "needs a sender") {
 		t.Errorf("send without sender: %v", e)
 	}

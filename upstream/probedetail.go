@@ -56,7 +56,7 @@ func (c *client) heloDetail(helo string) string {
 
 // tlsDetail describes the TLS session: version, cipher suite, and the
 // server certificate's subject, issuer and expiry.
-func (c *client) tlsDetail(prof *Profile) string {
+func (c *client) tlsDetail(prof *Target) string {
 	tc, ok := c.conn.(*tls.Conn)
 	if !ok {
 		return "plain text"
@@ -93,7 +93,7 @@ func (c *client) tlsDetail(prof *Profile) string {
 
 // authDetail names the mechanism and the account, never the secret, and
 // the mechanisms the server offered (after STARTTLS).
-func (c *client) authDetail(prof *Profile) string {
+func (c *client) authDetail(prof *Target) string {
 	offered := ""
 	if m := strings.Fields(strings.ToUpper(c.ext["AUTH"])); len(m) > 0 {
 		offered = " (offered: " + strings.Join(m, " ") + ")"
@@ -133,7 +133,7 @@ func joinAddrs(addrs []netip.Addr) string {
 
 // testMessage is the message of Probe with o.Send: a short plain-text
 // note, with Date and Message-ID, DKIM-signed when a key matches From.
-func testMessage(prof *Profile, o ProbeOptions, now time.Time) ([]byte, error) {
+func testMessage(prof *Target, o ProbeOptions, now time.Time) ([]byte, error) {
 	host := o.Hostname
 	if host == "" {
 		host, _ = heloName(prof)

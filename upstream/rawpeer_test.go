@@ -63,8 +63,8 @@ func newRawPeer(t *testing.T, mode rawMode) *rawPeer {
 }
 
 // profile is a plain-text profile for this peer with short timeouts.
-func (p *rawPeer) profile(name string) *Profile {
-	return &Profile{Name: name, Type: "smtp", Host: "127.0.0.1", Port: p.port, TLS: TLSNone,
+func (p *rawPeer) profile(name string) *Target {
+	return &Target{Name: name, Type: "smtp", Host: "127.0.0.1", Port: p.port, TLS: TLSNone,
 		Helo: "client.test", Timeout: 5 * time.Second, DataTimeout: 5 * time.Second, MaxPerConn: 100, MaxConns: 1}
 }
 

@@ -118,8 +118,8 @@ func newTestServer(t *testing.T, cfg serverConfig) *testServer {
 }
 
 // profile is a profile for this server with TLS none and short timeouts.
-func (s *testServer) profile(name string) *Profile {
-	return &Profile{Name: name, Type: "smtp", Host: "127.0.0.1", Port: s.port, TLS: TLSNone, TLSVerify: true,
+func (s *testServer) profile(name string) *Target {
+	return &Target{Name: name, Type: "smtp", Host: "127.0.0.1", Port: s.port, TLS: TLSNone, TLSVerify: true,
 		RootCAs: s.pool, Helo: "client.test", Timeout: 5 * time.Second, DataTimeout: 5 * time.Second,
 		MaxPerConn: 100, MaxConns: 2}
 }

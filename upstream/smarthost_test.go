@@ -284,7 +284,7 @@ func TestConnectRefused(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	p, _ := newTestPool(t, Options{})
-	prof := &Profile{Name: "office365", Host: addr, TLS: TLSStartTLSRequired, TLSVerify: true, Timeout: 5 * time.Second}
+	prof := &Target{Name: "office365", Host: addr, TLS: TLSStartTLSRequired, TLSVerify: true, Timeout: 5 * time.Second}
 	e := sendErr(t, p, prof, testEnv("bob@example.org"))
 	wantStep(t, e, StepConnect, true)
 	want := "profile office365: could not connect to " + addr +

@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// Profile is the connection side of one [[profile]]: where and how to deliver.
-// It is immutable once handed to a Pool; a reload builds new Profiles.
-type Profile struct {
+// Target is the connection side of one [[profile]]: where and how to deliver.
+// It is immutable once handed to a Pool; a reload builds new Targets.
+type Target struct {
 	Name           string
 	Type           string         // "smtp" (smarthost) | "direct" (MX delivery)
 	Host           string         // smarthost: "host", "host:port", "host,port", "[v6]:port" or a bare IPv6 literal (type smtp)
@@ -34,7 +34,7 @@ type Profile struct {
 	Transcript     string         // debug_transcript: file that every session of this profile (deliveries and probes) appends its SMTP dialogue to, AUTH redacted (transcript.go); "" = none
 }
 
-// Defaults for zero Profile fields; cmd/relayd normally sets them (SPEC §3).
+// Defaults for zero Target fields; cmd/relayd normally sets them (SPEC §3).
 const (
 	defaultTimeout     = 30 * time.Second
 	defaultDataTimeout = 10 * time.Minute
@@ -46,7 +46,7 @@ const (
 // smarthost profile. Host may be "host", "host:port", "host,port",
 // "[v6]:port" or a bare IPv6 literal; a non-zero Port overrides the one in
 // Host; the default is 25, or 465 with implicit TLS (SPEC §3).
-func smarthostAddr(prof *Profile) (serverName, addr string, err error) {
+func smarthostAddr(prof *Target) (serverName, addr string, err error) {
 	host, port, err := splitHost(prof.Host)
 	if err != nil {
 		return "", "", err
@@ -96,7 +96,7 @@ func splitHost(s string) (host string, port int, err error) {
 
 // tlsMode is the profile's TLS mode; "" is the smarthost default
 // starttls-required, or opportunistic starttls for direct (SPEC §3).
-func tlsMode(prof *Profile) TLSMode {
+func tlsMode(prof *Target) TLSMode {
 	switch {
 	case prof.TLS != "":
 		return prof.TLS
@@ -107,7 +107,7 @@ func tlsMode(prof *Profile) TLSMode {
 }
 
 // heloName is the EHLO argument: the profile's helo, "localhost" if unset.
-func heloName(prof *Profile) (string, error) {
+func heloName(prof *Target) (string, error) {
 	if prof.Helo == "" {
 		return "localhost", nil
 	}
@@ -119,7 +119,7 @@ func heloName(prof *Profile) (string, error) {
 	return prof.Helo, nil
 }
 
-func timeouts(prof *Profile) (cmd, data time.Duration) {
+func timeouts(prof *Target) (cmd, data time.Duration) {
 	cmd, data = prof.Timeout, prof.DataTimeout
 	if cmd <= 0 {
 		cmd = defaultTimeout
@@ -131,7 +131,7 @@ func timeouts(prof *Profile) (cmd, data time.Duration) {
 }
 
 // profileError is the failure of a profile that checkProfile refused.
-func profileError(prof *Profile, err error) *Error {
+func profileError(prof *Target, err error) *Error {
 	fix := ": fix the profile's host, port, tls or helo"
 	if prof.OAuth2 != nil {
 		fix = ": fix the profile's host, port, tls, helo or oauth2"
@@ -143,7 +143,7 @@ func profileError(prof *Profile, err error) *Error {
 }
 
 // checkProfile finds the profile errors no connection can fix.
-func checkProfile(prof *Profile) error {
+func checkProfile(prof *Target) error {
 	var err error
 	switch prof.Type {
 	case "direct":
@@ -169,14 +169,14 @@ func checkProfile(prof *Profile) error {
 	return err
 }
 
-func maxConns(prof *Profile) int {
+func maxConns(prof *Target) int {
 	if prof.MaxConns <= 0 {
 		return defaultMaxConns
 	}
 	return prof.MaxConns
 }
 
-func maxPerConn(prof *Profile) int {
+func maxPerConn(prof *Target) int {
 	if prof.MaxPerConn <= 0 {
 		return defaultMaxPerConn
 	}

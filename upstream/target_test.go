@@ -33,7 +33,7 @@ func TestSmarthostAddr(t *testing.T) {
 		{"host,abc", 0, TLSNone, "", "", true},
 		{"bad host", 0, TLSNone, "", "", true},
 	} {
-		name, addr, err := smarthostAddr(&Profile{Host: tc.host, Port: tc.port, TLS: tc.mode})
+		name, addr, err := smarthostAddr(&Target{Host: tc.host, Port: tc.port, TLS: tc.mode})
 		if (err != nil) != tc.wantFail || name != tc.name || addr != tc.addr {
 			t.Errorf("smarthostAddr(%q, %d) = %q, %q, %v; want %q, %q, fail %v", tc.host, tc.port, name, addr, err,
 				tc.name, tc.addr, tc.wantFail)

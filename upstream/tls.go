@@ -12,7 +12,7 @@ import (
 // tlsConfig is the client TLS configuration of SPEC §8.1: the certificate
 // must name serverName (the profile's host, or the MX host) and chain to
 // RootCAs (nil = system roots), unless tls_verify = false.
-func tlsConfig(prof *Profile, serverName string) *tls.Config {
+func tlsConfig(prof *Target, serverName string) *tls.Config {
 	return &tls.Config{
 		ServerName:         serverName,
 		RootCAs:            prof.RootCAs,
@@ -57,7 +57,7 @@ func describeTLS(err error) string {
 
 // startTLS upgrades the connection in the starttls modes. Without STARTTLS
 // on offer, starttls-required fails and starttls goes on in plain text.
-func (c *client) startTLS(ctx context.Context, prof *Profile, serverName, helo string) *Error {
+func (c *client) startTLS(ctx context.Context, prof *Target, serverName, helo string) *Error {
 	required := tlsMode(prof) == TLSStartTLSRequired
 	if !c.has("STARTTLS") {
 		if required {
@@ -99,7 +99,7 @@ func (c *client) startTLS(ctx context.Context, prof *Profile, serverName, helo s
 // startTLSNow runs the TLS handshake at once, so a bad certificate fails at
 // step (starttls, or tls for implicit TLS), before any EHLO or AUTH goes
 // through it.
-func (c *client) startTLSNow(ctx context.Context, prof *Profile, serverName string, step Step) *Error {
+func (c *client) startTLSNow(ctx context.Context, prof *Target, serverName string, step Step) *Error {
 	tc := tls.Client(c.raw, tlsConfig(prof, serverName))
 	c.raw.SetDeadline(time.Now().Add(c.timeout))
 	if err := tc.HandshakeContext(ctx); err != nil {

@@ -13,7 +13,7 @@ import (
 
 // Debug transcripts (profile key debug_transcript, SPEC §3).
 //
-// Every SMTP session of a profile with Profile.Transcript set appends its
+// Every SMTP session of a profile with Target.Transcript set appends its
 // dialogue to that file, one line per command, reply line or event:
 //
 //	2026-11-24T10:00:00.123Z [office365-17] * connected to smtp.office365.com:587 (52.97.1.2)
@@ -78,7 +78,7 @@ type transcript struct {
 
 // transcriptFor returns a new connection's transcript for prof, or nil when
 // the profile has none or the Pool is closed.
-func (p *Pool) transcriptFor(prof *Profile) *transcript {
+func (p *Pool) transcriptFor(prof *Target) *transcript {
 	if prof.Transcript == "" {
 		return nil
 	}

@@ -72,7 +72,7 @@ func TestTranscriptConcurrent(t *testing.T) {
 	s := newTestServer(t, serverConfig{mechs: []string{"PLAIN", "LOGIN", "CRAM-MD5"}, insecureAuth: true})
 	p, _ := newTestPool(t, Options{})
 	path := filepath.Join(t.TempDir(), "smtp.log")
-	var profs []*Profile
+	var profs []*Target
 	for _, mech := range []string{"PLAIN", "LOGIN", "CRAMMD"} {
 		prof := s.profile(strings.ToLower(mech))
 		prof.Username, prof.Password, prof.Transcript = testUser, testPass, path

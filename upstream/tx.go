@@ -28,7 +28,7 @@ type wire struct {
 // prepare formats every address before anything is sent. A bad sender
 // fails the transaction, a bad recipient only itself; both are permanent
 // (SPEC §7.3; RFC 3463 5.1.7 and 5.1.3).
-func prepare(prof *Profile, env *Envelope, res *Result) (*wire, *Error) {
+func prepare(prof *Target, env *Envelope, res *Result) (*wire, *Error) {
 	w := &wire{env: env, rcpts: make([]string, len(env.To)), utf8: env.UTF8, body: env.Body}
 	if env.From != "" {
 		from, err := FormatAddress(env.From)

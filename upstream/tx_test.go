@@ -251,7 +251,7 @@ func TestSTARTTLSInjection(t *testing.T) {
 
 func TestInvalidProfiles(t *testing.T) {
 	p, _ := newTestPool(t, Options{})
-	for _, prof := range []*Profile{
+	for _, prof := range []*Target{
 		{Name: "badresolver", Type: "direct", Resolver: "dns.example.com:53"},
 		{Name: "directport", Type: "direct", Port: 70000},
 		{Name: "badtype", Type: "lmtp", Host: "127.0.0.1"},

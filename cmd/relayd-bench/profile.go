@@ -85,7 +85,7 @@ func benchConfig(listen string, sinkPort int, o *options, sendDelay time.Duratio
 			MaxErrors: 10, MaxAuthFailures: 3,
 		}},
 		Profiles: map[string]*relay.Profile{"sink": {
-			Upstream: upstream.Profile{Name: "sink", Type: "smtp", Host: "127.0.0.1", Port: sinkPort,
+			Upstream: upstream.Target{Name: "sink", Type: "smtp", Host: "127.0.0.1", Port: sinkPort,
 				TLS: upstream.TLSNone, TLSVerify: true, Helo: host, Timeout: 30 * time.Second,
 				DataTimeout: 10 * time.Minute, MaxPerConn: o.PerConn, MaxConns: o.UpstreamConns},
 			Enabled: true, SendDelay: sendDelay,

@@ -273,7 +273,7 @@ func TestProbeCommandUsage(t *testing.T) {
 	}
 }
 
-// TestProbeCommandTranscript: debug_transcript reaches upstream.Profile,
+// TestProbeCommandTranscript: debug_transcript reaches upstream.Target,
 // and relayd test writes its session there with AUTH redacted.
 func TestProbeCommandTranscript(t *testing.T) {
 	peer := newProbePeer(t)

@@ -137,7 +137,7 @@ func (p *Profile) relay() *relay.Profile {
 		resolver = ""
 	}
 	return &relay.Profile{
-		Upstream: upstream.Profile{
+		Upstream: upstream.Target{
 			Name:           p.Name,
 			Type:           string(p.Type),
 			Host:           host,

@@ -112,7 +112,7 @@ admin = "it@example.com"
 		t.Error("ca_file not loaded into RootCAs")
 	}
 	u.RootCAs = nil
-	wantU := upstream.Profile{Name: "o365", Type: "smtp", Host: "smtp.office365.com", Port: 587, TLS: upstream.TLSImplicit,
+	wantU := upstream.Target{Name: "o365", Type: "smtp", Host: "smtp.office365.com", Port: 587, TLS: upstream.TLSImplicit,
 		TLSVerify: true, Username: "u@example.com", Password: "pw", AuthMechanisms: []string{"LOGIN", "PLAIN"},
 		Helo: "helo.example.com", Timeout: 10 * time.Second, DataTimeout: 5 * time.Minute, MaxPerConn: 7, MaxConns: 3,
 		Transcript: "/tmp/t.log"}
