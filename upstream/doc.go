@@ -5,7 +5,7 @@
 //
 // relay leases a message in the spool, builds an Envelope (after policy's
 // rewrites, and DKIM signing with SignDKIM) and calls Pool.Send with the
-// Profile the recipients were routed to. upstream owns everything on the
+// Target of the profile the recipients were routed to. upstream owns everything on the
 // wire of SPEC §8: parsing the host, dialling, the banner, EHLO, the TLS
 // modes (none, starttls, starttls-required, implicit), AUTH (CRAM-MD5,
 // PLAIN, LOGIN, and XOAUTH2 / OAUTHBEARER with an OAuth2 access token),
@@ -20,11 +20,24 @@
 // plain-language diagnosis of SPEC §8.4. upstream never decides about
 // bounces, DSNs or retry schedules: relay does, from the Result.
 //
+// Names: a profile is relay's (relay.Profile, the [[profile]] table);
+// Target is the part of it upstream needs, the connection settings of one
+// upstream (host, port, TLS mode, AUTH, HELO, timeouts, limits). A client
+// is one connection to an upstream; the handshake is everything between its
+// TCP connect and the first MAIL. An idle connection is closed by closeIdle
+// when its idle timeout passes ("expire" in relayd means a message past its
+// queue lifetime, which relay decides).
+//
 // Implementation summary:
 //
-//   - pool.go: Pool, per-key semaphores, idle connections and closing them (closeIdle).
-//   - smtp.go: connection setup: host parsing, dial, banner, EHLO, STARTTLS.
-//   - conn.go: the wire: commands, replies, deadlines, QUIT.
+//   - target.go: Target, its defaults and the checks no connection can fix;
+//     types.go: TLSMode, and Envelope and Result (what Send takes and gives).
+//   - pool.go: Pool, per-key semaphores, idle connections and closing them
+//     (closeIdle).
+//   - handshake.go: connection setup: dial, banner, EHLO, STARTTLS or
+//     implicit TLS, AUTH.
+//   - client.go: the client type and its life cycle: commands, replies,
+//     deadlines, QUIT, close.
 //   - auth.go: mechanism choice and the SASL clients (CRAM-MD5, LOGIN).
 //   - auth_oauth.go, oauth.go: XOAUTH2 / OAUTHBEARER (RFC 7628) and the
 //     cached OAuth2 token source (refresh before expiry and after a
@@ -37,7 +50,8 @@
 //     form of an 8-bit message for an upstream without 8BITMIME (fitBody).
 //   - address.go: FormatAddress, the only way an address reaches the wire.
 //   - tls.go: STARTTLS and implicit TLS, configuration, certificate diagnoses.
-//   - error.go: Error and the diagnoses; metrics.go: Prometheus counters.
+//   - error.go: Error, the diagnoses and the client's error constructors;
+//     metrics.go: Prometheus counters.
 //   - probe.go, probedetail.go: Pool.Probe, the step-by-step connection
 //     test behind `relayd test` and the admin API's profile test, on the
 //     same client code as Send.
