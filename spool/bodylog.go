@@ -2,10 +2,8 @@ package spool
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,72 +56,7 @@ const (
 	relocateQuiet = time.Minute
 )
 
-var (
-	segMagic   = [8]byte{'R', 'L', 'Y', 'D', 'S', 'E', 'G', '1'}
-	recMagic   = [4]byte{'R', 'L', 'R', '1'}
-	castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-	errLogFull = errors.New("body log: record too large or log full")
-)
-
-// Record layout (little endian):
-//
-//	[0:4]   recMagic
-//	[4:8]   CRC-32C of [recHeaderLen:] followed by [12:recHeaderLen]
-//	[8]     flags, outside the CRC: flagDead marks a failed commit
-//	[9:12]  zero
-//	[12:20] segment sequence number
-//	[20:24] envelope length
-//	[24:28] body length
-//	[28:30] ID length
-//	[30:32] zero
-//	        ID, envelope (codec.go), body
-const flagDead = 1
-
-// logRecord is a parsed record.
-type logRecord struct {
-	id        string
-	env, body []byte
-	dead      bool
-	size      int // bytes on disk
-}
-
-// recAlign: records start on a page boundary and are written as whole
-// pages (zero padded). The segment's pages are not cached (adviseSegment),
-// and writing part of an uncached page makes the kernel read it from disk
-// first: 0.1 ms per commit.
-const recAlign = 4096
-
-func pageAlign(n int) int { return (n + recAlign - 1) &^ (recAlign - 1) }
-
-// recordSize is the size of the record of id, env and body.
-func recordSize(id string, env, body []byte) int {
-	return recHeaderLen + len(id) + len(env) + len(body)
-}
-
-// buildRecord returns the record of id, env and body with its sequence
-// number and CRC still to be set (sealRecord), in a new buffer whose
-// capacity reaches the next page, zeros after the record: see append.
-func buildRecord(id string, env, body []byte) []byte {
-	return fillRecord(make([]byte, pageAlign(recordSize(id, env, body))), id, env, body)
-}
-
-// fillRecord writes the record of id, env and body into b, which is its
-// size rounded up to a page and may hold anything, zeros the rest of b
-// and returns the record, b[:size].
-func fillRecord(b []byte, id string, env, body []byte) []byte {
-	size := recordSize(id, env, body)
-	clear(b[:recHeaderLen])
-	clear(b[size:])
-	copy(b, recMagic[:])
-	binary.LittleEndian.PutUint32(b[20:], uint32(len(env)))
-	binary.LittleEndian.PutUint32(b[24:], uint32(len(body)))
-	binary.LittleEndian.PutUint16(b[28:], uint16(len(id)))
-	n := copy(b[recHeaderLen:], id)
-	n += copy(b[recHeaderLen+n:], env)
-	copy(b[recHeaderLen+n:], body)
-	return b[:size]
-}
+var errLogFull = errors.New("body log: record too large or log full")
 
 // recordBufs holds buffers of recordBufSize octets for append: a record
 // that fits, page padding included, is built in one, which is reused once
@@ -135,97 +68,6 @@ var recordBufs = sync.Pool{New: func() any {
 }}
 
 const recordBufSize = 64 << 10
-
-// crc32Payload is the CRC-32C of the part of rec after its header.
-func crc32Payload(rec []byte) uint32 {
-	return crc32.Checksum(rec[recHeaderLen:], castagnoli)
-}
-
-// sealRecord sets the sequence number and the CRC of rec; payloadCRC is the
-// CRC-32C of rec[recHeaderLen:], computed before the log lock is taken.
-func sealRecord(rec []byte, seq uint64, payloadCRC uint32) {
-	binary.LittleEndian.PutUint64(rec[12:], seq)
-	crc := crc32.Update(payloadCRC, castagnoli, rec[12:recHeaderLen])
-	binary.LittleEndian.PutUint32(rec[4:], crc)
-}
-
-// parseRecordHeader checks the header of a record of segment seq and
-// returns the record's total size; ok is false for anything that is not
-// such a header (zeros, a torn write, a record of an earlier use).
-func parseRecordHeader(h []byte, seq uint64) (size int, ok bool) {
-	if len(h) < recHeaderLen || [4]byte(h[:4]) != recMagic ||
-		binary.LittleEndian.Uint64(h[12:]) != seq {
-		return 0, false
-	}
-	envLen := binary.LittleEndian.Uint32(h[20:])
-	bodyLen := binary.LittleEndian.Uint32(h[24:])
-	idLen := binary.LittleEndian.Uint16(h[28:])
-	total := uint64(recHeaderLen) + uint64(idLen) + uint64(envLen) + uint64(bodyLen)
-	if idLen == 0 || idLen > maxIDLen || total > maxRecord {
-		return 0, false
-	}
-	return int(total), true
-}
-
-// parseRecord checks and splits a whole record of segment seq. The slices
-// of the result point into b.
-func parseRecord(b []byte, seq uint64) (logRecord, error) {
-	size, ok := parseRecordHeader(b, seq)
-	if !ok || len(b) < size {
-		return logRecord{}, fmt.Errorf("%w: bad body log record header", ErrCorrupt)
-	}
-	b = b[:size]
-	crc := crc32.Update(crc32Payload(b), castagnoli, b[12:recHeaderLen])
-	if crc != binary.LittleEndian.Uint32(b[4:]) {
-		return logRecord{}, fmt.Errorf("%w: body log record checksum mismatch", ErrCorrupt)
-	}
-	envLen := int(binary.LittleEndian.Uint32(b[20:]))
-	idLen := int(binary.LittleEndian.Uint16(b[28:]))
-	p := b[recHeaderLen:]
-	return logRecord{
-		id:   string(p[:idLen]),
-		env:  p[idLen : idLen+envLen],
-		body: p[idLen+envLen:],
-		dead: b[8]&flagDead != 0,
-		size: size,
-	}, nil
-}
-
-// logRef locates a record; it is the value of l/<id>.
-type logRef struct {
-	slot uint32 // segment file
-	seq  uint64 // the segment's sequence number when written
-	off  uint32 // record offset in the segment
-	size uint32 // record size
-}
-
-const logRefLen = 20
-
-func (r logRef) encode() []byte {
-	b := make([]byte, logRefLen)
-	binary.LittleEndian.PutUint32(b, r.slot)
-	binary.LittleEndian.PutUint64(b[4:], r.seq)
-	binary.LittleEndian.PutUint32(b[12:], r.off)
-	binary.LittleEndian.PutUint32(b[16:], r.size)
-	return b
-}
-
-func decodeLogRef(b []byte) (logRef, error) {
-	if len(b) != logRefLen {
-		return logRef{}, fmt.Errorf("%w: body reference of %d bytes", ErrCorrupt, len(b))
-	}
-	return logRef{
-		slot: binary.LittleEndian.Uint32(b),
-		seq:  binary.LittleEndian.Uint64(b[4:]),
-		off:  binary.LittleEndian.Uint32(b[12:]),
-		size: binary.LittleEndian.Uint32(b[16:]),
-	}, nil
-}
-
-// logPos orders records: sequence number, then offset.
-func logPos(seq uint64, off int64) uint64 { return seq<<32 | uint64(off) }
-
-func (r logRef) pos() uint64 { return logPos(r.seq, int64(r.off)) }
 
 // segment is one segment file. free, end, sealed, dirty, live and liveBytes
 // are guarded by bodyLog.mu; seq by both bodyLog.mu and segment.mu, so
@@ -253,6 +95,7 @@ type segment struct {
 }
 
 // bodyLog is the set of segments; see the comment at the top of the file.
+// The record format is in logformat.go, segment reuse in logreuse.go.
 type bodyLog struct {
 	dir       string
 	fdatasync func(*os.File) error // replaced in tests
@@ -332,27 +175,6 @@ func closeFiles(m map[uint32]*os.File) {
 	for _, f := range m {
 		f.Close()
 	}
-}
-
-// readSegHeader returns the sequence number in a segment's header, 0 if the
-// header is not valid.
-func readSegHeader(f *os.File) uint64 {
-	var h [20]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil || [8]byte(h[:8]) != segMagic {
-		return 0
-	}
-	if crc32.Checksum(h[:16], castagnoli) != binary.LittleEndian.Uint32(h[16:]) {
-		return 0
-	}
-	return binary.LittleEndian.Uint64(h[8:])
-}
-
-func segHeader(seq uint64) []byte {
-	h := make([]byte, 20)
-	copy(h, segMagic[:])
-	binary.LittleEndian.PutUint64(h[8:], seq)
-	binary.LittleEndian.PutUint32(h[16:], crc32.Checksum(h[:16], castagnoli))
-	return h
 }
 
 func (l *bodyLog) slotName(slot uint32) string {
@@ -575,43 +397,6 @@ func (l *bodyLog) place(slot uint32, f *os.File) *segment {
 	return seg
 }
 
-// shrink removes the free segments beyond keep, highest slots first, so that
-// the disk space a backlog took is given back once it has drained.
-func (l *bodyLog) shrink(keep int) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	free := 0
-	for _, s := range l.segs {
-		if s != nil && s.free {
-			free++
-		}
-	}
-	removed := false
-	for i := len(l.segs) - 1; i >= 0 && free > keep; i-- {
-		s := l.segs[i]
-		if s == nil || !s.free {
-			continue
-		}
-		s.mu.Lock() // no read of its old records is in progress
-		s.f.Close()
-		s.seq = 0 // a late read finds ErrNotFound, not a closed file
-		s.mu.Unlock()
-		l.segs[i] = nil
-		free--
-		removed = true
-		if err := os.Remove(l.slotName(s.slot)); err != nil {
-			return err
-		}
-	}
-	for len(l.segs) > 0 && l.segs[len(l.segs)-1] == nil {
-		l.segs = l.segs[:len(l.segs)-1]
-	}
-	if removed {
-		return l.syncDir(l.dir)
-	}
-	return nil
-}
-
 func (l *bodyLog) segmentLocked(ref logRef) *segment {
 	if int(ref.slot) >= len(l.segs) {
 		return nil
@@ -721,109 +506,6 @@ func (l *bodyLog) scan(seg *segment, seq uint64, from int64, fn func(ref logRef,
 		off += int64(pageAlign(size))
 	}
 	return off, nil
-}
-
-// candidates returns the sealed segments in use that no l/ key points
-// into; recycle frees them once the writes that released them are durable.
-func (l *bodyLog) candidates() []*segment {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []*segment
-	for _, s := range l.segs {
-		if s != nil && !s.free && s.sealed && s.live <= 0 {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// recycle marks free the candidates (taken before Badger's last fsync) that
-// still have no live records and whose records are all before the durable
-// checkpoint ckpt.
-func (l *bodyLog) recycle(cands []*segment, ckpt uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, s := range cands {
-		if !s.free && s.sealed && s.live <= 0 && logPos(s.seq+1, 0) <= ckpt {
-			s.free, s.live, s.liveBytes = true, 0, 0
-			s.seenLive, s.quietSince = 0, time.Time{}
-		}
-	}
-}
-
-// relocatable returns a sealed segment before ckpt whose live records take
-// less than half of it and whose live count has not changed for
-// relocateQuiet, if any. A segment still being drained (delivery is
-// releasing its bodies) is left alone: it becomes free on its own, and
-// moving its bodies would only copy them into Badger's value log while
-// they are being delivered. now is the store's clock.
-func (l *bodyLog) relocatable(ckpt uint64, now time.Time) (*segment, uint64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var found *segment
-	for _, s := range l.segs {
-		if s == nil || s.free || !s.sealed || s.live <= 0 {
-			continue
-		}
-		if s.quietSince.IsZero() || s.live != s.seenLive {
-			s.seenLive, s.quietSince = s.live, now
-			continue
-		}
-		if found == nil && logPos(s.seq+1, 0) <= ckpt && 2*s.liveBytes < s.end-segHeaderLen &&
-			now.Sub(s.quietSince) >= relocateQuiet {
-			found = s
-		}
-	}
-	if found == nil {
-		return nil, 0
-	}
-	return found, found.seq
-}
-
-// needSpare reports whether a spare segment should be made ahead of need:
-// none is free and the current one is half full.
-func (l *bodyLog) needSpare() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.newSlot(); !ok || l.err != nil {
-		return false
-	}
-	for _, s := range l.segs {
-		if s != nil && s.free {
-			return false
-		}
-	}
-	return l.cur != nil && l.cur.end > segSize/2
-}
-
-// addSpare creates a free segment (outside the lock: zero-filling takes
-// tens of milliseconds).
-func (l *bodyLog) addSpare() error {
-	tmp := filepath.Join(l.dir, spareName) // not a segment until renamed
-	f, err := l.createFile(tmp)
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	slot, ok := l.newSlot()
-	if !ok {
-		f.Close()
-		os.Remove(tmp)
-		return errLogFull
-	}
-	name := l.slotName(slot)
-	if err := os.Rename(tmp, name); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := l.syncDir(l.dir); err != nil {
-		f.Close()
-		return err
-	}
-	l.place(slot, f)
-	return nil
 }
 
 // segmentsFrom returns the segments in use with a sequence number of at

@@ -8,8 +8,10 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// The store's side of the body log (bodylog.go): the checkpoint, replay and
-// reference counting at Open, and the background upkeep.
+// The Store's side of the body log (bodylog.go): the checkpoint in Badger
+// (c/log), replaying the records after it and counting references at Open,
+// and moving it in the background tick (logTick), with segment reuse
+// (logreuse.go) and relocation.
 
 // readCheckpoint returns the checkpoint stored in Badger, 0 if none.
 func readCheckpoint(txn *badger.Txn) (uint64, error) {
