@@ -299,7 +299,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 		case <-t.C:
 		}
 		rt := s.rt.Load()
-		if n, err := s.spool.Expire(s.now(), rt.cfg.JournalRetention); err != nil {
+		if n, err := s.spool.PurgeJournal(s.now(), rt.cfg.JournalRetention); err != nil {
 			s.log.Error("journal expiry failed", "err", err)
 		} else if n > 0 {
 			s.log.Info("journal records expired", "count", n)

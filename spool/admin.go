@@ -79,7 +79,7 @@ func (s *Store) Release(id string) (*Message, error) {
 
 // Cancel moves every non-final recipient (held ones included) to cancelled,
 // which drops the body; the envelope stays as a journal record until
-// Expire (SPEC §9: DELETE leaves a cancelled record). ErrState if every
+// PurgeJournal (SPEC §9: DELETE leaves a cancelled record). ErrState if every
 // recipient is final already, a *SendingError if one is being delivered.
 func (s *Store) Cancel(id string) (*Message, error) {
 	return s.admin("cancel", id, func(r *Recipient, now time.Time) bool {

@@ -266,7 +266,7 @@ func readMessage(txn *badger.Txn, id string) (*Message, error) {
 }
 
 // Get returns a copy of message id: ErrNotFound if there is none (or it
-// expired), ErrCorrupt if its envelope cannot be decoded.
+// was purged), ErrCorrupt if its envelope cannot be decoded.
 func (s *Store) Get(id string) (*Message, error) {
 	if err := s.enter(); err != nil {
 		return nil, fmt.Errorf("spool: get %s: %w", id, err)

@@ -7,7 +7,7 @@
 // the scheduler asks it which recipients are due (Due, NextDue), leases them
 // and writes the delivery results back (Update), and the admin API acts on it
 // (Hold, Release, Cancel, RetryNow, RetryAll). Finished messages stay as
-// journal records for journal_retention (Expire). SPEC §7 defines the states.
+// journal records for journal_retention (PurgeJournal). SPEC §7 defines the states.
 //
 // # Implementation summary
 //

@@ -12,8 +12,8 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// expireBatch is how many journal records one Expire transaction removes.
-const expireBatch = 1000
+// purgeBatch is how many journal records one PurgeJournal transaction removes.
+const purgeBatch = 1000
 
 // isSkippable reports errors that a bulk operation skips: the message went
 // away, is corrupt, or no longer fits the action.
@@ -21,19 +21,19 @@ func isSkippable(err error) bool {
 	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrState)
 }
 
-// Expire removes the journal records (messages whose recipients are all
+// PurgeJournal removes the journal records (messages whose recipients are all
 // final) whose latest recipient Updated is more than retention before now
 // (journal_retention, SPEC §7.1), and returns how many it removed. It walks
 // the retention index in time order, so its cost is proportional to what
 // it removes. Safe to run concurrently with everything else.
-func (s *Store) Expire(now time.Time, retention time.Duration) (int, error) {
+func (s *Store) PurgeJournal(now time.Time, retention time.Duration) (int, error) {
 	cutoff := retainKey(nanos(now.Add(-retention)), "")
 	total := 0
 	for {
-		n, more, err := s.expireBatch(cutoff)
+		n, more, err := s.purgeBatch(cutoff)
 		total += n
 		if err != nil {
-			return total, fmt.Errorf("spool: expire: %w", err)
+			return total, fmt.Errorf("spool: purge journal: %w", err)
 		}
 		if !more {
 			return total, nil
@@ -41,9 +41,9 @@ func (s *Store) Expire(now time.Time, retention time.Duration) (int, error) {
 	}
 }
 
-// expireBatch removes up to expireBatch records with a retention key before
+// purgeBatch removes up to purgeBatch records with a retention key before
 // cutoff and reports whether there may be more.
-func (s *Store) expireBatch(cutoff []byte) (int, bool, error) {
+func (s *Store) purgeBatch(cutoff []byte) (int, bool, error) {
 	if err := s.enter(); err != nil {
 		return 0, false, err
 	}
@@ -55,7 +55,7 @@ func (s *Store) expireBatch(cutoff []byte) (int, bool, error) {
 		err = s.db.Update(func(txn *badger.Txn) error {
 			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefixRetain)})
 			defer it.Close()
-			for it.Rewind(); it.Valid() && len(masks) < expireBatch; it.Next() {
+			for it.Rewind(); it.Valid() && len(masks) < purgeBatch; it.Next() {
 				item := it.Item()
 				if bytes.Compare(item.Key(), cutoff) >= 0 {
 					break
@@ -95,7 +95,7 @@ func (s *Store) expireBatch(cutoff []byte) (int, bool, error) {
 	if len(masks) > 0 {
 		s.gs.dirty.Store(true)
 	}
-	return len(masks), len(masks) == expireBatch, nil
+	return len(masks), len(masks) == purgeBatch, nil
 }
 
 // RunGC runs Badger's value log garbage collection every interval until ctx

@@ -83,7 +83,7 @@ func (ix *memIndex) forget(id string) {
 	}
 }
 
-// addJournal counts a journal message found at Open or removed by Expire.
+// addJournal counts a journal message found at Open or removed by PurgeJournal.
 func (ix *memIndex) addJournal(mask stateMask, sign int) {
 	ix.mu.Lock()
 	ix.addCounts(mask, sign)

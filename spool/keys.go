@@ -26,7 +26,7 @@ func journalKey(id string) []byte { return []byte(prefixJournal + id) }
 func logRefKey(id string) []byte  { return []byte(prefixLogRef + id) }
 
 // retainKey is r/<8-byte big-endian unix nanos><id>, so that the keys sort
-// by time and Expire can stop at the cutoff.
+// by time and PurgeJournal can stop at the cutoff.
 func retainKey(nanos int64, id string) []byte {
 	k := make([]byte, 0, len(prefixRetain)+8+len(id))
 	k = append(k, prefixRetain...)

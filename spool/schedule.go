@@ -86,7 +86,7 @@ func (s *Store) NextDue() (time.Time, bool) {
 // relayd_queue_messages gauge: a message counts once for each distinct state
 // among its recipients (one with two sent and one deferred recipient counts
 // once in sent and once in deferred), so the sum can exceed the number of
-// messages. Journal messages count in their final states until they expire.
+// messages. Journal messages count in their final states until PurgeJournal removes them.
 // Every state is present in the map, 0 when none. The counters are kept in
 // memory (rebuilt at Open), so Counts is cheap. The map is the caller's.
 func (s *Store) Counts() map[State]int { return s.ix.countsMap() }

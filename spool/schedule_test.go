@@ -124,7 +124,7 @@ func TestUpdateFnError(t *testing.T) {
 	wantCounts(t, s, map[State]int{StateReady: 1})
 }
 
-func TestExpire(t *testing.T) {
+func TestPurgeJournal(t *testing.T) {
 	c := newClock()
 	dir := t.TempDir()
 	s := openTest(t, dir, c)
@@ -147,12 +147,12 @@ func TestExpire(t *testing.T) {
 	mustCommit(t, s, active, []byte("body"))
 	wantCounts(t, s, map[State]int{StateSent: 2, StateBounced: 1, StateDeferred: 1})
 	retention := 7 * 24 * time.Hour
-	if n, err := s.Expire(start.Add(retention), retention); err != nil || n != 0 {
-		t.Fatalf("Expire at the retention = %d, %v; want 0 (not older yet)", n, err)
+	if n, err := s.PurgeJournal(start.Add(retention), retention); err != nil || n != 0 {
+		t.Fatalf("PurgeJournal at the retention = %d, %v; want 0 (not older yet)", n, err)
 	}
-	n, err := s.Expire(start.Add(retention+time.Minute), retention)
+	n, err := s.PurgeJournal(start.Add(retention+time.Minute), retention)
 	if err != nil || n != 2 {
-		t.Fatalf("Expire = %d, %v; want 2", n, err)
+		t.Fatalf("PurgeJournal = %d, %v; want 2", n, err)
 	}
 	for _, id := range []string{old1.ID, old2.ID} {
 		_, err := s.Get(id)
@@ -164,8 +164,8 @@ func TestExpire(t *testing.T) {
 	closeTest(t, s)
 	s = openTest(t, dir, c)
 	wantCounts(t, s, map[State]int{StateSent: 1, StateDeferred: 1})
-	if n, err := s.Expire(c.Now().Add(retention+time.Second), retention); err != nil || n != 1 {
-		t.Fatalf("Expire after reopen = %d, %v; want 1", n, err)
+	if n, err := s.PurgeJournal(c.Now().Add(retention+time.Second), retention); err != nil || n != 1 {
+		t.Fatalf("PurgeJournal after reopen = %d, %v; want 1", n, err)
 	}
 	wantCounts(t, s, map[State]int{StateDeferred: 1})
 }

@@ -151,7 +151,7 @@ func (s *Store) start() error {
 }
 
 // background runs until Close: every flushEvery it fsyncs the non-durable
-// writes (Update, Expire) and, after trimEvery bytes were committed or
+// writes (Update, PurgeJournal) and, after trimEvery bytes were committed or
 // when RssFile is above trimAbove, trims Badger's mappings from RSS
 // (trim_linux.go).
 func (s *Store) background() {

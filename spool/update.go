@@ -9,7 +9,7 @@ import (
 
 // maxConflictRetries bounds the retries of an Update transaction on
 // badger.ErrConflict. Writers of one message are serialised by its ID lock,
-// so a conflict needs a concurrent Expire of the same journal record.
+// so a conflict needs a concurrent PurgeJournal of the same journal record.
 const maxConflictRetries = 10
 
 // fnError carries the error of an Update callback through db.Update, so it
