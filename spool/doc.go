@@ -11,8 +11,19 @@
 //
 // # Implementation summary
 //
+// Names: a journal record is the envelope of a finished message (every
+// recipient final), kept for journal_retention; PurgeJournal removes those
+// past it (retention.go, with Badger's value log GC). "Expire" is not used
+// here: in relayd it means a message past its queue lifetime, which relay
+// decides. The body log is the append-only segment files that make a commit
+// durable: bodylog.go holds the segments (append, fdatasync, read),
+// logformat.go their on-disk format (segment header, record, the l/<id>
+// reference), logreuse.go which segments are free, emptied or spare, and
+// logcheckpoint.go the Store's side (the c/log checkpoint, the replay at
+// Open, the background tick).
+//
 // The store is one Badger v4 database (state_dir/spool) with these keys
-// (keys.go), and the body log (bodylog.go) in state_dir/spool/bodies:
+// (keys.go), and the body log in state_dir/spool/bodies:
 //
 //	m/<id>                 envelope (codec.go) of an active message: at least one
 //	                       recipient is not final
