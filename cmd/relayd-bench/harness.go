@@ -120,9 +120,9 @@ func harnessTarget(ctx context.Context, o *options, sh shape, target string, hr 
 		if err != nil {
 			return err
 		}
-		defer pf.stop()
-		logf("postfix %s started: master pid %d, 127.0.0.1:%d -> [127.0.0.1]:%d", postfixVersion(), pf.master, port, sinkPort)
-		m.addr, m.root, m.queued = fmt.Sprintf("127.0.0.1:%d", port), pf.master, pf.queued
+		defer pf.Stop()
+		logf("postfix %s started: master pid %d, 127.0.0.1:%d -> [127.0.0.1]:%d", postfixVersion(), pf.Master(), port, sinkPort)
+		m.addr, m.root, m.queued = fmt.Sprintf("127.0.0.1:%d", port), pf.Master(), pf.Queued
 	case "relayd", "relayd-cluster":
 		var ports [2]int
 		for i := range ports {

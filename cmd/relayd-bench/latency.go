@@ -107,7 +107,7 @@ func latencyTarget(ctx context.Context, o *options, target string, spec loadSpec
 		if err != nil {
 			return nil, err
 		}
-		defer pf.stop()
+		defer pf.Stop()
 	}
 	spec.Addr = addr
 	warm := runLoad(ctx, loadSpec{Addr: addr, N: latencyWarmup, C: spec.C, SizeKB: spec.SizeKB, Deadline: spec.Deadline})

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -16,10 +15,12 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/relayd/relayd/cmd/internal/postfixpeer"
 )
 
 // The processes the Go-driven phases start: Postfix's smtp-sink as the
-// upstream, a private Postfix instance and relayd. Each has a bounded stop.
+// upstream, a private Postfix instance (package postfixpeer) and relayd. Each has a bounded stop.
 
 // sink is a running smtp-sink, started as the shell harness started it
 // (-c counts, -m 1024 sessions, backlog 1024; -u nobody as root).
@@ -184,140 +185,28 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// postfixInstance is a private Postfix configured exactly as the project's
-// original shell harness (peer-bench.sh, --peer postfix) configured it: a
-// null client relaying everything to the sink (relayhost), Postfix
-// defaults otherwise (fsync of every queue file before the 250), loopback
-// only, no chroot, its own config, queue and data directories. The
-// harness and the latency phase share it.
-type postfixInstance struct {
-	dir    string
-	master int
+// startPostfix starts the benchmark's private Postfix (package
+// postfixpeer) in dir, listening on 127.0.0.1:port and relaying to
+// [127.0.0.1]:sinkPort, configured exactly as the project's original
+// shell harness (peer-bench.sh, --peer postfix) configured it: a null
+// client relaying everything to the sink (relayhost), Postfix defaults
+// otherwise (fsync of every queue file before the 250), loopback only, no
+// chroot, its own config, queue and data directories. The harness, the
+// latency phase and the sendmail and attachment phases share it. Root only.
+func startPostfix(dir string, port, sinkPort int) (*postfixpeer.Instance, error) {
+	return postfixpeer.Start(benchPostfix(dir, port, sinkPort))
 }
 
-// startPostfix writes main.cf and master.cf under dir and starts Postfix
-// listening on 127.0.0.1:port, relaying to [127.0.0.1]:sinkPort. Root only.
-func startPostfix(dir string, port, sinkPort int) (*postfixInstance, error) {
-	if os.Geteuid() != 0 {
-		return nil, errors.New("postfix needs root")
-	}
-	p := &postfixInstance{dir: dir}
-	for _, d := range []string{"etc", "spool", "data"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	mainCF := fmt.Sprintf(postfixMainCF, dir, dir, dir, sinkPort)
-	masterCF := fmt.Sprintf(postfixMasterCF, port)
-	if err := os.WriteFile(filepath.Join(dir, "etc", "main.cf"), []byte(mainCF), 0o644); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "etc", "master.cf"), []byte(masterCF), 0o644); err != nil {
-		return nil, err
-	}
-	etc := filepath.Join(dir, "etc")
-	owner, err := exec.Command("postconf", "-c", etc, "-h", "mail_owner").Output()
-	if err != nil {
-		return nil, fmt.Errorf("postconf (apt-get install postfix): %w", err)
-	}
-	if out, err := exec.Command("chown", strings.TrimSpace(string(owner)), filepath.Join(dir, "data")).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("chown data dir: %v: %s", err, out)
-	}
-	if out, err := exec.Command("postfix", "-c", etc, "check").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("postfix check: %v: %s", err, out)
-	}
-	if out, err := exec.Command("postfix", "-c", etc, "start").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("postfix start: %v: %s", err, out)
-	}
-	pidFile := filepath.Join(dir, "spool", "pid", "master.pid")
-	for i := 0; i < 100 && p.master == 0; i++ {
-		p.master = readPIDFile(pidFile)
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := waitPort(fmt.Sprintf("127.0.0.1:%d", port), 20*time.Second); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("postfix: %w", err)
-	}
-	return p, nil
-}
-
-// queued counts the files still in the instance's queue directories.
-func (p *postfixInstance) queued() int {
-	n := 0
-	for _, q := range []string{"incoming", "active", "deferred", "maildrop", "hold"} {
-		filepath.WalkDir(filepath.Join(p.dir, "spool", q), func(_ string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
-				n++
-			}
-			return nil
-		})
-	}
-	return n
-}
-
-// stop stops the instance, aborting it after 10 s.
-func (p *postfixInstance) stop() {
-	etc := filepath.Join(p.dir, "etc")
-	exec.Command("postfix", "-c", etc, "stop").Run()
-	for i := 0; i < 100 && p.master > 0 && alive(p.master); i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if p.master > 0 && alive(p.master) {
-		exec.Command("postfix", "-c", etc, "abort").Run()
-		time.Sleep(500 * time.Millisecond)
-		syscall.Kill(p.master, syscall.SIGKILL)
+// benchPostfix is the benchmark's Postfix: postfixpeer's null client and
+// nothing else (no setting of the interop tests' faster retries).
+func benchPostfix(dir string, port, sinkPort int) postfixpeer.Options {
+	return postfixpeer.Options{
+		Dir: dir, SMTPPort: port, RelayHost: fmt.Sprintf("[127.0.0.1]:%d", sinkPort),
+		Hostname: "relaybench.localdomain", Domain: "localdomain",
+		Comment: "private benchmark instance generated by relayd-bench: relay-only (null client /\n" +
+			"smarthost) on loopback, Postfix defaults otherwise (fsync before 250 included)",
 	}
 }
-
-// postfixMainCF and postfixMasterCF are the shell harness's (postfix_start),
-// line for line: Debian's master.cf services without chroot, smtpd only on
-// 127.0.0.1:PORT, the log in a file (maillog_file: no syslog needed).
-const postfixMainCF = `# private benchmark instance generated by relayd-bench: relay-only (null client /
-# smarthost) on loopback, Postfix defaults otherwise (fsync before 250 included)
-compatibility_level = 3.6
-queue_directory = %[1]s/spool
-data_directory = %[2]s/data
-maillog_file = %[3]s/maillog
-myhostname = relaybench.localdomain
-mydomain = localdomain
-myorigin = $myhostname
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mydestination =
-local_recipient_maps =
-local_transport = error:5.1.1 local delivery disabled
-alias_maps =
-alias_database =
-relayhost = [127.0.0.1]:%[4]d
-smtpd_relay_restrictions = permit_mynetworks, reject
-biff = no
-`
-
-const postfixMasterCF = `127.0.0.1:%d inet n - n - - smtpd
-pickup    unix  n - n 60    1 pickup
-cleanup   unix  n - n -     0 cleanup
-qmgr      unix  n - n 300   1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n -     - trivial-rewrite
-bounce    unix  - - n -     0 bounce
-defer     unix  - - n -     0 bounce
-trace     unix  - - n -     0 bounce
-verify    unix  - - n -     1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -     - proxymap
-proxywrite unix - - n -     1 proxymap
-smtp      unix  - - n -     - smtp
-relay     unix  - - n -     - smtp
-showq     unix  n - n -     - showq
-error     unix  - - n -     - error
-retry     unix  - - n -     - error
-discard   unix  - - n -     - discard
-local     unix  - n n -     - local
-anvil     unix  - - n -     1 anvil
-scache    unix  - - n -     1 scache
-postlog   unix-dgram n - n - 1 postlogd
-`
 
 // relaydProc is a relayd started by relayd-bench.
 type relaydProc struct {

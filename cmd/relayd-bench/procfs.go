@@ -216,26 +216,6 @@ func checkRealDisk(dir string) error {
 	return nil
 }
 
-// readPIDFile returns the number in file, 0 when absent or invalid.
-func readPIDFile(file string) int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return n
-}
-
-// alive reports whether pid exists (and is not a zombie).
-func alive(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
-}
-
 // mkdirTemp is os.MkdirTemp with mode 0755: Postfix's unprivileged
 // daemons and smtp-sink (as nobody) must traverse the directories below.
 func mkdirTemp(parent, pattern string) (string, error) {

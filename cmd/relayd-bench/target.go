@@ -86,8 +86,8 @@ func startTarget(ctx context.Context, o *options, kind, name string, adjust func
 		if err != nil {
 			return fail(err)
 		}
-		t.stops = append(t.stops, pf.stop)
-		t.etc, t.root = filepath.Join(dir, "postfix", "etc"), pf.master
+		t.stops = append(t.stops, pf.Stop)
+		t.etc, t.root = pf.ConfigDir(), pf.Master()
 		logf("%s: postfix started: master pid %d, %s -> 127.0.0.1:%d", name, t.root, t.addr, ports[0])
 	default:
 		return fail(fmt.Errorf("unknown target %q", kind))

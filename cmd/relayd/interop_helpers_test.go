@@ -3,8 +3,8 @@ package main
 // Helpers for interop_test.go: finding real peers from Debian packages
 // (skip locally, fail under CI=true, naming the package), running them
 // bounded, a plain go-smtp sink, and a private throw-away Postfix instance
-// (own config and queue directories, no chroot, logging to a file; the
-// system's Postfix is never touched). Everything listens on 127.0.0.1.
+// (package postfixpeer, with the tests' own main.cf settings). Everything
+// listens on 127.0.0.1.
 
 import (
 	"bytes"
@@ -17,16 +17,15 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/cmd/internal/postfixpeer"
 )
 
 // peerInCI reports whether a missing peer must fail the test (STYLE §5).
@@ -202,7 +201,7 @@ func (s *plainSink) messages() []upMsg {
 	return append([]upMsg(nil), s.msgs...)
 }
 
-// postfixOpts configure a private Postfix.
+// postfixOpts configure a private Postfix (package postfixpeer).
 type postfixOpts struct {
 	SMTPPort  int     // smtpd on 127.0.0.1:SMTPPort; 0 = none (sendmail only)
 	RelayHost string  // "[127.0.0.1]:PORT": every message goes there
@@ -211,174 +210,70 @@ type postfixOpts struct {
 	SASLPass  string
 }
 
-// postfixInst is one running private Postfix.
-type postfixInst struct {
-	t      *testing.T
-	dir    string
-	etc    string
-	master int
-}
-
-// needPostfix checks for everything a private Postfix needs.
+// needPostfix checks for everything a private Postfix needs: it skips the
+// test locally and fails it under CI=true, naming the package to install.
 func needPostfix(t *testing.T, sasl bool) {
 	t.Helper()
-	interopTool(t, "postfix", "postfix", false)
-	interopTool(t, "postconf", "postfix", false)
-	if sasl {
-		interopTool(t, "saslpasswd2", "sasl2-bin", false)
-		if m, _ := filepath.Glob("/usr/lib/*/sasl2/libplain.so*"); len(m) == 0 {
-			missingPeer(t, "Cyrus SASL PLAIN/LOGIN plugins", "libsasl2-modules")
-		}
-	}
-	if os.Geteuid() != 0 {
-		missingPeer(t, "root (a private Postfix instance is started as root)", "postfix (and run as root)")
+	if what, pkg := postfixpeer.Missing(sasl); what != "" {
+		missingPeer(t, what, pkg)
 	}
 }
 
-// startPostfix writes main.cf and master.cf into a fresh directory, runs
-// `postfix check` and `postfix start` on it and waits for its smtpd. Cleanup
-// stops it (stop, then abort and SIGKILL of its own master pid) and logs its
-// maillog when the test failed.
-func startPostfix(t *testing.T, o postfixOpts) *postfixInst {
+// interopPostfixSettings are the interop tests' own main.cf settings on
+// top of postfixpeer's null client: fast retries, no DNS, a fixed banner.
+func interopPostfixSettings() []string {
+	return []string{
+		"append_dot_mydomain = no",
+		"smtpd_peername_lookup = no",
+		"smtp_dns_support_level = disabled",
+		"smtp_host_lookup = native",
+		"smtpd_banner = $myhostname ESMTP",
+		"queue_run_delay = 1s",
+		"minimal_backoff_time = 1s",
+		"maximal_backoff_time = 2s",
+	}
+}
+
+// startPostfix starts a private Postfix (myhostname postfix.test) in a
+// fresh directory. Cleanup stops it, logs its maillog when the test failed
+// and removes the directory.
+func startPostfix(t *testing.T, o postfixOpts) *postfixpeer.Instance {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "relayd-interop-postfix-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(dir, 0o755); err != nil { // the postfix user reads the config and sasldb
-		t.Fatal(err)
-	}
-	p := &postfixInst{t: t, dir: dir, etc: filepath.Join(dir, "etc")}
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("postfix maillog:\n%s", p.maillog())
-		}
-		os.RemoveAll(dir)
-	})
-	for _, d := range []string{"etc", "etc/sasl", "spool", "data"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var main strings.Builder
-	fmt.Fprintf(&main, `# private test instance written by relayd's interop tests
-compatibility_level = 3.6
-queue_directory = %[1]s/spool
-data_directory = %[1]s/data
-maillog_file = %[1]s/maillog
-maillog_file_prefixes = %[1]s
-myhostname = postfix.test
-mydomain = postfix.test
-myorigin = $myhostname
-append_dot_mydomain = no
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-mydestination =
-local_recipient_maps =
-local_transport = error:5.1.1 local delivery disabled
-alias_maps =
-alias_database =
-relayhost = %[2]s
-smtpd_peername_lookup = no
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-smtpd_banner = $myhostname ESMTP
-biff = no
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-`, dir, o.RelayHost)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	opts := postfixpeer.Options{Dir: dir, SMTPPort: o.SMTPPort, RelayHost: o.RelayHost,
+		Hostname: "postfix.test", Domain: "postfix.test", Comment: "private test instance written by relayd's interop tests",
+		Settings: interopPostfixSettings()}
 	if o.PKI != nil {
-		cert, key := p.writePKI(o.PKI)
-		fmt.Fprintf(&main, "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\nsmtpd_tls_received_header = yes\n", cert, key)
+		opts.TLSCert, opts.TLSKey = writePKI(t, dir, o.PKI)
 	}
 	if o.SASLUser != "" {
 		user, realm, ok := strings.Cut(o.SASLUser, "@")
 		if !ok {
 			t.Fatalf("postfix SASL user %q: want user@realm", o.SASLUser)
 		}
-		sasldb := filepath.Join(dir, "sasldb2")
-		// Debian's Postfix reads Cyrus' smtpd.conf from config_directory/sasl.
-		conf := fmt.Sprintf("pwcheck_method: auxprop\nauxprop_plugin: sasldb\nmech_list: PLAIN LOGIN\nsasldb_path: %s\n", sasldb)
-		if err := os.WriteFile(filepath.Join(dir, "etc/sasl/smtpd.conf"), []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := runPeer(t, o.SASLPass, interopTool(t, "saslpasswd2", "sasl2-bin", false),
-			"-c", "-p", "-f", sasldb, "-u", realm, user)
-		if err != nil {
-			t.Fatalf("saslpasswd2: %v\n%s", err, out)
-		}
-		p.chownPostfix(sasldb)
-		main.WriteString("smtpd_sasl_auth_enable = yes\nsmtpd_sasl_type = cyrus\nsmtpd_sasl_path = smtpd\n" +
-			"smtpd_tls_auth_only = yes\nsmtpd_sasl_authenticated_header = yes\n" +
-			"smtpd_relay_restrictions = permit_sasl_authenticated, reject\n")
-	} else {
-		main.WriteString("smtpd_relay_restrictions = permit_mynetworks, reject\n")
+		opts.SASL = &postfixpeer.SASL{User: user, Realm: realm, Password: o.SASLPass}
 	}
-	var master strings.Builder
-	if o.SMTPPort != 0 {
-		fmt.Fprintf(&master, "127.0.0.1:%d inet n - n - - smtpd\n", o.SMTPPort)
-	}
-	// Debian's services, without chroot.
-	master.WriteString(`pickup    unix  n - n 60    1 pickup
-cleanup   unix  n - n -     0 cleanup
-qmgr      unix  n - n 300   1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n -     - trivial-rewrite
-bounce    unix  - - n -     0 bounce
-defer     unix  - - n -     0 bounce
-trace     unix  - - n -     0 bounce
-verify    unix  - - n -     1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -     - proxymap
-proxywrite unix - - n -     1 proxymap
-smtp      unix  - - n -     - smtp
-relay     unix  - - n -     - smtp
-showq     unix  n - n -     - showq
-error     unix  - - n -     - error
-retry     unix  - - n -     - error
-discard   unix  - - n -     - discard
-local     unix  - n n -     - local
-anvil     unix  - - n -     1 anvil
-scache    unix  - - n -     1 scache
-postlog   unix-dgram n - n - 1 postlogd
-`)
-	for name, body := range map[string]string{"main.cf": main.String(), "master.cf": master.String()} {
-		if err := os.WriteFile(filepath.Join(p.etc, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.chownPostfix(filepath.Join(dir, "data")) // master.lock lives here
-	pf := interopTool(t, "postfix", "postfix", false)
-	if out, err := runPeer(t, "", pf, "-c", p.etc, "check"); err != nil {
-		t.Fatalf("postfix check: %v\n%s\n(postfix reports details only on a terminal or in its log:\n%s)", err, out, p.maillog())
-	}
-	if out, err := runPeer(t, "", pf, "-c", p.etc, "start"); err != nil {
-		t.Fatalf("postfix start: %v\n%s\n%s", err, out, p.maillog())
-	}
-	err = poll(10*time.Second, func() (bool, error) {
-		b, _ := os.ReadFile(filepath.Join(dir, "spool/pid/master.pid"))
-		n, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		p.master = n
-		return err == nil && n > 0, nil
-	})
+	pf, err := postfixpeer.Start(opts)
 	if err != nil {
-		t.Fatalf("postfix master pid not written: %v\n%s", err, p.maillog())
+		t.Fatal(err)
 	}
-	if o.SMTPPort != 0 {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(o.SMTPPort))
-		if err := poll(20*time.Second, func() (bool, error) { return portBusy(addr), nil }); err != nil {
-			t.Fatalf("postfix smtpd not listening on %s: %v\n%s", addr, err, p.maillog())
+	t.Cleanup(func() {
+		pf.Stop()
+		if t.Failed() {
+			t.Logf("postfix maillog:\n%s", pf.Maillog())
 		}
-	}
-	return p
+	})
+	return pf
 }
 
-// writePKI writes the PKI's server certificate and key as PEM for smtpd.
-func (p *postfixInst) writePKI(pki *e2ePKI) (certFile, keyFile string) {
-	p.t.Helper()
+// writePKI writes the PKI's server certificate and key as PEM into dir, for
+// smtpd.
+func writePKI(t *testing.T, dir string, pki *e2ePKI) (certFile, keyFile string) {
+	t.Helper()
 	c := pki.serverTLS.Certificates[0]
 	var certPEM bytes.Buffer
 	for _, der := range c.Certificate {
@@ -386,80 +281,14 @@ func (p *postfixInst) writePKI(pki *e2ePKI) (certFile, keyFile string) {
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
 	if err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
-	certFile, keyFile = filepath.Join(p.dir, "cert.pem"), filepath.Join(p.dir, "key.pem")
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, certPEM.Bytes(), 0o644); err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		p.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return certFile, keyFile
-}
-
-// chownPostfix gives path to Postfix's mail_owner.
-func (p *postfixInst) chownPostfix(path string) {
-	p.t.Helper()
-	out, err := runPeer(p.t, "", interopTool(p.t, "postconf", "postfix", false), "-d", "-h", "mail_owner")
-	owner := strings.TrimSpace(out)
-	if err != nil || owner == "" {
-		owner = "postfix"
-	}
-	u, err := user.Lookup(owner)
-	if err != nil {
-		p.t.Fatalf("postfix mail_owner %q: %v", owner, err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	if err := os.Chown(path, uid, -1); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// sendmail injects one message with Postfix's sendmail(1) into this instance.
-func (p *postfixInst) sendmail(from, to, msg string) {
-	p.t.Helper()
-	out, err := runPeer(p.t, msg, interopTool(p.t, "sendmail", "postfix", false), "-C", p.etc, "-f", from, "--", to)
-	if err != nil {
-		p.t.Fatalf("sendmail -C %s: %v\n%s\n%s", p.etc, err, out, p.maillog())
-	}
-}
-
-// waitLog returns Postfix's log once it contains want, or whatever it holds
-// after 10 s: Postfix's smtp client writes its "status=sent" line only
-// after the 250 that the test may already have seen at the upstream.
-func (p *postfixInst) waitLog(want string) string {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		log := p.maillog()
-		if strings.Contains(log, want) || time.Now().After(deadline) {
-			return log
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (p *postfixInst) maillog() string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "maillog"))
-	return string(b)
-}
-
-// stop stops this instance and waits (bounded) for its master to exit.
-func (p *postfixInst) stop() {
-	if _, err := os.Stat(p.etc); err != nil {
-		return
-	}
-	pf := interopTool(p.t, "postfix", "postfix", false)
-	runPeer(p.t, "", pf, "-c", p.etc, "stop")
-	if p.master <= 0 {
-		return
-	}
-	gone := func() (bool, error) { return syscall.Kill(p.master, 0) != nil, nil }
-	if poll(10*time.Second, gone) == nil {
-		return
-	}
-	runPeer(p.t, "", pf, "-c", p.etc, "abort")
-	if poll(5*time.Second, gone) != nil {
-		syscall.Kill(p.master, syscall.SIGKILL) // the master this test started
-	}
 }

@@ -233,7 +233,7 @@ func TestInteropPostfixUpstream(t *testing.T) {
 	if !strings.Contains(recv[1], "by relay.test") || !strings.Contains(recv[1], res.QueueID) {
 		t.Errorf("relayd's Received (queue ID %s) missing: %q", res.QueueID, recv[1])
 	}
-	if log := pf.maillog(); !strings.Contains(log, "sasl_method=PLAIN, sasl_username="+e2eUser) &&
+	if log := pf.Maillog(); !strings.Contains(log, "sasl_method=PLAIN, sasl_username="+e2eUser) &&
 		!strings.Contains(log, "sasl_method=LOGIN, sasl_username="+e2eUser) {
 		t.Errorf("Postfix did not log a SASL login of %s:\n%s", e2eUser, log)
 	}
@@ -258,7 +258,9 @@ func TestInteropPostfixInFront(t *testing.T) {
 
 	rcpt := "bob@example.net"
 	msg, token := interopMsg("postfix-in-front", rcpt)
-	pf.sendmail("app@example.com", rcpt, msg)
+	if err := pf.Sendmail("app@example.com", rcpt, msg); err != nil {
+		t.Fatal(err)
+	}
 	m := waitForMsg(t, "postfix -> relayd -> upstream", up.messages, onlyRcpt(rcpt), 60*time.Second)
 	checkArrived(t, m, rcpt, token, "")
 	parsed, err := mail.ReadMessage(bytes.NewReader(m.Data))
@@ -270,7 +272,7 @@ func TestInteropPostfixInFront(t *testing.T) {
 		t.Errorf("want relayd's Received from postfix.test above Postfix's own, got %q", recv)
 	}
 	want := "relay=127.0.0.1[127.0.0.1]:" + port
-	if log := pf.waitLog(want); !strings.Contains(log, want) {
+	if log := pf.WaitLog(want, 10*time.Second); !strings.Contains(log, want) {
 		t.Errorf("Postfix's log does not show delivery to relayd at port %s:\n%s", port, log)
 	}
 }
