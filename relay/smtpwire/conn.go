@@ -82,6 +82,7 @@ type Conn struct {
 	msgLimit int64     // max_message_size; 0: none
 	msgSize  int64     // the size declared with MAIL SIZE= (RFC 1870); 0: none
 	unstuff  unstuffer // state of the un-stuffing
+	old      []byte    // the buffer msg last grew out of, until retire pools it
 	msgDone  bool      // msg is complete: the end-of-data line was seen
 	over     bool      // the message is refused: the Server's budget had no room for msg
 }

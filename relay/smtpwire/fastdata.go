@@ -1,6 +1,9 @@
 package smtpwire
 
-import "github.com/relayd/relayd/relay/message"
+import (
+	"github.com/relayd/relayd/internal/bufpool"
+	"github.com/relayd/relayd/relay/message"
+)
 
 // The DATA fast path of Conn (see its doc comment): the message is
 // un-stuffed into the session's buffer msg as it arrives, and the buffer
@@ -25,7 +28,9 @@ func (l *Conn) collectLocked(in []byte) bool {
 	if most := message.HeaderRoom + l.msgLimit + 1; l.msgLimit > 0 && int64(len(l.msg)) > most {
 		l.msg = l.msg[:most] // enough for message.Parse to say too big
 	}
-	if ok := l.scanMessage(in[:n]); ok < n {
+	ok := l.scanMessage(in[:n])
+	l.retire() // in was read: the buffer msg grew out of is no one's now
+	if ok < n {
 		l.buf, l.pending, l.fast = l.buf[:0], goLineTooLong, false
 		return true
 	}
@@ -83,6 +88,7 @@ func (l *Conn) growMsg(n int) bool {
 	if l.msgLimit > 0 {
 		c = int(min(int64(c), message.HeaderRoom+l.msgLimit+1+int64(n)))
 	}
+	c = bufpool.Class(c)
 	if !l.raw.grow(int64(c - cap(l.msg))) {
 		// Over the Server's budget: this message is refused (452) and
 		// what it held goes back at once, for the sessions that fit.
@@ -90,8 +96,29 @@ func (l *Conn) growMsg(n int) bool {
 		l.raw.release(false)
 		return false
 	}
-	l.msg = append(make([]byte, 0, c), l.msg...)
+	old := l.msg
+	l.msg = append(bufpool.Get(c), old...)
+	if cap(old) > 0 {
+		l.old = old // pooled by retire once the octets being collected are moved
+	}
 	return true
+}
+
+// retire gives the buffer msg outgrew back to the pool.
+//
+// The buffers messages are collected into are pooled across sessions
+// (internal/bufpool): a client usually sends one message per connection,
+// so a session's own buffer rarely serves a second message, and without
+// the pool a 100 KiB message allocated (and the garbage collector cleared
+// and reclaimed) about 250 KiB of doubling buffers. A buffer goes back
+// only when nothing refers to it: after FinishData, or once growMsg has
+// copied it into a larger one and the octets being collected were moved
+// (collectLocked, BeginData).
+func (l *Conn) retire() {
+	if l.old != nil {
+		bufpool.Put(l.old)
+		l.old = nil
+	}
 }
 
 // BeginData switches to message mode for DATA or BDAT. After a DATA
@@ -109,6 +136,7 @@ func (l *Conn) BeginData(limit, size int64) (fast bool) {
 	if l.fast && l.growMsg(message.HeaderRoom) {
 		l.msg = l.msg[:message.HeaderRoom]
 	}
+	l.retire()
 	return l.fast
 }
 
@@ -122,20 +150,24 @@ func (l *Conn) dropLargeMsg() {
 }
 
 // FinishData is called once the message taken by takeData is no longer
-// used (committed or refused): a large buffer and its budget go back now,
-// not at the next message.
+// used (committed or refused): the buffer goes back to the pool and its
+// budget to the Server now, not at the next message (which most often
+// comes on another connection).
 func (l *Conn) FinishData() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.dropLargeMsg()
+	l.retire()
+	bufpool.Put(l.msg)
+	l.msg = nil
+	l.raw.release(false)
 }
 
 // takeData returns the message collected by the fast path, once go-smtp's
 // DATA reader has returned io.EOF (ok false: the end was not seen; over:
 // refused for want of budget, msg is empty): it is
 // msg[message.HeaderRoom:], and msg[:message.HeaderRoom] is free room for
-// message.Parse. msg stays the session's, valid until the next BeginData;
-// it may be modified (message.Flatten writes in the room) until then.
+// message.Parse. msg stays the session's, valid until FinishData; it may
+// be modified (message.Flatten writes in the room) until then.
 func (l *Conn) takeData() (msg []byte, ok, over bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
