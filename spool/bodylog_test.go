@@ -453,7 +453,7 @@ func dueCount(t *testing.T, s *Store, now time.Time) int {
 // pool) is the record built in a new one, zero padding included, whatever
 // the buffer held before.
 func TestFillRecordReusedBuffer(t *testing.T) {
-	buf := make([]byte, recordBufSize)
+	buf := make([]byte, 64<<10)
 	for _, tt := range []struct {
 		id        string
 		env, body []byte

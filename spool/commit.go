@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/relayd/relayd/internal/bufpool"
 )
 
 // Commit stores a newly accepted message, envelope and body in one
@@ -291,8 +293,23 @@ func (s *Store) Get(id string) (*Message, error) {
 // ErrNotFound if there is no such message or its body was dropped because
 // every recipient is final.
 func (s *Store) Body(id string) ([]byte, error) {
+	body, _, err := s.body(id, false)
+	return body, err
+}
+
+// LendBody is Body in a buffer lent from a pool (internal/bufpool): the
+// caller calls giveBack, exactly once, when nothing uses the body (or any
+// slice of it) any more. A delivery reads each body once; lending spares
+// an allocation of the body's size per delivery.
+func (s *Store) LendBody(id string) (body []byte, giveBack func(), err error) {
+	return s.body(id, true)
+}
+
+// body reads the body of id, into a pooled buffer if lend.
+func (s *Store) body(id string, lend bool) ([]byte, func(), error) {
+	giveBack := func() {}
 	if err := s.enter(); err != nil {
-		return nil, fmt.Errorf("spool: body %s: %w", id, err)
+		return nil, giveBack, fmt.Errorf("spool: body %s: %w", id, err)
 	}
 	defer s.leave()
 	var body []byte
@@ -319,11 +336,22 @@ func (s *Store) Body(id string) ([]byte, error) {
 		body, err = item.ValueCopy(nil)
 		return err
 	})
+	if err == nil && ref != nil && ref.size > maxRecord {
+		err = fmt.Errorf("%w: body reference out of range", ErrCorrupt)
+	}
 	if err == nil && ref != nil {
-		body, err = s.blog.read(*ref, id)
+		var buf []byte
+		if lend {
+			buf = bufpool.Get(int(ref.size))[:ref.size]
+			giveBack = func() { bufpool.Put(buf) }
+		} else {
+			buf = make([]byte, ref.size)
+		}
+		body, err = s.blog.read(*ref, id, buf)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("spool: body %s: %w", id, err)
+		giveBack()
+		return nil, func() {}, fmt.Errorf("spool: body %s: %w", id, err)
 	}
-	return body, nil
+	return body, giveBack, nil
 }
