@@ -91,7 +91,11 @@ func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time)
 // (shutdown) abandons the attempt.
 func (s *Server) deliver(ctx context.Context, rt *runtime, m *spool.Message, p *Profile, rcpts []string, budget time.Duration) {
 	start := time.Now()
-	body, err := s.spool.Body(m.ID)
+	// The body is lent (spool.LendBody): everything below, the upstream's
+	// transaction and the DSN included, is done with it when deliver
+	// returns; nothing may keep it.
+	body, giveBack, err := s.spool.LendBody(m.ID)
+	defer giveBack()
 	if err != nil {
 		s.log.Error("cannot read queued message", "msg_id", m.ID, "err", err)
 		if !errors.Is(err, spool.ErrNotFound) {
