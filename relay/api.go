@@ -91,7 +91,7 @@ var apiRoutes = []struct {
 	{"POST /api/v1/queue/{id}/retry", func(s *Server) http.HandlerFunc { return s.apiAction("retry", s.spool.RetryNow) }},
 	{"POST /api/v1/queue/retry", func(s *Server) http.HandlerFunc { return s.apiRetryAll }},
 	{"GET /api/v1/profiles", func(s *Server) http.HandlerFunc { return s.apiProfiles }},
-	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProfileTest }},
+	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProbe }},
 	{"POST /api/v1/profiles/{name}/pause", func(s *Server) http.HandlerFunc { return s.apiProfilePause }},
 	{"POST /api/v1/profiles/{name}/resume", func(s *Server) http.HandlerFunc { return s.apiProfileResume }},
 	{"GET /api/v1/oauth", func(s *Server) http.HandlerFunc { return s.apiOAuth }},

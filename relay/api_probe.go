@@ -102,14 +102,15 @@ type apiProbeStep struct {
 	Diagnosis  string `json:"diagnosis,omitempty"`
 }
 
-// apiProfileTest runs `relayd test` through the running daemon: the seeds'
-// "Test connect" and "Send test email" buttons. The JSON body may give
-// {"from", "to": [...], "send": bool}; the envelope is PlanTest's (without
-// from/to/send only the connection and AUTH are tested; a test message
-// goes to [notify] admin unless "to" says otherwise). It answers 200 with
-// {"profile", "ok", "from", "to", "steps"} whether or not the test passed,
-// 400 for an envelope that cannot be tested, 404 for an unknown profile.
-func (s *Server) apiProfileTest(w http.ResponseWriter, r *http.Request) {
+// apiProbe is the admin API's profile probe: `relayd test` through the
+// running daemon, the seeds' "Test connect" and "Send test email" buttons.
+// The JSON body may give {"from", "to": [...], "send": bool}; the envelope
+// is PlanTest's (without from/to/send only the connection and AUTH are
+// tested; a test message goes to [notify] admin unless "to" says
+// otherwise). It answers 200 with {"profile", "ok", "from", "to", "steps"}
+// whether or not the probe passed, 400 for an envelope that cannot be
+// tested, 404 for an unknown profile.
+func (s *Server) apiProbe(w http.ResponseWriter, r *http.Request) {
 	rt := s.rt.Load()
 	name := r.PathValue("name")
 	p, ok := rt.cfg.Profiles[name]
