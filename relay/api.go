@@ -52,7 +52,7 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 		state := r.State
 		if !r.State.Final() && r.State != spool.StateHeld {
 			t := r.NextAttempt
-			if p, ok := s.rt.Load().cfg.Profiles[r.Profile]; ok && (r.State == spool.StateReady || r.State == spool.StateDeferred) {
+			if p, ok := s.gen.Load().cfg.Profiles[r.Profile]; ok && (r.State == spool.StateReady || r.State == spool.StateDeferred) {
 				// Excess over the profile's rate waits in the queue as
 				// deferred (SPEC §15); nothing is written to the spool
 				// for it, so a saturated profile costs no spool writes.

@@ -111,9 +111,9 @@ type apiProbeStep struct {
 // whether or not the probe passed, 400 for an envelope that cannot be
 // tested, 404 for an unknown profile.
 func (s *Server) apiProbe(w http.ResponseWriter, r *http.Request) {
-	rt := s.rt.Load()
+	gen := s.gen.Load()
 	name := r.PathValue("name")
-	p, ok := rt.cfg.Profiles[name]
+	p, ok := gen.cfg.Profiles[name]
 	if !ok {
 		writeError(w, http.StatusNotFound, "no profile "+name)
 		return
@@ -133,7 +133,7 @@ func (s *Server) apiProbe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	plan, err := PlanTest(rt.cfg, p, TestRequest{From: req.From, To: req.To, Send: req.Send,
+	plan, err := PlanTest(gen.cfg, p, TestRequest{From: req.From, To: req.To, Send: req.Send,
 		FromHint: `"from"`, ToHint: `"to"`})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

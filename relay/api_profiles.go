@@ -39,10 +39,10 @@ type ProfileStatus struct {
 // Profiles returns every profile of the running configuration with its
 // last result and pause state, ordered by name. Safe for concurrent use.
 func (s *Server) Profiles() []ProfileStatus {
-	rt := s.rt.Load()
+	gen := s.gen.Load()
 	now := s.now()
 	out := []ProfileStatus{}
-	for name, p := range rt.cfg.Profiles {
+	for name, p := range gen.cfg.Profiles {
 		mode := "queue"
 		if p.Immediate {
 			mode = "immediate"

@@ -43,11 +43,11 @@ func linksFor(p *Profile, size int64) bool {
 // returns the error to answer, and whether files were stored (the caller
 // discards them if the commit fails).
 func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) {
-	rt := s.rt
+	gen := s.gen
 	var profiles []*Profile
 	seen := map[string]bool{}
 	for _, r := range m.Recipients {
-		if p := rt.cfg.Profiles[r.Profile]; !seen[r.Profile] && attachRules(p) {
+		if p := gen.cfg.Profiles[r.Profile]; !seen[r.Profile] && attachRules(p) {
 			seen[r.Profile] = true
 			profiles = append(profiles, p)
 		}

@@ -60,8 +60,8 @@ type authEntry struct {
 const authCacheTTL = 5 * time.Minute
 
 // checkPassword verifies username/password against the snapshot's users.
-func (s *Server) checkPassword(rt *runtime, username, password string) bool {
-	u, ok := rt.cfg.Users[username]
+func (s *Server) checkPassword(gen *generation, username, password string) bool {
+	u, ok := gen.cfg.Users[username]
 	if !ok {
 		// Spend the same time as a real check so usernames cannot be probed.
 		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))

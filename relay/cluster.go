@@ -42,7 +42,7 @@ func (s *Server) shareResume(name, by string) {
 // wrapping ErrNoProfile when the running configuration has no such
 // profile (that relayd has a profile this one has not).
 func (s *Server) ApplySharedPause(name string, until time.Time, by string) error {
-	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+	if _, ok := s.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
 	now := s.now()
@@ -59,7 +59,7 @@ func (s *Server) ApplySharedPause(name string, until time.Time, by string) error
 // it is not shared again. Resuming a profile that is not paused here
 // changes nothing.
 func (s *Server) ApplySharedResume(name, by string) error {
-	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+	if _, ok := s.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
 	if _, ok := s.pauses.get(name); !ok {
@@ -72,9 +72,9 @@ func (s *Server) ApplySharedResume(name, by string) error {
 // is no profile's fault (the cluster's Redis is unreachable), through the
 // profile alerts go through. Without [notify] admin it does nothing.
 func (s *Server) AlertAdmin(subject, text string) {
-	rt := s.rt.Load()
-	if rt.cfg.Notify.Admin == "" {
+	gen := s.gen.Load()
+	if gen.cfg.Notify.Admin == "" {
 		return
 	}
-	s.adminMail(rt, "", s.now(), "[relayd] "+subject, text)
+	s.adminMail(gen, "", s.now(), "[relayd] "+subject, text)
 }

@@ -14,15 +14,15 @@ import (
 // dueGroups returns the due recipients of m by the profile they go to now.
 // A recipient whose recorded profile is missing or disabled (after a reload)
 // is routed again by the same rules (SPEC §6).
-func (s *Server) dueGroups(rt *runtime, m *spool.Message, now time.Time) map[string][]string {
+func (s *Server) dueGroups(gen *generation, m *spool.Message, now time.Time) map[string][]string {
 	groups := map[string][]string{}
 	for _, r := range m.Recipients {
 		if !s.due(m.ID, r, now) {
 			continue
 		}
 		profile := r.Profile
-		if !rt.router.Usable(profile, m.Team) {
-			d, err := rt.route(m.Sender, m.Team, r.Address, "")
+		if !gen.router.Usable(profile, m.Team) {
+			d, err := gen.route(m.Sender, m.Team, r.Address, "")
 			if err != nil {
 				s.log.Warn("no enabled profile for queued recipient; it waits for a config change",
 					"msg_id", m.ID, "rcpt", r.Address, "profile", profile)
@@ -61,7 +61,7 @@ func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time)
 	for _, a := range rcpts {
 		want[a] = true
 	}
-	rt := s.rt.Load()
+	gen := s.gen.Load()
 	m, err := s.spool.Update(id, func(m *spool.Message) error {
 		leased = leased[:0]
 		for i := range m.Recipients {
@@ -70,7 +70,7 @@ func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time)
 				continue
 			}
 			if r.Profile != profile {
-				if d, err := rt.route(m.Sender, m.Team, r.Address, ""); err == nil {
+				if d, err := gen.route(m.Sender, m.Team, r.Address, ""); err == nil {
 					r.Rule = d.Rule
 				}
 				r.Profile = profile
@@ -89,22 +89,22 @@ func (s *Server) lease(id, profile string, rcpts []string, now, until time.Time)
 // m is the message as the lease left it. The attempt is cut short after
 // budget (shorter than its lease); ctx is the delivery context, whose end
 // (shutdown) abandons the attempt.
-func (s *Server) deliver(ctx context.Context, rt *runtime, m *spool.Message, p *Profile, rcpts []string, budget time.Duration) {
+func (s *Server) deliver(ctx context.Context, gen *generation, m *spool.Message, p *Profile, rcpts []string, budget time.Duration) {
 	start := time.Now()
 	body, err := s.spool.Body(m.ID)
 	if err != nil {
 		s.log.Error("cannot read queued message", "msg_id", m.ID, "err", err)
 		if !errors.Is(err, spool.ErrNotFound) {
-			s.record(ctx, rt, m, nil, p.Upstream.Name, rcpts, &upstream.Result{
+			s.record(ctx, gen, m, nil, p.Upstream.Name, rcpts, &upstream.Result{
 				Err: &upstream.Error{Profile: p.Upstream.Name, Step: "spool", Text: err.Error(), Temporary: true}})
 		}
 		return
 	}
 	actx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	res, used := s.send(actx, rt, m, body, p, rcpts)
+	res, used := s.send(actx, gen, m, body, p, rcpts)
 	s.metrics.duration.WithLabelValues(used).Observe(time.Since(start).Seconds())
-	s.record(ctx, rt, m, body, used, rcpts, res)
+	s.record(ctx, gen, m, body, used, rcpts, res)
 }
 
 // send tries p, then each fallback profile after a temporary failure of the
@@ -113,19 +113,19 @@ func (s *Server) deliver(ctx context.Context, rt *runtime, m *spool.Message, p *
 // upstream may have taken the message) ends the chain: a fallback now would
 // likely deliver it twice, so the recipient waits for the retry schedule
 // (SPEC §7.3: the duplicate risk is taken only by a retry).
-func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Result, string) {
-	chain := append([]string{p.Upstream.Name}, rt.router.Fallbacks(p.Upstream.Name, p.Fallback, m.Team)...)
+func (s *Server) send(ctx context.Context, gen *generation, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Result, string) {
+	chain := append([]string{p.Upstream.Name}, gen.router.Fallbacks(p.Upstream.Name, p.Fallback, m.Team)...)
 	var res *upstream.Result
 	used := p.Upstream.Name
 	for i, name := range chain {
-		q, ok := rt.usable(name)
+		q, ok := gen.usable(name)
 		if !ok {
 			continue
 		}
 		if _, paused := s.paused(name, s.now()); paused && i > 0 {
 			continue // a paused fallback takes nothing over (SPEC §12.3)
 		}
-		env, err := s.envelope(rt, m, body, q, rcpts)
+		env, err := s.envelope(gen, m, body, q, rcpts)
 		if err != nil {
 			return &upstream.Result{Err: &upstream.Error{Profile: name, Step: "prepare", Text: err.Error(), Temporary: true}}, name
 		}
@@ -133,7 +133,7 @@ func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body [
 			s.log.Warn("delivery failed, trying fallback", "msg_id", m.ID, "profile", used, "fallback", name, "err", res.Err)
 		}
 		res, used = s.pool.Send(ctx, &q.Upstream, env), name
-		s.quota(rt, q, res) // a quota reply is temporary: it may go on to a fallback
+		s.quota(gen, q, res) // a quota reply is temporary: it may go on to a fallback
 		if res.Err == nil || !res.Err.Temporary || res.Err.Ambiguous || ctx.Err() != nil {
 			break
 		}
@@ -147,7 +147,7 @@ func (s *Server) send(ctx context.Context, rt *runtime, m *spool.Message, body [
 
 // envelope applies the profile's envelope and header rewrites (before any
 // signing) and builds what upstream sends.
-func (s *Server) envelope(rt *runtime, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Envelope, error) {
+func (s *Server) envelope(gen *generation, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Envelope, error) {
 	env := &upstream.Envelope{ID: m.ID, From: p.Rewrite.Envelope(m.Sender), To: rcpts, Body: body,
 		UTF8: m.UTF8, EightBit: m.EightBit}
 	if err := s.rewrite(env, m, p); err != nil {
@@ -155,9 +155,9 @@ func (s *Server) envelope(rt *runtime, m *spool.Message, body []byte, p *Profile
 	}
 	// SPEC §14: links replace attachments before the 7-bit form and DKIM.
 	s.linkAttachments(env, m, p)
-	env.SevenBit = s.sevenBit(rt, m.ID, env.Body) // for an upstream without 8BITMIME, signed below like Body
-	if len(rt.cfg.DKIM) > 0 {
-		signed, err := upstream.SignDKIM(env.Body, rt.cfg.DKIM)
+	env.SevenBit = s.sevenBit(gen, m.ID, env.Body) // for an upstream without 8BITMIME, signed below like Body
+	if len(gen.cfg.DKIM) > 0 {
+		signed, err := upstream.SignDKIM(env.Body, gen.cfg.DKIM)
 		if err != nil {
 			s.log.Warn("DKIM signing failed; sending unsigned", "msg_id", m.ID, "err", err)
 		} else {

@@ -134,7 +134,7 @@ func (s *session) immediateReply(m *spool.Message, w *waiter, limit time.Duratio
 			fs = append(fs, failureOf(a, o.outcome.err, o.host))
 		}
 		body, _ := s.srv.spool.Body(m.ID)
-		s.srv.bounce(s.rt, m, fs, body, s.srv.now())
+		s.srv.bounce(s.gen, m, fs, body, s.srv.now())
 		return reply(250, 2, 0, 0, fmt.Sprintf("Ok: queued as %s; failed: %s", m.ID, strings.Join(failed, ", ")))
 	case len(temp) > 0:
 		reason := "no reply from the upstream yet"

@@ -128,7 +128,7 @@ func (s *Server) paused(profile string, now time.Time) (until time.Time, ok bool
 // of the same profile. It returns an error wrapping ErrNoProfile when the
 // running configuration has no such profile. Safe for concurrent use.
 func (s *Server) PauseProfile(name string, d time.Duration, by string) error {
-	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+	if _, ok := s.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
 	if d < 0 {
@@ -177,7 +177,7 @@ func (s *Server) setPause(name string, since, until time.Time, by string) error 
 // error wrapping ErrNoProfile when the running configuration has no such
 // profile. Safe for concurrent use.
 func (s *Server) ResumeProfile(name, by string) error {
-	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+	if _, ok := s.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
 	if err := s.clearPause(name, by); err != nil {
@@ -223,14 +223,14 @@ func (s *Server) endPauses(now time.Time) {
 // scheduler does not read m again before then. Attempts, state and last
 // error are left alone: waiting for a pause is not a failure. It returns m
 // as it is now.
-func (s *Server) park(rt *runtime, m *spool.Message, now time.Time) *spool.Message {
+func (s *Server) park(gen *generation, m *spool.Message, now time.Time) *spool.Message {
 	if s.pauses.n.Load() == 0 {
 		return m // no pause: nothing to park (and no route to look up per recipient)
 	}
 	hit := false
 	for _, r := range m.Recipients {
 		if s.due(m.ID, r, now) {
-			if _, ok := s.paused(s.target(rt, m, r), now); ok {
+			if _, ok := s.paused(s.target(gen, m, r), now); ok {
 				hit = true
 				break
 			}
@@ -247,7 +247,7 @@ func (s *Server) park(rt *runtime, m *spool.Message, now time.Time) *spool.Messa
 			if !s.due(m.ID, *r, now) {
 				continue
 			}
-			until, ok := s.paused(s.target(rt, m, *r), now)
+			until, ok := s.paused(s.target(gen, m, *r), now)
 			if !ok {
 				continue
 			}
@@ -271,11 +271,11 @@ func (s *Server) park(rt *runtime, m *spool.Message, now time.Time) *spool.Messa
 
 // target is the profile recipient r of m goes to now: its recorded profile,
 // or the one routing picks when that is disabled or gone (dueGroups).
-func (s *Server) target(rt *runtime, m *spool.Message, r spool.Recipient) string {
-	if rt.router.Usable(r.Profile, m.Team) {
+func (s *Server) target(gen *generation, m *spool.Message, r spool.Recipient) string {
+	if gen.router.Usable(r.Profile, m.Team) {
 		return r.Profile
 	}
-	if d, err := rt.route(m.Sender, m.Team, r.Address, ""); err == nil {
+	if d, err := gen.route(m.Sender, m.Team, r.Address, ""); err == nil {
 		return d.Profile
 	}
 	return r.Profile
@@ -326,7 +326,7 @@ func (c *pausedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 // Collect implements prometheus.Collector.
 func (c *pausedCollector) Collect(ch chan<- prometheus.Metric) {
 	now := c.srv.now()
-	for name := range c.srv.rt.Load().cfg.Profiles {
+	for name := range c.srv.gen.Load().cfg.Profiles {
 		v := 0.0
 		if _, ok := c.srv.paused(name, now); ok {
 			v = 1

@@ -70,7 +70,7 @@ func TestQuotaReplyDefersAndPauses(t *testing.T) {
 			pause := time.Hour
 			if tc.pause > 0 {
 				pause = tc.pause
-				r.srv.rt.Load().cfg.Profiles["a"].QuotaPause = tc.pause
+				r.srv.gen.Load().cfg.Profiles["a"].QuotaPause = tc.pause
 			}
 			start := r.clock.Now()
 			id := send(t, r.addr, "app@example.com", []string{"x@example.org"}, simpleBody)

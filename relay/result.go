@@ -43,7 +43,7 @@ func outcomes(rcpts []string, res *upstream.Result) map[string]outcome {
 // record writes the outcome of one attempt into the spool, then logs,
 // counts and bounces. A delivery cut short by shutdown leaves its recipients
 // queued, due at once after the restart, with the attempt not counted.
-func (s *Server) record(ctx context.Context, rt *runtime, m *spool.Message, body []byte, profile string, rcpts []string, res *upstream.Result) {
+func (s *Server) record(ctx context.Context, gen *generation, m *spool.Message, body []byte, profile string, rcpts []string, res *upstream.Result) {
 	now := s.now()
 	out := outcomes(rcpts, res)
 	abandoned := ctx.Err() != nil && res.Err != nil && res.Err.Temporary
@@ -66,14 +66,14 @@ func (s *Server) record(ctx context.Context, rt *runtime, m *spool.Message, body
 				r.State, r.NextAttempt = spool.StateDeferred, now
 				r.Attempts = max(r.Attempts-1, 0)
 			case o.state == spool.StateDeferred:
-				r.NextAttempt = now.Add(rt.retryDelay(r.Attempts))
-				if deadline := m.Created.Add(rt.cfg.MaxQueueAge); rt.cfg.MaxQueueAge > 0 && r.NextAttempt.After(deadline) {
+				r.NextAttempt = now.Add(gen.retryDelay(r.Attempts))
+				if deadline := m.Created.Add(gen.cfg.MaxQueueAge); gen.cfg.MaxQueueAge > 0 && r.NextAttempt.After(deadline) {
 					r.NextAttempt = deadline
 				}
 			case o.state == spool.StateBounced:
 				bounced = append(bounced, failureOf(r.Address, o.err, res.Host))
 			}
-			if r.State == spool.StateDeferred && warnDue(rt, m, now) {
+			if r.State == spool.StateDeferred && warnDue(gen, m, now) {
 				waiting = append(waiting, failureOf(r.Address, o.err, res.Host))
 			}
 		}
@@ -107,24 +107,24 @@ func (s *Server) record(ctx context.Context, rt *runtime, m *spool.Message, body
 		s.log.Info("delivery", attrs...)
 	}
 	if len(bounced) > 0 {
-		s.bounce(rt, updated, bounced, body, now)
+		s.bounce(gen, updated, bounced, body, now)
 	}
 	if len(waiting) > 0 {
-		s.delayed(rt, updated, waiting, body, now)
+		s.delayed(gen, updated, waiting, body, now)
 	}
-	s.watch(rt, profile, res, now)
+	s.watch(gen, profile, res, now)
 }
 
 // warnDue reports whether m's one "still trying" DSN is due (warn_after;
 // never for the null sender or relayd's own notices).
-func warnDue(rt *runtime, m *spool.Message, now time.Time) bool {
-	return rt.cfg.WarnAfter > 0 && !m.Warned && m.Sender != "" && !m.DSN && now.Sub(m.Created) >= rt.cfg.WarnAfter
+func warnDue(gen *generation, m *spool.Message, now time.Time) bool {
+	return gen.cfg.WarnAfter > 0 && !m.Warned && m.Sender != "" && !m.DSN && now.Sub(m.Created) >= gen.cfg.WarnAfter
 }
 
 // expire bounces the recipients of m that have waited longer than
 // max_queue_age (SPEC §7.3). It reports whether m has nothing left to do.
-func (s *Server) expire(rt *runtime, m *spool.Message, now time.Time) bool {
-	if rt.cfg.MaxQueueAge <= 0 || now.Sub(m.Created) < rt.cfg.MaxQueueAge {
+func (s *Server) expire(gen *generation, m *spool.Message, now time.Time) bool {
+	if gen.cfg.MaxQueueAge <= 0 || now.Sub(m.Created) < gen.cfg.MaxQueueAge {
 		return false
 	}
 	body, _ := s.spool.Body(m.ID) // for the DSN; gone once every recipient is final
@@ -162,7 +162,7 @@ func (s *Server) expire(rt *runtime, m *spool.Message, now time.Time) bool {
 		}
 	}
 	if len(bounced) > 0 {
-		s.bounce(rt, updated, bounced, body, now)
+		s.bounce(gen, updated, bounced, body, now)
 	}
 	return true
 }

@@ -84,15 +84,15 @@ func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 	defer sc.passes.Add(1)
 	defer sc.srv.recoverPanic("scheduler")
 	now := sc.srv.now()
-	rt := sc.srv.rt.Load()
+	gen := sc.srv.gen.Load()
 	sc.srv.endPauses(now)
 	// Reading and decoding due envelopes is the scheduler's main cost: read
 	// none while every profile is busy, and only a few per free slot.
 	// (A busy profile's messages at the head of the schedule can delay
 	// another profile's by up to that many; they drain first.)
-	free := sc.freeSlots(rt, now)
+	free := sc.freeSlots(gen, now)
 	if free == 0 {
-		return sc.wait(rt, now)
+		return sc.wait(gen, now)
 	}
 	msgs, err := sc.srv.spool.Due(now, min(dueBatch, max(16, 8*free)))
 	if err != nil {
@@ -100,18 +100,18 @@ func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 		return time.Second
 	}
 	for _, m := range msgs {
-		if stop.Err() != nil || sc.saturated(rt) {
+		if stop.Err() != nil || sc.saturated(gen) {
 			break
 		}
 		sc.dispatch(ctx, m, now)
 	}
-	return sc.wait(rt, now)
+	return sc.wait(gen, now)
 }
 
 // wait is how long the scheduler may sleep: until the next due time or the
 // end of a rate window, whichever is first; a second while due work waits
 // for a busy profile (a finished delivery kicks it sooner).
-func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
+func (sc *scheduler) wait(gen *generation, now time.Time) time.Duration {
 	next, ok := sc.srv.spool.NextDue()
 	wait := time.Hour
 	switch {
@@ -122,7 +122,7 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 	default:
 		wait = next.Sub(now)
 	}
-	if wake := sc.rateWake(rt, now); !wake.IsZero() {
+	if wake := sc.rateWake(gen, now); !wake.IsZero() {
 		wait = min(wait, max(wake.Sub(now), time.Millisecond))
 	}
 	if end := sc.srv.pauses.nextEnd(now); !end.IsZero() {
@@ -141,14 +141,14 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 // taken on the injected clock, which a test or a clock jump can move past
 // it).
 func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Time) {
-	rt := sc.srv.rt.Load()
-	m = sc.srv.park(rt, m, now) // a paused profile's recipients wait, and do not expire
-	if sc.srv.expire(rt, m, now) {
+	gen := sc.srv.gen.Load()
+	m = sc.srv.park(gen, m, now) // a paused profile's recipients wait, and do not expire
+	if sc.srv.expire(gen, m, now) {
 		return
 	}
-	groups := sc.srv.dueGroups(rt, m, now)
+	groups := sc.srv.dueGroups(gen, m, now)
 	for profile, rcpts := range groups {
-		p, ok := rt.usable(profile)
+		p, ok := gen.usable(profile)
 		if _, paused := sc.srv.paused(profile, now); paused || !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
 			continue
 		}
@@ -173,18 +173,18 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 			defer sc.release(profile)
 			defer sc.setRunning(m.ID, leased, false)
 			defer sc.srv.recoverPanic("delivery")
-			sc.srv.deliver(ctx, rt, lm, p, leased, max(lease-leaseMargin, lease/2))
+			sc.srv.deliver(ctx, gen, lm, p, leased, max(lease-leaseMargin, lease/2))
 		}()
 	}
 }
 
 // freeSlots counts the delivery slots of enabled profiles that are neither
 // busy, paused nor held back by their rate.
-func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
+func (sc *scheduler) freeSlots(gen *generation, now time.Time) int {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	free := 0
-	for name, p := range rt.cfg.Profiles {
+	for name, p := range gen.cfg.Profiles {
 		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			free += max(max(p.Upstream.MaxConns, 1)-sc.busy[name], 0)
 		}
@@ -195,11 +195,11 @@ func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
 // saturated reports whether every enabled profile that is not paused has
 // all its slots busy,
 // so looking at further due messages is pointless until a kick.
-func (sc *scheduler) saturated(rt *runtime) bool {
+func (sc *scheduler) saturated(gen *generation) bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	now := sc.srv.now()
-	for name, p := range rt.cfg.Profiles {
+	for name, p := range gen.cfg.Profiles {
 		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.busy[name] < max(p.Upstream.MaxConns, 1) &&
 			sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			return false
@@ -210,9 +210,9 @@ func (sc *scheduler) saturated(rt *runtime) bool {
 
 // rateWake is the earliest time a rate-limited profile may start again,
 // zero when none is limited.
-func (sc *scheduler) rateWake(rt *runtime, now time.Time) time.Time {
+func (sc *scheduler) rateWake(gen *generation, now time.Time) time.Time {
 	var wake time.Time
-	for name, p := range rt.cfg.Profiles {
+	for name, p := range gen.cfg.Profiles {
 		if t := sc.rates.WaitUntil(name, p.Rate, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 			wake = t
 		}

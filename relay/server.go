@@ -62,7 +62,7 @@ type Server struct {
 	spool   *spool.Store
 	pool    *upstream.Pool
 	metrics *metrics
-	rt      atomic.Pointer[runtime]
+	gen     atomic.Pointer[generation]
 	sched   *scheduler
 	auth    authCache
 	fails   authFailures
@@ -97,7 +97,7 @@ func New(opts Options) (*Server, error) {
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
 	s.precreatePool(opts.Config)
-	s.rt.Store(newRuntime(opts.Config))
+	s.gen.Store(newGeneration(opts.Config))
 	s.budget.setLimit(budgetLimit(opts.Config))
 	s.sched = newScheduler(s)
 	if err := s.loadPauses(); err != nil {
@@ -108,7 +108,7 @@ func New(opts Options) (*Server, error) {
 
 // Listen binds every configured listener. On error nothing stays bound.
 func (s *Server) Listen() error {
-	cfg := s.rt.Load().cfg
+	cfg := s.gen.Load().cfg
 	var bound []*listener
 	for i := range cfg.Listeners {
 		l, err := s.bind(cfg.Listeners[i])
@@ -142,7 +142,7 @@ func (s *Server) bind(cfg Listener) (*listener, error) {
 // and the greeting are enforced below it, in the wire layer (smtpwire).
 func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
 	ss := smtp.NewServer(l)
-	ss.Domain = s.rt.Load().cfg.Hostname
+	ss.Domain = s.gen.Load().cfg.Hostname
 	ss.MaxMessageBytes = cfg.MaxMessageSize
 	ss.MaxRecipients = 0 // enforced by the session with SPEC's 452 4.5.3
 	// smtpwire limits command lines to 2000 octets and stops message lines
@@ -254,7 +254,7 @@ func (s *Server) Kick() { s.sched.kick() }
 // written: a raised max_message_size is capped by the one the listener was
 // bound with (also the SIZE that EHLO advertises) until a restart.
 func (s *Server) Reload(cfg *Config) error {
-	old := s.rt.Load().cfg
+	old := s.gen.Load().cfg
 	var changed []string
 	byName := map[string]Listener{}
 	for _, l := range cfg.Listeners {
@@ -283,7 +283,7 @@ func (s *Server) Reload(cfg *Config) error {
 	s.metrics.precreate(cfg)
 	s.budget.setLimit(budgetLimit(cfg))
 	s.precreatePool(cfg)
-	s.rt.Store(newRuntime(cfg))
+	s.gen.Store(newGeneration(cfg))
 	s.sched.kick()
 	return nil
 }
@@ -298,8 +298,8 @@ func (s *Server) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		rt := s.rt.Load()
-		if n, err := s.spool.Expire(s.now(), rt.cfg.JournalRetention); err != nil {
+		gen := s.gen.Load()
+		if n, err := s.spool.Expire(s.now(), gen.cfg.JournalRetention); err != nil {
 			s.log.Error("journal expiry failed", "err", err)
 		} else if n > 0 {
 			s.log.Info("journal records expired", "count", n)
@@ -309,5 +309,5 @@ func (s *Server) housekeeping(ctx context.Context) {
 
 // greeting is SPEC §4's banner.
 func (s *Server) greeting() string {
-	return "220 " + s.rt.Load().cfg.Hostname + " ESMTP relayd\r\n"
+	return "220 " + s.gen.Load().cfg.Hostname + " ESMTP relayd\r\n"
 }

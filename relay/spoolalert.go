@@ -23,10 +23,10 @@ func (s *Server) watchSpool(ctx context.Context) {
 	case <-s.spool.Failed():
 	}
 	defer s.recoverPanic("scheduler")
-	rt := s.rt.Load()
+	gen := s.gen.Load()
 	err := s.spool.Err()
 	s.log.Error("the spool is failing: new mail is refused with 452 4.3.1 until relayd is restarted", "err", err)
-	to := rt.cfg.Notify.Admin
+	to := gen.cfg.Notify.Admin
 	if to == "" {
 		return
 	}
@@ -35,17 +35,17 @@ func (s *Server) watchSpool(ctx context.Context) {
 	text := fmt.Sprintf("relayd on %s could not write or sync its spool at %s.\r\n\r\n%s\r\n\r\n"+
 		"Clients get 452 4.3.1 (try again later) for every new message. Mail queued before\r\n"+
 		"keeps being delivered. Check the disk, then restart relayd.\r\n",
-		rt.cfg.Hostname, now.UTC().Format(time.RFC1123Z), wrap(err.Error()))
-	body := s.adminBody(rt, now, subject, text)
-	d, rerr := rt.route("", "", to, "")
-	p, ok := rt.usable(d.Profile)
+		gen.cfg.Hostname, now.UTC().Format(time.RFC1123Z), wrap(err.Error()))
+	body := s.adminBody(gen, now, subject, text)
+	d, rerr := gen.route("", "", to, "")
+	p, ok := gen.usable(d.Profile)
 	if rerr != nil || !ok {
 		s.log.Error("spool failure alert not sent: no enabled profile for [notify] admin", "rcpt", to)
 		return
 	}
 	actx, cancel := context.WithTimeout(ctx, spoolAlertTimeout)
 	defer cancel()
-	env, eerr := s.envelope(rt, &spool.Message{ID: spool.NewID(), DSN: true}, body, p, []string{to})
+	env, eerr := s.envelope(gen, &spool.Message{ID: spool.NewID(), DSN: true}, body, p, []string{to})
 	if eerr != nil {
 		s.log.Error("spool failure alert not sent", "profile", d.Profile, "err", eerr)
 		return
