@@ -1,16 +1,12 @@
 package relay
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"time"
 
 	"github.com/relayd/relayd/spool"
 	"github.com/relayd/relayd/upstream"
 )
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
 // outcome is what happened to one recipient in one attempt.
 type outcome struct {
@@ -119,50 +115,4 @@ func (s *Server) record(ctx context.Context, gen *generation, m *spool.Message, 
 // never for the null sender or relayd's own notices).
 func warnDue(gen *generation, m *spool.Message, now time.Time) bool {
 	return gen.cfg.WarnAfter > 0 && !m.Warned && m.Sender != "" && !m.DSN && now.Sub(m.Created) >= gen.cfg.WarnAfter
-}
-
-// expire bounces the recipients of m that have waited longer than
-// max_queue_age (SPEC §7.3). It reports whether m has nothing left to do.
-func (s *Server) expire(gen *generation, m *spool.Message, now time.Time) bool {
-	if gen.cfg.MaxQueueAge <= 0 || now.Sub(m.Created) < gen.cfg.MaxQueueAge {
-		return false
-	}
-	body, _ := s.spool.Body(m.ID) // for the DSN; gone once every recipient is final
-	var bounced []failure
-	updated, err := s.spool.Update(m.ID, func(m *spool.Message) error {
-		bounced = bounced[:0]
-		for i := range m.Recipients {
-			r := &m.Recipients[i]
-			if !s.due(m.ID, *r, now) {
-				continue
-			}
-			if r.LastError == "" {
-				r.LastError = "message expired before its first delivery attempt"
-			}
-			r.LastError = "4.4.7 delivery time expired (max_queue_age): " + r.LastError
-			r.State, r.Updated = spool.StateBounced, now
-			bounced = append(bounced, failure{addr: r.Address, status: "4.4.7", diag: "x-local; " + r.LastError})
-		}
-		return nil
-	})
-	if err != nil {
-		s.log.Error("expiring message failed", "msg_id", m.ID, "err", err)
-		return true
-	}
-	// Counted here, not in the callback: Update may run it more than once.
-	expired := map[string]bool{}
-	for _, f := range bounced {
-		expired[f.addr] = true
-	}
-	for _, r := range updated.Recipients {
-		if expired[r.Address] {
-			s.metrics.deliveries.WithLabelValues(r.Profile, "bounced").Inc()
-			s.recent.add(spool.StateBounced, now)
-			s.log.Info("delivery", "msg_id", m.ID, "rcpt", r.Address, "profile", r.Profile, "result", "bounced", "err", r.LastError)
-		}
-	}
-	if len(bounced) > 0 {
-		s.bounce(gen, updated, bounced, body, now)
-	}
-	return true
 }
