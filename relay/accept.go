@@ -94,11 +94,11 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	s.log.Info("message accepted", "msg_id", m.ID, "sender", s.from, "rcpts", len(m.Recipients),
 		"size", m.Size, "team", s.team, "user", s.user)
 	if rcpts, limit := s.srv.immediateRecipients(gen, m, now); len(rcpts) > 0 {
-		w := s.srv.await(m.ID, rcpts)
-		s.srv.sched.kick()
+		w := s.srv.delivery.await(m.ID, rcpts)
+		s.srv.delivery.kick()
 		return m.ID, s.immediateReply(m, w, limit)
 	}
-	s.srv.sched.kick()
+	s.srv.delivery.kick()
 	return m.ID, nil
 }
 
@@ -109,7 +109,7 @@ func (s *Server) immediateRecipients(gen *generation, m *spool.Message, now time
 	var rcpts []string
 	var limit time.Duration
 	for _, r := range m.Recipients {
-		if _, paused := s.paused(r.Profile, now); paused {
+		if _, paused := s.delivery.paused(r.Profile, now); paused {
 			continue
 		}
 		if p, ok := gen.cfg.Profiles[r.Profile]; ok && p.Immediate {

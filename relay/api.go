@@ -56,7 +56,7 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 				// Excess over the profile's rate waits in the queue as
 				// deferred (SPEC §15); nothing is written to the spool
 				// for it, so a saturated profile costs no spool writes.
-				if w := s.sched.rates.WaitUntil(r.Profile, p.Rate, now); w.After(t) {
+				if w := s.delivery.sched.rates.WaitUntil(r.Profile, p.Rate, now); w.After(t) {
 					t, state = w, spool.StateDeferred
 					ar.State = string(state)
 					if r.State == spool.StateReady || ar.LastError == "" {
@@ -176,7 +176,7 @@ func (s *Server) apiAction(action string, act func(id string) (*spool.Message, e
 			return
 		}
 		s.log.Info("admin action", "msg_id", id, "action", action, "user", apiUser)
-		s.sched.kick()
+		s.delivery.kick()
 		writeJSON(w, http.StatusOK, s.itemOf(m))
 	}
 }
@@ -188,7 +188,7 @@ func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("admin action", "action", "retry all", "user", apiUser, "messages", n)
-	s.sched.kick()
+	s.delivery.kick()
 	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
 }
 

@@ -49,10 +49,10 @@ func (s *Server) Profiles() []ProfileStatus {
 		}
 		pr := ProfileStatus{Name: name, Type: p.Upstream.Type, Description: p.Description, Enabled: p.Enabled,
 			Host: p.Upstream.Host, Port: p.Upstream.Port, TLS: string(p.Upstream.TLS), Mode: mode}
-		if res, at := s.health.lastResult(name); res != "" {
+		if res, at := s.delivery.health.lastResult(name); res != "" {
 			pr.LastResult, pr.LastAttempt = res, &at
 		}
-		if ps, ok := s.pauses.get(name); ok && ps.Active(now) {
+		if ps, ok := s.delivery.pauses.get(name); ok && ps.Active(now) {
 			pr.Paused, pr.PausedBy = true, ps.By
 			if !ps.Until.IsZero() {
 				u := ps.Until.UTC()

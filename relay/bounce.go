@@ -40,18 +40,18 @@ func failureOf(addr string, e *upstream.Error, host string) failure {
 // with the null sender is reported to [notify] bounces alone, or dropped and
 // logged when that is unset; a DSN of relayd's own that fails to reach
 // [notify] bounces is dropped, so bounces can never loop.
-func (s *Server) bounce(gen *generation, m *spool.Message, failed []failure, body []byte, now time.Time) {
-	s.dsn(gen, m, failed, body, now, "failed")
+func (dv *delivery) bounce(gen *generation, m *spool.Message, failed []failure, body []byte, now time.Time) {
+	dv.dsn(gen, m, failed, body, now, "failed")
 }
 
 // delayed sends the one "still trying" DSN of warn_after (RFC 3464
 // Action: delayed) to the sender, with a copy to [notify] bounces.
-func (s *Server) delayed(gen *generation, m *spool.Message, waiting []failure, body []byte, now time.Time) {
-	s.dsn(gen, m, waiting, body, now, "delayed")
+func (dv *delivery) delayed(gen *generation, m *spool.Message, waiting []failure, body []byte, now time.Time) {
+	dv.dsn(gen, m, waiting, body, now, "delayed")
 }
 
 // dsn builds and queues a DSN whose recipients all have one action.
-func (s *Server) dsn(gen *generation, m *spool.Message, failed []failure, body []byte, now time.Time, action string) {
+func (dv *delivery) dsn(gen *generation, m *spool.Message, failed []failure, body []byte, now time.Time, action string) {
 	var to []string
 	if m.Sender != "" {
 		to = append(to, m.Sender)
@@ -60,13 +60,13 @@ func (s *Server) dsn(gen *generation, m *spool.Message, failed []failure, body [
 		to = append(to, b)
 	}
 	if len(to) == 0 {
-		s.log.Warn("bounce dropped: null sender and no [notify] bounces", "msg_id", m.ID, "rcpts", len(failed))
+		dv.log.Warn("bounce dropped: null sender and no [notify] bounces", "msg_id", m.ID, "rcpts", len(failed))
 		return
 	}
 	hostname := gen.cfg.Hostname
 	info := message.DSNInfo{
 		ReportingMTA: hostname,
-		From:         "Mail Delivery System <" + s.notifyFrom(gen) + ">",
+		From:         "Mail Delivery System <" + dv.notifyFrom(gen) + ">",
 		To:           m.Sender,
 		QueueID:      m.ID,
 		Arrival:      m.Created,
@@ -89,7 +89,7 @@ func (s *Server) dsn(gen *generation, m *spool.Message, failed []failure, body [
 	if action == "delayed" {
 		kind = "delay notice"
 	}
-	s.queueNotice(gen, m.Team, to, message.DSN(info), now, kind, m.ID)
+	dv.queueNotice(gen, m.Team, to, message.DSN(info), now, kind, m.ID)
 }
 
 func remoteMTA(hostport string) string {
@@ -102,7 +102,7 @@ func remoteMTA(hostport string) string {
 	return "dns; " + strings.Trim(hostport, "[]")
 }
 
-func (s *Server) notifyFrom(gen *generation) string {
+func (dv *delivery) notifyFrom(gen *generation) string {
 	if gen.cfg.Notify.From != "" {
 		return gen.cfg.Notify.From
 	}
@@ -111,14 +111,14 @@ func (s *Server) notifyFrom(gen *generation) string {
 
 // queueNotice commits a message relayd generated (a DSN or an alert) with
 // the null sender, routed like any other mail of the team.
-func (s *Server) queueNotice(gen *generation, team string, to []string, body []byte, now time.Time, kind, about string) {
+func (dv *delivery) queueNotice(gen *generation, team string, to []string, body []byte, now time.Time, kind, about string) {
 	n := &spool.Message{ID: spool.NewID(), Created: now, Team: team, Listener: "relayd",
 		Size: int64(len(body)), DSN: true}
 	n.From, n.Subject = noticeFields(body)
 	for _, a := range to {
 		d, err := gen.route("", team, a, "")
 		if err != nil {
-			s.log.Error(kind+" recipient has no enabled profile; not sent", "msg_id", about, "rcpt", a)
+			dv.log.Error(kind+" recipient has no enabled profile; not sent", "msg_id", about, "rcpt", a)
 			continue
 		}
 		n.Recipients = append(n.Recipients, spool.Recipient{Address: a, Profile: d.Profile, Rule: d.Rule,
@@ -127,10 +127,10 @@ func (s *Server) queueNotice(gen *generation, team string, to []string, body []b
 	if len(n.Recipients) == 0 {
 		return
 	}
-	if err := s.spool.Commit(n, body); err != nil {
-		s.log.Error(kind+" could not be queued", "msg_id", about, "err", err)
+	if err := dv.spool.Commit(n, body); err != nil {
+		dv.log.Error(kind+" could not be queued", "msg_id", about, "err", err)
 		return
 	}
-	s.log.Info(kind+" queued", "msg_id", about, "dsn_id", n.ID, "rcpts", len(n.Recipients))
-	s.sched.kick()
+	dv.log.Info(kind+" queued", "msg_id", about, "dsn_id", n.ID, "rcpts", len(n.Recipients))
+	dv.sched.kick()
 }

@@ -23,14 +23,14 @@ type PauseSharer interface {
 	ShareResume(profile, by string)
 }
 
-func (s *Server) sharePause(name string, until time.Time, by string, now time.Time) {
-	if sh := s.opts.PauseSharer; sh != nil {
+func (dv *delivery) sharePause(name string, until time.Time, by string, now time.Time) {
+	if sh := dv.sharer; sh != nil {
 		sh.SharePause(name, until, by, now)
 	}
 }
 
-func (s *Server) shareResume(name, by string) {
-	if sh := s.opts.PauseSharer; sh != nil {
+func (dv *delivery) shareResume(name, by string) {
+	if sh := dv.sharer; sh != nil {
 		sh.ShareResume(name, by)
 	}
 }
@@ -49,10 +49,10 @@ func (s *Server) ApplySharedPause(name string, until time.Time, by string) error
 	if !until.IsZero() && !until.After(now) {
 		return nil
 	}
-	if cur, ok := s.pauses.get(name); ok && cur.Active(now) && cur.Until.Equal(until) {
+	if cur, ok := s.delivery.pauses.get(name); ok && cur.Active(now) && cur.Until.Equal(until) {
 		return nil
 	}
-	return s.setPause(name, now, until, by)
+	return s.delivery.setPause(name, now, until, by)
 }
 
 // ApplySharedResume ends a pause that another relayd of the cluster ended;
@@ -62,10 +62,10 @@ func (s *Server) ApplySharedResume(name, by string) error {
 	if _, ok := s.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
-	if _, ok := s.pauses.get(name); !ok {
+	if _, ok := s.delivery.pauses.get(name); !ok {
 		return nil
 	}
-	return s.clearPause(name, by)
+	return s.delivery.clearPause(name, by)
 }
 
 // AlertAdmin queues an alert mail to [notify] admin about something that
@@ -76,5 +76,5 @@ func (s *Server) AlertAdmin(subject, text string) {
 	if gen.cfg.Notify.Admin == "" {
 		return
 	}
-	s.adminMail(gen, "", s.now(), "[relayd] "+subject, text)
+	s.delivery.adminMail(gen, "", s.now(), "[relayd] "+subject, text)
 }

@@ -168,7 +168,7 @@ func (s *Server) QueueAction(action, id, by string) (QueueItem, error) {
 		return QueueItem{}, fmt.Errorf("relayd could not %s message %s: the spool failed; relayd's log has the cause", action, id)
 	}
 	s.log.Info("admin action", "msg_id", id, "action", action, "user", by)
-	s.sched.kick()
+	s.delivery.kick()
 	return s.itemOf(m), nil
 }
 
@@ -187,13 +187,8 @@ func (s *Server) ConsoleProfiles() []ConsoleProfile {
 	waiting := s.waitingCounts()
 	var out []ConsoleProfile
 	for _, p := range s.Profiles() {
-		cp := ConsoleProfile{ProfileStatus: p, Waiting: waiting[p.Name]}
-		s.health.mu.Lock()
-		if h := s.health.m[p.Name]; h != nil {
-			cp.FailingSince = h.failingSince
-		}
-		s.health.mu.Unlock()
-		out = append(out, cp)
+		out = append(out, ConsoleProfile{ProfileStatus: p, Waiting: waiting[p.Name],
+			FailingSince: s.delivery.health.failingSince(p.Name)})
 	}
 	return out
 }
@@ -246,7 +241,9 @@ func (s *Server) waitingCounts() map[string]int {
 
 // Recent returns the delivery outcomes (per recipient) of the last d, at
 // most a day, counted since relayd started.
-func (s *Server) Recent(d time.Duration) Outcomes { return s.recent.sum(s.now(), min(d, 24*time.Hour)) }
+func (s *Server) Recent(d time.Duration) Outcomes {
+	return s.delivery.recent.sum(s.now(), min(d, 24*time.Hour))
+}
 
 // TestResult is the outcome of a connection test (TestProfile).
 type TestResult struct {

@@ -8,17 +8,17 @@ import (
 
 // expire bounces the recipients of m that have waited longer than
 // max_queue_age (SPEC §7.3). It reports whether m has nothing left to do.
-func (s *Server) expire(gen *generation, m *spool.Message, now time.Time) bool {
+func (dv *delivery) expire(gen *generation, m *spool.Message, now time.Time) bool {
 	if gen.cfg.MaxQueueAge <= 0 || now.Sub(m.Created) < gen.cfg.MaxQueueAge {
 		return false
 	}
-	body, _ := s.spool.Body(m.ID) // for the DSN; gone once every recipient is final
+	body, _ := dv.spool.Body(m.ID) // for the DSN; gone once every recipient is final
 	var bounced []failure
-	updated, err := s.spool.Update(m.ID, func(m *spool.Message) error {
+	updated, err := dv.spool.Update(m.ID, func(m *spool.Message) error {
 		bounced = bounced[:0]
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
-			if !s.due(m.ID, *r, now) {
+			if !dv.due(m.ID, *r, now) {
 				continue
 			}
 			if r.LastError == "" {
@@ -31,7 +31,7 @@ func (s *Server) expire(gen *generation, m *spool.Message, now time.Time) bool {
 		return nil
 	})
 	if err != nil {
-		s.log.Error("expiring message failed", "msg_id", m.ID, "err", err)
+		dv.log.Error("expiring message failed", "msg_id", m.ID, "err", err)
 		return true
 	}
 	// Counted here, not in the callback: Update may run it more than once.
@@ -41,13 +41,13 @@ func (s *Server) expire(gen *generation, m *spool.Message, now time.Time) bool {
 	}
 	for _, r := range updated.Recipients {
 		if expired[r.Address] {
-			s.metrics.deliveries.WithLabelValues(r.Profile, "bounced").Inc()
-			s.recent.add(spool.StateBounced, now)
-			s.log.Info("delivery", "msg_id", m.ID, "rcpt", r.Address, "profile", r.Profile, "result", "bounced", "err", r.LastError)
+			dv.metrics.deliveries.WithLabelValues(r.Profile, "bounced").Inc()
+			dv.recent.add(spool.StateBounced, now)
+			dv.log.Info("delivery", "msg_id", m.ID, "rcpt", r.Address, "profile", r.Profile, "result", "bounced", "err", r.LastError)
 		}
 	}
 	if len(bounced) > 0 {
-		s.bounce(gen, updated, bounced, body, now)
+		dv.bounce(gen, updated, bounced, body, now)
 	}
 	return true
 }

@@ -39,12 +39,12 @@ func outcomes(rcpts []string, res *upstream.Result) map[string]outcome {
 // record writes the outcome of one attempt into the spool, then logs,
 // counts and bounces. A delivery cut short by shutdown leaves its recipients
 // queued, due at once after the restart, with the attempt not counted.
-func (s *Server) record(ctx context.Context, gen *generation, m *spool.Message, body []byte, profile string, rcpts []string, res *upstream.Result) {
-	now := s.now()
+func (dv *delivery) record(ctx context.Context, gen *generation, m *spool.Message, body []byte, profile string, rcpts []string, res *upstream.Result) {
+	now := dv.now()
 	out := outcomes(rcpts, res)
 	abandoned := ctx.Err() != nil && res.Err != nil && res.Err.Temporary
 	var bounced, waiting []failure
-	updated, err := s.spool.Update(m.ID, func(m *spool.Message) error {
+	updated, err := dv.spool.Update(m.ID, func(m *spool.Message) error {
 		bounced, waiting = bounced[:0], waiting[:0]
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
@@ -79,10 +79,10 @@ func (s *Server) record(ctx context.Context, gen *generation, m *spool.Message, 
 		return nil
 	})
 	if err != nil {
-		s.log.Error("recording delivery result failed; the message stays queued", "msg_id", m.ID, "err", err)
+		dv.log.Error("recording delivery result failed; the message stays queued", "msg_id", m.ID, "err", err)
 		return
 	}
-	if taken := s.claim(m.ID, profile, res.Host, out); len(taken) > 0 {
+	if taken := dv.claim(m.ID, profile, res.Host, out); len(taken) > 0 {
 		kept := bounced[:0]
 		for _, f := range bounced {
 			if !taken[f.addr] {
@@ -94,21 +94,21 @@ func (s *Server) record(ctx context.Context, gen *generation, m *spool.Message, 
 	for _, a := range rcpts {
 		o := out[a]
 		result := string(o.state)
-		s.metrics.deliveries.WithLabelValues(profile, result).Inc()
-		s.recent.add(o.state, now)
+		dv.metrics.deliveries.WithLabelValues(profile, result).Inc()
+		dv.recent.add(o.state, now)
 		attrs := []any{"msg_id", m.ID, "rcpt", a, "profile", profile, "host", res.Host, "result", result}
 		if o.err != nil {
 			attrs = append(attrs, "step", string(o.err.Step), "code", o.err.Code, "err", o.err.Error())
 		}
-		s.log.Info("delivery", attrs...)
+		dv.log.Info("delivery", attrs...)
 	}
 	if len(bounced) > 0 {
-		s.bounce(gen, updated, bounced, body, now)
+		dv.bounce(gen, updated, bounced, body, now)
 	}
 	if len(waiting) > 0 {
-		s.delayed(gen, updated, waiting, body, now)
+		dv.delayed(gen, updated, waiting, body, now)
 	}
-	s.watch(gen, profile, res, now)
+	dv.watch(gen, profile, res, now)
 }
 
 // warnDue reports whether m's one "still trying" DSN is due (warn_after;

@@ -18,22 +18,22 @@ import (
 // m is the message as the lease left it. The attempt is cut short after
 // budget (shorter than its lease); ctx is the delivery context, whose end
 // (shutdown) abandons the attempt.
-func (s *Server) deliver(ctx context.Context, gen *generation, m *spool.Message, p *Profile, rcpts []string, budget time.Duration) {
+func (dv *delivery) deliver(ctx context.Context, gen *generation, m *spool.Message, p *Profile, rcpts []string, budget time.Duration) {
 	start := time.Now()
-	body, err := s.spool.Body(m.ID)
+	body, err := dv.spool.Body(m.ID)
 	if err != nil {
-		s.log.Error("cannot read queued message", "msg_id", m.ID, "err", err)
+		dv.log.Error("cannot read queued message", "msg_id", m.ID, "err", err)
 		if !errors.Is(err, spool.ErrNotFound) {
-			s.record(ctx, gen, m, nil, p.Upstream.Name, rcpts, &upstream.Result{
+			dv.record(ctx, gen, m, nil, p.Upstream.Name, rcpts, &upstream.Result{
 				Err: &upstream.Error{Profile: p.Upstream.Name, Step: "spool", Text: err.Error(), Temporary: true}})
 		}
 		return
 	}
 	actx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	res, used := s.send(actx, gen, m, body, p, rcpts)
-	s.metrics.duration.WithLabelValues(used).Observe(time.Since(start).Seconds())
-	s.record(ctx, gen, m, body, used, rcpts, res)
+	res, used := dv.send(actx, gen, m, body, p, rcpts)
+	dv.metrics.duration.WithLabelValues(used).Observe(time.Since(start).Seconds())
+	dv.record(ctx, gen, m, body, used, rcpts, res)
 }
 
 // send tries p, then each fallback profile after a temporary failure of the
@@ -42,7 +42,7 @@ func (s *Server) deliver(ctx context.Context, gen *generation, m *spool.Message,
 // upstream may have taken the message) ends the chain: a fallback now would
 // likely deliver it twice, so the recipient waits for the retry schedule
 // (SPEC §7.3: the duplicate risk is taken only by a retry).
-func (s *Server) send(ctx context.Context, gen *generation, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Result, string) {
+func (dv *delivery) send(ctx context.Context, gen *generation, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Result, string) {
 	chain := append([]string{p.Upstream.Name}, gen.router.Fallbacks(p.Upstream.Name, p.Fallback, m.Team)...)
 	var res *upstream.Result
 	used := p.Upstream.Name
@@ -51,18 +51,18 @@ func (s *Server) send(ctx context.Context, gen *generation, m *spool.Message, bo
 		if !ok {
 			continue
 		}
-		if _, paused := s.paused(name, s.now()); paused && i > 0 {
+		if _, paused := dv.paused(name, dv.now()); paused && i > 0 {
 			continue // a paused fallback takes nothing over (SPEC §12.3)
 		}
-		env, err := s.envelope(gen, m, body, q, rcpts)
+		env, err := dv.envelope(gen, m, body, q, rcpts)
 		if err != nil {
 			return &upstream.Result{Err: &upstream.Error{Profile: name, Step: "prepare", Text: err.Error(), Temporary: true}}, name
 		}
 		if res != nil {
-			s.log.Warn("delivery failed, trying fallback", "msg_id", m.ID, "profile", used, "fallback", name, "err", res.Err)
+			dv.log.Warn("delivery failed, trying fallback", "msg_id", m.ID, "profile", used, "fallback", name, "err", res.Err)
 		}
-		res, used = s.pool.Send(ctx, &q.Upstream, env), name
-		s.quota(gen, q, res) // a quota reply is temporary: it may go on to a fallback
+		res, used = dv.pool.Send(ctx, &q.Upstream, env), name
+		dv.quota(gen, q, res) // a quota reply is temporary: it may go on to a fallback
 		if res.Err == nil || !res.Err.Temporary || res.Err.Ambiguous || ctx.Err() != nil {
 			break
 		}
@@ -76,19 +76,19 @@ func (s *Server) send(ctx context.Context, gen *generation, m *spool.Message, bo
 
 // envelope applies the profile's envelope and header rewrites (before any
 // signing) and builds what upstream sends.
-func (s *Server) envelope(gen *generation, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Envelope, error) {
+func (dv *delivery) envelope(gen *generation, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Envelope, error) {
 	env := &upstream.Envelope{ID: m.ID, From: p.Rewrite.Envelope(m.Sender), To: rcpts, Body: body,
 		UTF8: m.UTF8, EightBit: m.EightBit}
-	if err := s.rewrite(env, m, p); err != nil {
+	if err := dv.rewrite(env, m, p); err != nil {
 		return nil, err
 	}
 	// SPEC §14: links replace attachments before the 7-bit form and DKIM.
-	s.linkAttachments(env, m, p)
-	env.SevenBit = s.sevenBit(gen, m.ID, env.Body) // for an upstream without 8BITMIME, signed below like Body
+	dv.linkAttachments(env, m, p)
+	env.SevenBit = dv.sevenBit(gen, m.ID, env.Body) // for an upstream without 8BITMIME, signed below like Body
 	if len(gen.cfg.DKIM) > 0 {
 		signed, err := upstream.SignDKIM(env.Body, gen.cfg.DKIM)
 		if err != nil {
-			s.log.Warn("DKIM signing failed; sending unsigned", "msg_id", m.ID, "err", err)
+			dv.log.Warn("DKIM signing failed; sending unsigned", "msg_id", m.ID, "err", err)
 		} else {
 			env.Body = signed
 		}
@@ -97,7 +97,7 @@ func (s *Server) envelope(gen *generation, m *spool.Message, body []byte, p *Pro
 }
 
 // rewrite applies the profile's header rewrites to env.Body.
-func (s *Server) rewrite(env *upstream.Envelope, m *spool.Message, p *Profile) error {
+func (dv *delivery) rewrite(env *upstream.Envelope, m *spool.Message, p *Profile) error {
 	rw := p.Rewrite
 	body := env.Body
 	if rw.FromAddress == "" && rw.DefaultSenderName == "" && rw.DefaultReplyTo == "" {

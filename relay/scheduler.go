@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +15,7 @@ import (
 // the earliest due time, or on shutdown. Deliveries run in their own
 // goroutines, at most Upstream.MaxConns per profile.
 type scheduler struct {
-	srv   *Server
+	dv    *delivery
 	kickc chan struct{}
 
 	mu   sync.Mutex
@@ -44,9 +43,10 @@ const leaseSlack = 5 * time.Minute
 // and fallback chains can outlast the sum of one profile's timeouts.
 const leaseMargin = time.Minute
 
-func newScheduler(s *Server) *scheduler {
-	sc := &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
-		rates: s.opts.RateLimiter}
+// newScheduler builds dv's scheduler; rates nil = an in-memory limiter.
+func newScheduler(dv *delivery, rates RateLimiter) *scheduler {
+	sc := &scheduler{dv: dv, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
+		rates: rates}
 	if sc.rates == nil {
 		sc.rates = &localLimiter{}
 	}
@@ -82,10 +82,10 @@ func (sc *scheduler) run(stop, dctx context.Context) {
 // pass dispatches every due delivery it can and returns how long to sleep.
 func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 	defer sc.passes.Add(1)
-	defer sc.srv.recoverPanic("scheduler")
-	now := sc.srv.now()
-	gen := sc.srv.gen.Load()
-	sc.srv.endPauses(now)
+	defer sc.dv.recoverPanic("scheduler")
+	now := sc.dv.now()
+	gen := sc.dv.gen.Load()
+	sc.dv.endPauses(now)
 	// Reading and decoding due envelopes is the scheduler's main cost: read
 	// none while every profile is busy, and only a few per free slot.
 	// (A busy profile's messages at the head of the schedule can delay
@@ -94,9 +94,9 @@ func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 	if free == 0 {
 		return sc.wait(gen, now)
 	}
-	msgs, err := sc.srv.spool.Due(now, min(dueBatch, max(16, 8*free)))
+	msgs, err := sc.dv.spool.Due(now, min(dueBatch, max(16, 8*free)))
 	if err != nil {
-		sc.srv.log.Error("reading the schedule failed", "err", err)
+		sc.dv.log.Error("reading the schedule failed", "err", err)
 		return time.Second
 	}
 	for _, m := range msgs {
@@ -112,7 +112,7 @@ func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 // end of a rate window, whichever is first; a second while due work waits
 // for a busy profile (a finished delivery kicks it sooner).
 func (sc *scheduler) wait(gen *generation, now time.Time) time.Duration {
-	next, ok := sc.srv.spool.NextDue()
+	next, ok := sc.dv.spool.NextDue()
 	wait := time.Hour
 	switch {
 	case !ok:
@@ -125,7 +125,7 @@ func (sc *scheduler) wait(gen *generation, now time.Time) time.Duration {
 	if wake := sc.rateWake(gen, now); !wake.IsZero() {
 		wait = min(wait, max(wake.Sub(now), time.Millisecond))
 	}
-	if end := sc.srv.pauses.nextEnd(now); !end.IsZero() {
+	if end := sc.dv.pauses.nextEnd(now); !end.IsZero() {
 		wait = min(wait, max(end.Sub(now), time.Millisecond))
 	}
 	return wait
@@ -141,15 +141,15 @@ func (sc *scheduler) wait(gen *generation, now time.Time) time.Duration {
 // taken on the injected clock, which a test or a clock jump can move past
 // it).
 func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Time) {
-	gen := sc.srv.gen.Load()
-	m = sc.srv.park(gen, m, now) // a paused profile's recipients wait, and do not expire
-	if sc.srv.expire(gen, m, now) {
+	gen := sc.dv.gen.Load()
+	m = sc.dv.park(gen, m, now) // a paused profile's recipients wait, and do not expire
+	if sc.dv.expire(gen, m, now) {
 		return
 	}
-	groups := sc.srv.dueGroups(gen, m, now)
+	groups := sc.dv.dueGroups(gen, m, now)
 	for profile, rcpts := range groups {
 		p, ok := gen.usable(profile)
-		if _, paused := sc.srv.paused(profile, now); paused || !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
+		if _, paused := sc.dv.paused(profile, now); paused || !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
 			continue
 		}
 		if ok, _ := sc.rates.Allow(profile, p.Rate, now); !ok {
@@ -157,11 +157,11 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 			continue
 		}
 		lease := p.Upstream.Timeout*4 + p.Upstream.DataTimeout + leaseSlack
-		lm, leased, err := sc.srv.lease(m.ID, profile, rcpts, now, now.Add(lease))
+		lm, leased, err := sc.dv.lease(m.ID, profile, rcpts, now, now.Add(lease))
 		if err != nil || len(leased) == 0 {
 			sc.release(profile)
 			if err != nil {
-				sc.srv.log.Error("lease failed", "msg_id", m.ID, "profile", profile, "err", err)
+				sc.dv.log.Error("lease failed", "msg_id", m.ID, "profile", profile, "err", err)
 			}
 			continue
 		}
@@ -172,8 +172,8 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 			defer sc.kick()
 			defer sc.release(profile)
 			defer sc.setRunning(m.ID, leased, false)
-			defer sc.srv.recoverPanic("delivery")
-			sc.srv.deliver(ctx, gen, lm, p, leased, max(lease-leaseMargin, lease/2))
+			defer sc.dv.recoverPanic("delivery")
+			sc.dv.deliver(ctx, gen, lm, p, leased, max(lease-leaseMargin, lease/2))
 		}()
 	}
 }
@@ -185,7 +185,7 @@ func (sc *scheduler) freeSlots(gen *generation, now time.Time) int {
 	defer sc.mu.Unlock()
 	free := 0
 	for name, p := range gen.cfg.Profiles {
-		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
+		if _, paused := sc.dv.paused(name, now); p.Enabled && !paused && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			free += max(max(p.Upstream.MaxConns, 1)-sc.busy[name], 0)
 		}
 	}
@@ -198,9 +198,9 @@ func (sc *scheduler) freeSlots(gen *generation, now time.Time) int {
 func (sc *scheduler) saturated(gen *generation) bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	now := sc.srv.now()
+	now := sc.dv.now()
 	for name, p := range gen.cfg.Profiles {
-		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.busy[name] < max(p.Upstream.MaxConns, 1) &&
+		if _, paused := sc.dv.paused(name, now); p.Enabled && !paused && sc.busy[name] < max(p.Upstream.MaxConns, 1) &&
 			sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			return false
 		}
@@ -273,13 +273,4 @@ func (sc *scheduler) release(profile string) {
 	sc.mu.Lock()
 	sc.busy[profile]--
 	sc.mu.Unlock()
-}
-
-// recoverPanic logs and counts a panic at a goroutine's top; the message it
-// was working on stays queued (its lease expires).
-func (s *Server) recoverPanic(component string) {
-	if r := recover(); r != nil {
-		s.metrics.panics.WithLabelValues(component).Inc()
-		s.log.Error("panic", "component", component, "panic", r, "stack", string(debug.Stack()))
-	}
 }

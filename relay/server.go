@@ -56,22 +56,18 @@ type Options struct {
 
 // Server is a running relay. Its methods are safe for concurrent use.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	now     func() time.Time
-	spool   *spool.Store
-	pool    *upstream.Pool
-	metrics *metrics
-	gen     atomic.Pointer[generation]
-	sched   *scheduler
-	auth    authCache
-	fails   authFailures
-	waiting waiters
-	health  healths
-	budget  memBudget    // message data buffered by all sessions (budget.go)
-	recent  recentCounts // delivery outcomes of the last day (console Overview)
-	waitc   waitCache    // per-profile waiting counts (console Servers)
-	pauses  pauses       // profiles paused at run time (pause.go)
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	spool    *spool.Store
+	pool     *upstream.Pool
+	metrics  *metrics
+	gen      atomic.Pointer[generation]
+	delivery *delivery // the outbound half: scheduler to bounce (delivery.go)
+	auth     authCache
+	fails    authFailures
+	budget   memBudget // message data buffered by all sessions (budget.go)
+	waitc    waitCache // per-profile waiting counts (console Servers)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -90,18 +86,19 @@ func New(opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.metrics = newMetrics(opts.Registerer)
-	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now), newPausedCollector(s))
-	}
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
 	s.precreatePool(opts.Config)
 	s.gen.Store(newGeneration(opts.Config))
 	s.budget.setLimit(budgetLimit(opts.Config))
-	s.sched = newScheduler(s)
-	if err := s.loadPauses(); err != nil {
+	d, err := newDelivery(s)
+	if err != nil {
 		return nil, err
+	}
+	s.delivery = d
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now), newPausedCollector(d))
 	}
 	return s, nil
 }
@@ -199,10 +196,10 @@ func (s *Server) Run(ctx context.Context, drain time.Duration) error {
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
-		s.sched.run(ctx, dctx)
+		s.delivery.sched.run(ctx, dctx)
 	}()
 	go s.housekeeping(ctx)
-	go s.watchSpool(ctx)
+	go s.delivery.watchSpool(ctx)
 
 	<-ctx.Done()
 	s.log.Info("shutting down: no new connections")
@@ -217,10 +214,10 @@ func (s *Server) Run(ctx context.Context, drain time.Duration) error {
 		l.smtp.Close()
 	}
 	<-schedDone
-	if !waitTimeout(&s.sched.wg, time.Until(deadline)) {
+	if !waitTimeout(&s.delivery.sched.wg, time.Until(deadline)) {
 		s.log.Warn("drain time over: abandoning in-flight deliveries; they stay queued")
 		cancelDeliveries()
-		s.sched.wg.Wait()
+		s.delivery.sched.wg.Wait()
 	}
 	s.pool.Close()
 	return nil
@@ -245,7 +242,7 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 
 // Kick makes the scheduler look at the spool now (after an admin action or,
 // in tests, after advancing the clock).
-func (s *Server) Kick() { s.sched.kick() }
+func (s *Server) Kick() { s.delivery.kick() }
 
 // Reload swaps in a new configuration atomically. Listener limits, policy and
 // profiles take effect for new sessions and deliveries, certificates for new
@@ -284,7 +281,7 @@ func (s *Server) Reload(cfg *Config) error {
 	s.budget.setLimit(budgetLimit(cfg))
 	s.precreatePool(cfg)
 	s.gen.Store(newGeneration(cfg))
-	s.sched.kick()
+	s.delivery.kick()
 	return nil
 }
 
