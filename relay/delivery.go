@@ -15,16 +15,20 @@ import (
 // listeners and sessions) committed to the spool and sees it delivered,
 // bounced or expired. The data flow of one message, file by file:
 //
-//	scheduler.go        a pass reads the due messages (spool.Due) and dispatches them
-//	pause.go            recipients of a paused profile are parked until the pause ends
+//	scheduler.go        a pass reads the due messages (spool.Due) and dispatches
+//	                    them, within each profile's max_conns and rate (ratelimit.go)
+//	pause.go            recipients of a paused profile are parked until the pause
+//	                    ends; cluster.go shares the pauses with other relayd
 //	delivery_expire.go  recipients past max_queue_age bounce with 4.4.7 (expire)
 //	delivery_lease.go   due recipients, grouped by profile, are leased ("sending")
-//	delivery_send.go    deliver: the envelope, rewrites, links, DKIM; send through
-//	                    the profile and its fallbacks (upstream.Pool)
+//	delivery_send.go    deliver: the envelope with rewrites, attachment links
+//	                    (attach.go), the 7-bit form (eightbit.go) and DKIM; send
+//	                    through the profile and its fallbacks (upstream.Pool)
 //	quota.go            a quota reply defers and pauses the profile
 //	delivery_record.go  record: the outcome is written to the spool, logged, counted
 //	bounce.go           failed recipients get a DSN; warn_after a "delayed" one
-//	alerts.go           a failing or recovered profile gets an admin mail
+//	alerts.go           a failing or recovered profile gets an admin mail;
+//	                    spoolalert.go sends the one mail about a failing spool
 //	immediate.go        an awaiting session takes its recipients' outcomes
 //
 // A Server holds one delivery and wires it to the sessions (immediate mode,
@@ -59,7 +63,7 @@ func newDelivery(s *Server) (*delivery, error) {
 }
 
 // recoverPanic logs and counts a panic at a goroutine's top; the message it
-// was working on stays queued (its lease expires).
+// was working on stays queued (until its lease runs out).
 func (dv *delivery) recoverPanic(component string) {
 	if r := recover(); r != nil {
 		dv.metrics.panics.WithLabelValues(component).Inc()

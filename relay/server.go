@@ -9,6 +9,36 @@
 // answers 250 only after the spool has fsync'd the message, the delivery
 // scheduler and its workers, bounces, and the admin API handler. It imports
 // policy, spool and upstream; they never import it.
+//
+// The package has two halves that meet only at the spool and at the
+// Server that wires them:
+//
+//   - inbound, on *Server and *session: listeners and connections
+//     (server.go, listener.go, conn.go, over the wire layer in smtpwire),
+//     sessions and their limits (session.go, rcpt.go, auth.go, budget.go),
+//     and acceptance up to the spool commit and the 250 (accept.go,
+//     attach.go, headerfields.go);
+//   - delivery, on *delivery (delivery.go, which lists its files): the
+//     scheduler, lease, send, record, expire, bounce and alerts, with the
+//     run-time pauses and quota replies that hold a profile back.
+//
+// The admin API (api*.go) and the console's operations (console.go) are
+// Server methods that read both halves.
+//
+// One name per concept, in identifiers and file names:
+//
+//   - generation (variables gen): one Config plus what is derived from it,
+//     swapped atomically by Reload (generation.go);
+//   - delivery (receiver dv): the outbound half, lease → deliver → record
+//     → bounce;
+//   - probe: the connection test of one profile, `relayd test` and POST
+//     /api/v1/profiles/{name}/test (api_probe.go). The exported TestRequest,
+//     TestPlan, PlanTest, TestProfile and TestResult keep the CLI's word,
+//     as cmd/relayd and relay/console call them;
+//   - expire: only a message whose recipients waited past max_queue_age
+//     (delivery_expire.go). Old journal records are pruned
+//     (journal_retention), a lease runs out, an auth cache entry is valid
+//     until a time.
 package relay
 
 import (
@@ -285,7 +315,8 @@ func (s *Server) Reload(cfg *Config) error {
 	return nil
 }
 
-// housekeeping expires old journal records once a minute.
+// housekeeping prunes the journal records older than journal_retention
+// once a minute (spool.Expire).
 func (s *Server) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -297,9 +328,9 @@ func (s *Server) housekeeping(ctx context.Context) {
 		}
 		gen := s.gen.Load()
 		if n, err := s.spool.Expire(s.now(), gen.cfg.JournalRetention); err != nil {
-			s.log.Error("journal expiry failed", "err", err)
+			s.log.Error("journal pruning failed", "err", err)
 		} else if n > 0 {
-			s.log.Info("journal records expired", "count", n)
+			s.log.Info("old journal records pruned", "count", n)
 		}
 	}
 }
