@@ -24,19 +24,19 @@ const (
 // queue ID only once the message is durable (the 250-after-commit rule).
 // endData ends message mode on the conn and reports bare CR/LF seen there.
 func (s *session) accept(read func(message.Limits) (*message.Message, error), endData func() bool) (string, error) {
-	rt := s.rt
+	gen := s.gen
 	msg, err := read(message.Limits{
 		MaxSize:        s.lcfg.MaxMessageSize,
 		MaxLineLength:  int(s.lcfg.MaxLineLength),
 		MaxHeaderBytes: maxHeaderBytes,
 		MaxReceived:    maxReceived,
-		RejectBareLF:   rt.cfg.BareLF == BareLFReject,
+		RejectBareLF:   gen.cfg.BareLF == BareLFReject,
 	})
 	bare := endData()
 	if err != nil {
 		return "", s.readError(err)
 	}
-	if bare && rt.cfg.BareLF == BareLFReject {
+	if bare && gen.cfg.BareLF == BareLFReject {
 		return "", s.fail(errBareLF, "smuggling")
 	}
 
@@ -53,16 +53,16 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 		From: shownFrom(msg.Get("From")), Subject: shownSubject(msg.Get("Subject")),
 	}
 	for _, to := range s.rcpts {
-		d, err := rt.route(s.from, s.team, to, headerProfile)
+		d, err := gen.route(s.from, s.team, to, headerProfile)
 		if err != nil {
 			return "", s.fail(noProfile(s.from, to), "policy")
 		}
-		m.Recipients = append(m.Recipients, rt.newRecipient(to, d.Profile, d.Rule, now))
+		m.Recipients = append(m.Recipients, gen.newRecipient(to, d.Profile, d.Rule, now))
 	}
 
 	msg.Del("Bcc")
 	if !msg.Has("Message-ID") {
-		msg.Add("Message-ID", "<"+m.ID+"@"+rt.cfg.Hostname+">")
+		msg.Add("Message-ID", "<"+m.ID+"@"+gen.cfg.Hostname+">")
 	}
 	if !msg.Has("Date") {
 		msg.Add("Date", now.Format(time.RFC1123Z))
@@ -93,26 +93,26 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	s.srv.metrics.accepted.WithLabelValues(s.ln.name, s.team).Inc()
 	s.log.Info("message accepted", "msg_id", m.ID, "sender", s.from, "rcpts", len(m.Recipients),
 		"size", m.Size, "team", s.team, "user", s.user)
-	if rcpts, limit := s.srv.immediateRecipients(rt, m, now); len(rcpts) > 0 {
-		w := s.srv.await(m.ID, rcpts)
-		s.srv.sched.kick()
+	if rcpts, limit := s.srv.immediateRecipients(gen, m, now); len(rcpts) > 0 {
+		w := s.srv.delivery.await(m.ID, rcpts)
+		s.srv.delivery.kick()
 		return m.ID, s.immediateReply(m, w, limit)
 	}
-	s.srv.sched.kick()
+	s.srv.delivery.kick()
 	return m.ID, nil
 }
 
 // immediateRecipients are the recipients routed to mode = "immediate"
 // profiles, and how long their client may be kept waiting. A paused
 // profile's recipients are not waited for: they stay queued (250).
-func (s *Server) immediateRecipients(rt *runtime, m *spool.Message, now time.Time) ([]string, time.Duration) {
+func (s *Server) immediateRecipients(gen *generation, m *spool.Message, now time.Time) ([]string, time.Duration) {
 	var rcpts []string
 	var limit time.Duration
 	for _, r := range m.Recipients {
-		if _, paused := s.paused(r.Profile, now); paused {
+		if _, paused := s.delivery.paused(r.Profile, now); paused {
 			continue
 		}
-		if p, ok := rt.cfg.Profiles[r.Profile]; ok && p.Immediate {
+		if p, ok := gen.cfg.Profiles[r.Profile]; ok && p.Immediate {
 			rcpts = append(rcpts, r.Address)
 			limit = max(limit, 3*p.Upstream.Timeout+p.Upstream.DataTimeout)
 		}
@@ -159,7 +159,7 @@ func (s *session) readError(err error) error {
 // client's name in DNS.
 func (s *session) received(id string, now time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "from %s by %s (relayd) with %s id %s", s.receivedFrom(), s.rt.cfg.Hostname, s.protocol(), id)
+	fmt.Fprintf(&b, "from %s by %s (relayd) with %s id %s", s.receivedFrom(), s.gen.cfg.Hostname, s.protocol(), id)
 	if st := s.tlsState(); st != nil {
 		fmt.Fprintf(&b, " (using %s with cipher %s)", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}

@@ -60,12 +60,23 @@ func (hs *healths) lastResult(profile string) (string, time.Time) {
 	return h.lastResult, h.lastTime
 }
 
+// failingSince returns the start of a profile's current run of failed
+// attempts, zero when its latest attempt succeeded or there was none.
+func (hs *healths) failingSince(profile string) time.Time {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if h := hs.m[profile]; h != nil {
+		return h.failingSince
+	}
+	return time.Time{}
+}
+
 // watch records one attempt's transaction-level outcome for profile and
 // sends an alert or recovery mail when one is due.
-func (s *Server) watch(rt *runtime, profile string, res *upstream.Result, now time.Time) {
+func (dv *delivery) watch(gen *generation, profile string, res *upstream.Result, now time.Time) {
 	e := res.Err
-	s.health.mu.Lock()
-	h := s.health.get(profile)
+	dv.health.mu.Lock()
+	h := dv.health.get(profile)
 	h.lastTime = now
 	var alert, recovered bool
 	if e == nil {
@@ -88,25 +99,25 @@ func (s *Server) watch(rt *runtime, profile string, res *upstream.Result, now ti
 		}
 	}
 	since := h.failingSince
-	s.health.mu.Unlock()
+	dv.health.mu.Unlock()
 
-	if rt.cfg.Notify.Admin == "" || !(alert || recovered) {
+	if gen.cfg.Notify.Admin == "" || !(alert || recovered) {
 		return
 	}
 	if alert {
-		s.log.Warn("profile failing: alerting the admin", "profile", profile, "step", string(e.Step), "err", e.Error())
-		s.adminMail(rt, profile, now, fmt.Sprintf("[relayd] profile %s is failing (%s)", profile, e.Step),
+		dv.log.Warn("profile failing: alerting the admin", "profile", profile, "step", string(e.Step), "err", e.Error())
+		dv.adminMail(gen, profile, now, fmt.Sprintf("[relayd] profile %s is failing (%s)", profile, e.Step),
 			fmt.Sprintf("relayd on %s cannot deliver through profile %q since %s.\r\n\r\n%s\r\n\r\n"+
 				"Mail for this profile stays queued and is retried; it bounces after max_queue_age.\r\n"+
 				"Check it with: relayd test %s\r\n"+
 				"You get at most one such mail per profile per hour, and one when it works again.\r\n",
-				rt.cfg.Hostname, profile, since.UTC().Format(time.RFC1123Z), wrap(e.Error()), profile))
+				gen.cfg.Hostname, profile, since.UTC().Format(time.RFC1123Z), wrap(e.Error()), profile))
 		return
 	}
-	s.log.Info("profile recovered: telling the admin", "profile", profile)
-	s.adminMail(rt, profile, now, fmt.Sprintf("[relayd] profile %s works again", profile),
+	dv.log.Info("profile recovered: telling the admin", "profile", profile)
+	dv.adminMail(gen, profile, now, fmt.Sprintf("[relayd] profile %s works again", profile),
 		fmt.Sprintf("relayd on %s delivered through profile %q again at %s.\r\n",
-			rt.cfg.Hostname, profile, now.UTC().Format(time.RFC1123Z)))
+			gen.cfg.Hostname, profile, now.UTC().Format(time.RFC1123Z)))
 }
 
 // alarming reports whether a failure deserves the admin's attention: what
@@ -126,34 +137,34 @@ func alarming(e *upstream.Error, down time.Duration) bool {
 // adminMail queues a plain text mail to [notify] admin about profile,
 // through a profile chosen by alertRoute, so that an alert about a failing
 // profile is not queued behind that very profile.
-func (s *Server) adminMail(rt *runtime, profile string, now time.Time, subject, text string) {
-	admin := rt.cfg.Notify.Admin
-	via, rule, ok := s.alertRoute(rt, profile)
+func (dv *delivery) adminMail(gen *generation, profile string, now time.Time, subject, text string) {
+	admin := gen.cfg.Notify.Admin
+	via, rule, ok := dv.alertRoute(gen, profile)
 	if !ok {
-		s.log.Error("admin alert not sent: no enabled profile other than the failing one to send it through; "+
+		dv.log.Error("admin alert not sent: no enabled profile other than the failing one to send it through; "+
 			"set [notify] profile to a profile that works", "profile", profile, "rcpt", admin, "subject", subject)
 		return
 	}
-	body := s.adminBody(rt, now, subject, text)
+	body := dv.adminBody(gen, now, subject, text)
 	n := &spool.Message{ID: spool.NewID(), Created: now, Listener: "relayd", Size: int64(len(body)), DSN: true,
 		Recipients: []spool.Recipient{{Address: admin, Profile: via, Rule: rule, State: spool.StateReady,
 			NextAttempt: now, Updated: now}}}
 	n.From, n.Subject = noticeFields(body)
-	if err := s.spool.Commit(n, body); err != nil {
-		s.log.Error("admin alert could not be queued", "profile", profile, "err", err)
+	if err := dv.spool.Commit(n, body); err != nil {
+		dv.log.Error("admin alert could not be queued", "profile", profile, "err", err)
 		return
 	}
-	s.log.Info("admin alert queued", "profile", profile, "msg_id", n.ID, "via", via, "rule", rule)
-	s.sched.kick()
+	dv.log.Info("admin alert queued", "profile", profile, "msg_id", n.ID, "via", via, "rule", rule)
+	dv.sched.kick()
 }
 
 // adminBody is the message of an admin alert: headers and plain text.
-func (s *Server) adminBody(rt *runtime, now time.Time, subject, text string) []byte {
-	from := s.notifyFrom(rt)
+func (dv *delivery) adminBody(gen *generation, now time.Time, subject, text string) []byte {
+	from := dv.notifyFrom(gen)
 	var b strings.Builder
-	fmt.Fprintf(&b, "From: relayd <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n", from, rt.cfg.Notify.Admin,
+	fmt.Fprintf(&b, "From: relayd <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n", from, gen.cfg.Notify.Admin,
 		oneLine(subject), now.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n", spool.NewID(), rt.cfg.Hostname)
+	fmt.Fprintf(&b, "Message-ID: <%s@%s>\r\nAuto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n", spool.NewID(), gen.cfg.Hostname)
 	b.WriteString("Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
 	b.WriteString(text)
 	return []byte(b.String())
@@ -164,28 +175,28 @@ func (s *Server) adminBody(rt *runtime, now time.Time, subject, text string) []b
 // else the profile routing picks for [notify] admin; else any other enabled
 // profile, by name. The failing profile itself is never picked, and one
 // that is failing too only when nothing else is left.
-func (s *Server) alertRoute(rt *runtime, profile string) (via, rule string, ok bool) {
+func (dv *delivery) alertRoute(gen *generation, profile string) (via, rule string, ok bool) {
 	type cand struct{ name, rule string }
-	cands := []cand{{rt.cfg.Notify.Profile, "[notify] profile"}, {rt.cfg.Policy.DefaultProfile, policy.RuleSystemDefault}}
-	if d, err := rt.route("", "", rt.cfg.Notify.Admin, ""); err == nil {
+	cands := []cand{{gen.cfg.Notify.Profile, "[notify] profile"}, {gen.cfg.Policy.DefaultProfile, policy.RuleSystemDefault}}
+	if d, err := gen.route("", "", gen.cfg.Notify.Admin, ""); err == nil {
 		cands = append(cands, cand{d.Profile, d.Rule})
 	}
-	names := make([]string, 0, len(rt.cfg.Profiles))
-	for name := range rt.cfg.Profiles {
+	names := make([]string, 0, len(gen.cfg.Profiles))
+	for name := range gen.cfg.Profiles {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
 		cands = append(cands, cand{name, "alert: an enabled profile other than " + profile})
 	}
-	s.health.mu.Lock()
-	defer s.health.mu.Unlock()
+	dv.health.mu.Lock()
+	defer dv.health.mu.Unlock()
 	for _, healthyOnly := range []bool{true, false} {
 		for _, c := range cands {
-			if c.name == "" || c.name == profile || !rt.router.Usable(c.name, "") {
+			if c.name == "" || c.name == profile || !gen.router.Usable(c.name, "") {
 				continue
 			}
-			if h := s.health.m[c.name]; healthyOnly && h != nil && !h.failingSince.IsZero() {
+			if h := dv.health.m[c.name]; healthyOnly && h != nil && !h.failingSince.IsZero() {
 				continue
 			}
 			return c.name, c.rule, true

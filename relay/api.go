@@ -52,11 +52,11 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 		state := r.State
 		if !r.State.Final() && r.State != spool.StateHeld {
 			t := r.NextAttempt
-			if p, ok := s.rt.Load().cfg.Profiles[r.Profile]; ok && (r.State == spool.StateReady || r.State == spool.StateDeferred) {
+			if p, ok := s.gen.Load().cfg.Profiles[r.Profile]; ok && (r.State == spool.StateReady || r.State == spool.StateDeferred) {
 				// Excess over the profile's rate waits in the queue as
 				// deferred (SPEC §15); nothing is written to the spool
 				// for it, so a saturated profile costs no spool writes.
-				if w := s.sched.rates.WaitUntil(r.Profile, p.Rate, now); w.After(t) {
+				if w := s.delivery.sched.rates.WaitUntil(r.Profile, p.Rate, now); w.After(t) {
 					t, state = w, spool.StateDeferred
 					ar.State = string(state)
 					if r.State == spool.StateReady || ar.LastError == "" {
@@ -91,7 +91,7 @@ var apiRoutes = []struct {
 	{"POST /api/v1/queue/{id}/retry", func(s *Server) http.HandlerFunc { return s.apiAction("retry", s.spool.RetryNow) }},
 	{"POST /api/v1/queue/retry", func(s *Server) http.HandlerFunc { return s.apiRetryAll }},
 	{"GET /api/v1/profiles", func(s *Server) http.HandlerFunc { return s.apiProfiles }},
-	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProfileTest }},
+	{"POST /api/v1/profiles/{name}/test", func(s *Server) http.HandlerFunc { return s.apiProbe }},
 	{"POST /api/v1/profiles/{name}/pause", func(s *Server) http.HandlerFunc { return s.apiProfilePause }},
 	{"POST /api/v1/profiles/{name}/resume", func(s *Server) http.HandlerFunc { return s.apiProfileResume }},
 	{"GET /api/v1/oauth", func(s *Server) http.HandlerFunc { return s.apiOAuth }},
@@ -176,7 +176,7 @@ func (s *Server) apiAction(action string, act func(id string) (*spool.Message, e
 			return
 		}
 		s.log.Info("admin action", "msg_id", id, "action", action, "user", apiUser)
-		s.sched.kick()
+		s.delivery.kick()
 		writeJSON(w, http.StatusOK, s.itemOf(m))
 	}
 }
@@ -188,7 +188,7 @@ func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("admin action", "action", "retry all", "user", apiUser, "messages", n)
-	s.sched.kick()
+	s.delivery.kick()
 	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
 }
 

@@ -39,20 +39,20 @@ type ProfileStatus struct {
 // Profiles returns every profile of the running configuration with its
 // last result and pause state, ordered by name. Safe for concurrent use.
 func (s *Server) Profiles() []ProfileStatus {
-	rt := s.rt.Load()
+	gen := s.gen.Load()
 	now := s.now()
 	out := []ProfileStatus{}
-	for name, p := range rt.cfg.Profiles {
+	for name, p := range gen.cfg.Profiles {
 		mode := "queue"
 		if p.Immediate {
 			mode = "immediate"
 		}
 		pr := ProfileStatus{Name: name, Type: p.Upstream.Type, Description: p.Description, Enabled: p.Enabled,
 			Host: p.Upstream.Host, Port: p.Upstream.Port, TLS: string(p.Upstream.TLS), Mode: mode}
-		if res, at := s.health.lastResult(name); res != "" {
+		if res, at := s.delivery.health.lastResult(name); res != "" {
 			pr.LastResult, pr.LastAttempt = res, &at
 		}
-		if ps, ok := s.pauses.get(name); ok && ps.Active(now) {
+		if ps, ok := s.delivery.pauses.get(name); ok && ps.Active(now) {
 			pr.Paused, pr.PausedBy = true, ps.By
 			if !ps.Until.IsZero() {
 				u := ps.Until.UTC()

@@ -30,7 +30,7 @@ func (s *Server) precreatePool(cfg *Config) {
 // apiOAuth lists the profiles that have [profile.oauth2], by name.
 func (s *Server) apiOAuth(w http.ResponseWriter, r *http.Request) {
 	out := []OAuthProfile{}
-	for name, p := range s.rt.Load().cfg.Profiles {
+	for name, p := range s.gen.Load().cfg.Profiles {
 		if p.Upstream.OAuth2 == nil {
 			continue
 		}

@@ -43,11 +43,11 @@ func linksFor(p *Profile, size int64) bool {
 // returns the error to answer, and whether files were stored (the caller
 // discards them if the commit fails).
 func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) {
-	rt := s.rt
+	gen := s.gen
 	var profiles []*Profile
 	seen := map[string]bool{}
 	for _, r := range m.Recipients {
-		if p := rt.cfg.Profiles[r.Profile]; !seen[r.Profile] && attachRules(p) {
+		if p := gen.cfg.Profiles[r.Profile]; !seen[r.Profile] && attachRules(p) {
 			seen[r.Profile] = true
 			profiles = append(profiles, p)
 		}
@@ -128,8 +128,8 @@ func asciiOnly(s string) string {
 // links by the links stored at acceptance (SPEC §14). It runs after the
 // header rewrites and before DKIM signs, so the signature covers what is
 // sent. A signed or encrypted message is never changed (Rewrite checks).
-func (s *Server) linkAttachments(env *upstream.Envelope, m *spool.Message, p *Profile) {
-	store := s.opts.Attachments
+func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p *Profile) {
+	store := dv.attach
 	if store == nil || p.AttachmentsAsURL == AttachNever || p.AttachmentsAsURL == "" {
 		return
 	}
@@ -148,7 +148,7 @@ func (s *Server) linkAttachments(env *upstream.Envelope, m *spool.Message, p *Pr
 	}
 	body, err := attachments.Rewrite(env.Body, links)
 	if err != nil {
-		s.log.Warn("attachments not replaced by links: sending the message as it is", "msg_id", m.ID,
+		dv.log.Warn("attachments not replaced by links: sending the message as it is", "msg_id", m.ID,
 			"profile", p.Upstream.Name, "err", err)
 		return
 	}

@@ -52,16 +52,16 @@ type authCache struct {
 }
 
 type authEntry struct {
-	hash    string // the bcrypt hash the password was verified against
-	digest  [32]byte
-	expires time.Time
+	hash       string // the bcrypt hash the password was verified against
+	digest     [32]byte
+	validUntil time.Time // the entry is used until then (authCacheTTL)
 }
 
 const authCacheTTL = 5 * time.Minute
 
 // checkPassword verifies username/password against the snapshot's users.
-func (s *Server) checkPassword(rt *runtime, username, password string) bool {
-	u, ok := rt.cfg.Users[username]
+func (s *Server) checkPassword(gen *generation, username, password string) bool {
+	u, ok := gen.cfg.Users[username]
 	if !ok {
 		// Spend the same time as a real check so usernames cannot be probed.
 		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
@@ -72,7 +72,7 @@ func (s *Server) checkPassword(rt *runtime, username, password string) bool {
 	s.auth.mu.Lock()
 	e, hit := s.auth.entries[username]
 	s.auth.mu.Unlock()
-	if hit && e.hash == u.PasswordHash && now.Before(e.expires) && subtle.ConstantTimeCompare(e.digest[:], digest[:]) == 1 {
+	if hit && e.hash == u.PasswordHash && now.Before(e.validUntil) && subtle.ConstantTimeCompare(e.digest[:], digest[:]) == 1 {
 		return true
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
@@ -82,7 +82,7 @@ func (s *Server) checkPassword(rt *runtime, username, password string) bool {
 	if s.auth.entries == nil {
 		s.auth.entries = map[string]authEntry{}
 	}
-	s.auth.entries[username] = authEntry{hash: u.PasswordHash, digest: digest, expires: now.Add(authCacheTTL)}
+	s.auth.entries[username] = authEntry{hash: u.PasswordHash, digest: digest, validUntil: now.Add(authCacheTTL)}
 	s.auth.mu.Unlock()
 	return true
 }

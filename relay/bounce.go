@@ -40,33 +40,33 @@ func failureOf(addr string, e *upstream.Error, host string) failure {
 // with the null sender is reported to [notify] bounces alone, or dropped and
 // logged when that is unset; a DSN of relayd's own that fails to reach
 // [notify] bounces is dropped, so bounces can never loop.
-func (s *Server) bounce(rt *runtime, m *spool.Message, failed []failure, body []byte, now time.Time) {
-	s.dsn(rt, m, failed, body, now, "failed")
+func (dv *delivery) bounce(gen *generation, m *spool.Message, failed []failure, body []byte, now time.Time) {
+	dv.dsn(gen, m, failed, body, now, "failed")
 }
 
 // delayed sends the one "still trying" DSN of warn_after (RFC 3464
 // Action: delayed) to the sender, with a copy to [notify] bounces.
-func (s *Server) delayed(rt *runtime, m *spool.Message, waiting []failure, body []byte, now time.Time) {
-	s.dsn(rt, m, waiting, body, now, "delayed")
+func (dv *delivery) delayed(gen *generation, m *spool.Message, waiting []failure, body []byte, now time.Time) {
+	dv.dsn(gen, m, waiting, body, now, "delayed")
 }
 
 // dsn builds and queues a DSN whose recipients all have one action.
-func (s *Server) dsn(rt *runtime, m *spool.Message, failed []failure, body []byte, now time.Time, action string) {
+func (dv *delivery) dsn(gen *generation, m *spool.Message, failed []failure, body []byte, now time.Time, action string) {
 	var to []string
 	if m.Sender != "" {
 		to = append(to, m.Sender)
 	}
-	if b := rt.cfg.Notify.Bounces; b != "" && !(m.DSN && m.Sender == "") {
+	if b := gen.cfg.Notify.Bounces; b != "" && !(m.DSN && m.Sender == "") {
 		to = append(to, b)
 	}
 	if len(to) == 0 {
-		s.log.Warn("bounce dropped: null sender and no [notify] bounces", "msg_id", m.ID, "rcpts", len(failed))
+		dv.log.Warn("bounce dropped: null sender and no [notify] bounces", "msg_id", m.ID, "rcpts", len(failed))
 		return
 	}
-	hostname := rt.cfg.Hostname
+	hostname := gen.cfg.Hostname
 	info := message.DSNInfo{
 		ReportingMTA: hostname,
-		From:         "Mail Delivery System <" + s.notifyFrom(rt) + ">",
+		From:         "Mail Delivery System <" + dv.notifyFrom(gen) + ">",
 		To:           m.Sender,
 		QueueID:      m.ID,
 		Arrival:      m.Created,
@@ -75,13 +75,13 @@ func (s *Server) dsn(rt *runtime, m *spool.Message, failed []failure, body []byt
 		Original:     body,
 	}
 	if info.To == "" {
-		info.To = rt.cfg.Notify.Bounces
+		info.To = gen.cfg.Notify.Bounces
 	}
 	for _, f := range failed {
 		r := message.DSNRecipient{Address: f.addr, Action: action, Status: f.status,
 			RemoteMTA: remoteMTA(f.remote), DiagnosticCode: f.diag, LastAttempt: now}
-		if action == "delayed" && rt.cfg.MaxQueueAge > 0 {
-			r.WillRetryUntil = m.Created.Add(rt.cfg.MaxQueueAge)
+		if action == "delayed" && gen.cfg.MaxQueueAge > 0 {
+			r.WillRetryUntil = m.Created.Add(gen.cfg.MaxQueueAge)
 		}
 		info.Recipients = append(info.Recipients, r)
 	}
@@ -89,7 +89,7 @@ func (s *Server) dsn(rt *runtime, m *spool.Message, failed []failure, body []byt
 	if action == "delayed" {
 		kind = "delay notice"
 	}
-	s.queueNotice(rt, m.Team, to, message.DSN(info), now, kind, m.ID)
+	dv.queueNotice(gen, m.Team, to, message.DSN(info), now, kind, m.ID)
 }
 
 func remoteMTA(hostport string) string {
@@ -102,23 +102,23 @@ func remoteMTA(hostport string) string {
 	return "dns; " + strings.Trim(hostport, "[]")
 }
 
-func (s *Server) notifyFrom(rt *runtime) string {
-	if rt.cfg.Notify.From != "" {
-		return rt.cfg.Notify.From
+func (dv *delivery) notifyFrom(gen *generation) string {
+	if gen.cfg.Notify.From != "" {
+		return gen.cfg.Notify.From
 	}
-	return "MAILER-DAEMON@" + rt.cfg.Hostname
+	return "MAILER-DAEMON@" + gen.cfg.Hostname
 }
 
 // queueNotice commits a message relayd generated (a DSN or an alert) with
 // the null sender, routed like any other mail of the team.
-func (s *Server) queueNotice(rt *runtime, team string, to []string, body []byte, now time.Time, kind, about string) {
+func (dv *delivery) queueNotice(gen *generation, team string, to []string, body []byte, now time.Time, kind, about string) {
 	n := &spool.Message{ID: spool.NewID(), Created: now, Team: team, Listener: "relayd",
 		Size: int64(len(body)), DSN: true}
 	n.From, n.Subject = noticeFields(body)
 	for _, a := range to {
-		d, err := rt.route("", team, a, "")
+		d, err := gen.route("", team, a, "")
 		if err != nil {
-			s.log.Error(kind+" recipient has no enabled profile; not sent", "msg_id", about, "rcpt", a)
+			dv.log.Error(kind+" recipient has no enabled profile; not sent", "msg_id", about, "rcpt", a)
 			continue
 		}
 		n.Recipients = append(n.Recipients, spool.Recipient{Address: a, Profile: d.Profile, Rule: d.Rule,
@@ -127,10 +127,10 @@ func (s *Server) queueNotice(rt *runtime, team string, to []string, body []byte,
 	if len(n.Recipients) == 0 {
 		return
 	}
-	if err := s.spool.Commit(n, body); err != nil {
-		s.log.Error(kind+" could not be queued", "msg_id", about, "err", err)
+	if err := dv.spool.Commit(n, body); err != nil {
+		dv.log.Error(kind+" could not be queued", "msg_id", about, "err", err)
 		return
 	}
-	s.log.Info(kind+" queued", "msg_id", about, "dsn_id", n.ID, "rcpts", len(n.Recipients))
-	s.sched.kick()
+	dv.log.Info(kind+" queued", "msg_id", about, "dsn_id", n.ID, "rcpts", len(n.Recipients))
+	dv.sched.kick()
 }

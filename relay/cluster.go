@@ -23,14 +23,14 @@ type PauseSharer interface {
 	ShareResume(profile, by string)
 }
 
-func (s *Server) sharePause(name string, until time.Time, by string, now time.Time) {
-	if sh := s.opts.PauseSharer; sh != nil {
+func (dv *delivery) sharePause(name string, until time.Time, by string, now time.Time) {
+	if sh := dv.sharer; sh != nil {
 		sh.SharePause(name, until, by, now)
 	}
 }
 
-func (s *Server) shareResume(name, by string) {
-	if sh := s.opts.PauseSharer; sh != nil {
+func (dv *delivery) shareResume(name, by string) {
+	if sh := dv.sharer; sh != nil {
 		sh.ShareResume(name, by)
 	}
 }
@@ -42,39 +42,39 @@ func (s *Server) shareResume(name, by string) {
 // wrapping ErrNoProfile when the running configuration has no such
 // profile (that relayd has a profile this one has not).
 func (s *Server) ApplySharedPause(name string, until time.Time, by string) error {
-	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+	if _, ok := s.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
 	now := s.now()
 	if !until.IsZero() && !until.After(now) {
 		return nil
 	}
-	if cur, ok := s.pauses.get(name); ok && cur.Active(now) && cur.Until.Equal(until) {
+	if cur, ok := s.delivery.pauses.get(name); ok && cur.Active(now) && cur.Until.Equal(until) {
 		return nil
 	}
-	return s.setPause(name, now, until, by)
+	return s.delivery.setPause(name, now, until, by)
 }
 
 // ApplySharedResume ends a pause that another relayd of the cluster ended;
 // it is not shared again. Resuming a profile that is not paused here
 // changes nothing.
 func (s *Server) ApplySharedResume(name, by string) error {
-	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+	if _, ok := s.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
-	if _, ok := s.pauses.get(name); !ok {
+	if _, ok := s.delivery.pauses.get(name); !ok {
 		return nil
 	}
-	return s.clearPause(name, by)
+	return s.delivery.clearPause(name, by)
 }
 
 // AlertAdmin queues an alert mail to [notify] admin about something that
 // is no profile's fault (the cluster's Redis is unreachable), through the
 // profile alerts go through. Without [notify] admin it does nothing.
 func (s *Server) AlertAdmin(subject, text string) {
-	rt := s.rt.Load()
-	if rt.cfg.Notify.Admin == "" {
+	gen := s.gen.Load()
+	if gen.cfg.Notify.Admin == "" {
 		return
 	}
-	s.adminMail(rt, "", s.now(), "[relayd] "+subject, text)
+	s.delivery.adminMail(gen, "", s.now(), "[relayd] "+subject, text)
 }

@@ -170,7 +170,7 @@ func TestClusterPauseStopsOtherHost(t *testing.T) {
 	if err := a.srv.PauseProfile("sink", 0, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "b sees a's pause", func() bool { _, ok := b.srv.paused("sink", b.clock.Now()); return ok })
+	waitUntil(t, "b sees a's pause", func() bool { _, ok := b.srv.delivery.paused("sink", b.clock.Now()); return ok })
 	if p := b.srv.Profiles()[0]; !p.Paused || p.PausedBy != "admin on host-a" {
 		t.Errorf("b's profile: paused %v by %q, want by admin on host-a", p.Paused, p.PausedBy)
 	}
@@ -181,7 +181,7 @@ func TestClusterPauseStopsOtherHost(t *testing.T) {
 	if err := a.srv.ResumeProfile("sink", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "b sees a's resume", func() bool { _, ok := b.srv.paused("sink", b.clock.Now()); return !ok })
+	waitUntil(t, "b sees a's resume", func() bool { _, ok := b.srv.delivery.paused("sink", b.clock.Now()); return !ok })
 	sk.wait()
 	sk.wait()
 }

@@ -24,10 +24,10 @@ import (
 // failures and the per-address delay before a failure is answered. It
 // returns the user's team.
 func (s *Server) CheckUser(username, password string, addr netip.Addr) (team string, ok bool) {
-	rt := s.rt.Load()
+	gen := s.gen.Load()
 	locked := s.userLocked(username)
-	if good := s.checkPassword(rt, username, password); !good || locked {
-		_, known := rt.cfg.Users[username]
+	if good := s.checkPassword(gen, username, password); !good || locked {
+		_, known := gen.cfg.Users[username]
 		args := []any{"user", username, "remote", addr.String(), "via", "console"}
 		if known && !good {
 			if until := s.userFailed(username); !until.IsZero() {
@@ -41,7 +41,7 @@ func (s *Server) CheckUser(username, password string, addr netip.Addr) (team str
 		return "", false
 	}
 	s.userSucceeded(username)
-	return rt.cfg.Users[username].Team, true
+	return gen.cfg.Users[username].Team, true
 }
 
 // FailDelay waits as a failed SMTP AUTH from addr does (1 s, doubling per
@@ -168,7 +168,7 @@ func (s *Server) QueueAction(action, id, by string) (QueueItem, error) {
 		return QueueItem{}, fmt.Errorf("relayd could not %s message %s: the spool failed; relayd's log has the cause", action, id)
 	}
 	s.log.Info("admin action", "msg_id", id, "action", action, "user", by)
-	s.sched.kick()
+	s.delivery.kick()
 	return s.itemOf(m), nil
 }
 
@@ -187,13 +187,8 @@ func (s *Server) ConsoleProfiles() []ConsoleProfile {
 	waiting := s.waitingCounts()
 	var out []ConsoleProfile
 	for _, p := range s.Profiles() {
-		cp := ConsoleProfile{ProfileStatus: p, Waiting: waiting[p.Name]}
-		s.health.mu.Lock()
-		if h := s.health.m[p.Name]; h != nil {
-			cp.FailingSince = h.failingSince
-		}
-		s.health.mu.Unlock()
-		out = append(out, cp)
+		out = append(out, ConsoleProfile{ProfileStatus: p, Waiting: waiting[p.Name],
+			FailingSince: s.delivery.health.failingSince(p.Name)})
 	}
 	return out
 }
@@ -201,7 +196,7 @@ func (s *Server) ConsoleProfiles() []ConsoleProfile {
 // TeamProfiles reports which profiles team may use (SPEC §5: a team
 // without profiles may use any); nil means every one.
 func (s *Server) TeamProfiles(team string) []string {
-	for _, t := range s.rt.Load().cfg.Policy.Teams {
+	for _, t := range s.gen.Load().cfg.Policy.Teams {
 		if t.Name == team {
 			if len(t.Profiles) == 0 {
 				return nil
@@ -246,7 +241,9 @@ func (s *Server) waitingCounts() map[string]int {
 
 // Recent returns the delivery outcomes (per recipient) of the last d, at
 // most a day, counted since relayd started.
-func (s *Server) Recent(d time.Duration) Outcomes { return s.recent.sum(s.now(), min(d, 24*time.Hour)) }
+func (s *Server) Recent(d time.Duration) Outcomes {
+	return s.delivery.recent.sum(s.now(), min(d, 24*time.Hour))
+}
 
 // TestResult is the outcome of a connection test (TestProfile).
 type TestResult struct {
@@ -260,12 +257,12 @@ type TestResult struct {
 // email"), logged with user by. The error is a sentence: an unknown
 // profile or an envelope that cannot be tested.
 func (s *Server) TestProfile(ctx context.Context, name string, req TestRequest, by string) (TestResult, error) {
-	rt := s.rt.Load()
-	p, ok := rt.cfg.Profiles[name]
+	gen := s.gen.Load()
+	p, ok := gen.cfg.Profiles[name]
 	if !ok {
 		return TestResult{}, fmt.Errorf("no profile %s", name)
 	}
-	plan, err := PlanTest(rt.cfg, p, req)
+	plan, err := PlanTest(gen.cfg, p, req)
 	if err != nil {
 		return TestResult{}, err
 	}
@@ -281,4 +278,4 @@ func (s *Server) TestProfile(ctx context.Context, name string, req TestRequest, 
 }
 
 // NotifyAdmin is [notify] admin, the default recipient of a test message.
-func (s *Server) NotifyAdmin() string { return s.rt.Load().cfg.Notify.Admin }
+func (s *Server) NotifyAdmin() string { return s.gen.Load().cfg.Notify.Admin }

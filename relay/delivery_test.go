@@ -44,10 +44,10 @@ func waitEntered(t *testing.T, entered chan int) {
 func (r *testRelay) settle() {
 	r.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	p0 := r.srv.sched.passes.Load()
+	p0 := r.srv.delivery.sched.passes.Load()
 	for i := int64(1); i <= 2; i++ {
 		r.srv.Kick()
-		for r.srv.sched.passes.Load() < p0+i {
+		for r.srv.delivery.sched.passes.Load() < p0+i {
 			if time.Now().After(deadline) {
 				r.t.Fatal("the scheduler made no pass within 10s")
 			}

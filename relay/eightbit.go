@@ -17,7 +17,7 @@ import (
 // use, and is safe for the parallel domains of a direct delivery. Its
 // error (8-bit header fields, a structure that cannot be re-encoded)
 // becomes the 5.6.3 bounce's reason, so it is a plain sentence.
-func (s *Server) sevenBit(rt *runtime, id string, unsigned []byte) func() ([]byte, error) {
+func (dv *delivery) sevenBit(gen *generation, id string, unsigned []byte) func() ([]byte, error) {
 	return sync.OnceValues(func() ([]byte, error) {
 		n := len(unsigned) + 1
 		msg, err := message.Read(bytesReader(unsigned), message.Limits{MaxSize: int64(n), MaxLineLength: n,
@@ -29,12 +29,12 @@ func (s *Server) sevenBit(rt *runtime, id string, unsigned []byte) func() ([]byt
 			return nil, err
 		}
 		body := msg.Bytes()
-		if len(rt.cfg.DKIM) == 0 {
+		if len(gen.cfg.DKIM) == 0 {
 			return body, nil
 		}
-		signed, err := upstream.SignDKIM(body, rt.cfg.DKIM)
+		signed, err := upstream.SignDKIM(body, gen.cfg.DKIM)
 		if err != nil {
-			s.log.Warn("DKIM signing failed; sending unsigned", "msg_id", id, "err", err)
+			dv.log.Warn("DKIM signing failed; sending unsigned", "msg_id", id, "err", err)
 			return body, nil
 		}
 		return signed, nil

@@ -135,14 +135,14 @@ func (r *testRelay) idle() {
 	for time.Now().Before(deadline) {
 		// A kick during a pass queues one more; after the second pass that
 		// follows two kicks, one whole pass began after the first kick.
-		p0 := r.srv.sched.passes.Load()
+		p0 := r.srv.delivery.sched.passes.Load()
 		for i := int64(1); i <= 2; i++ {
 			r.srv.Kick()
-			for r.srv.sched.passes.Load() < p0+i && time.Now().Before(deadline) {
+			for r.srv.delivery.sched.passes.Load() < p0+i && time.Now().Before(deadline) {
 				time.Sleep(time.Millisecond)
 			}
 		}
-		if r.store.Counts()[spool.StateSending] == 0 && r.srv.sched.inFlight() == 0 {
+		if r.store.Counts()[spool.StateSending] == 0 && r.srv.delivery.sched.inFlight() == 0 {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -40,27 +40,27 @@ type waiters struct {
 }
 
 // await registers interest in the outcome of rcpts of message id.
-func (s *Server) await(id string, rcpts []string) *waiter {
+func (dv *delivery) await(id string, rcpts []string) *waiter {
 	w := &waiter{want: map[string]bool{}, got: map[string]waited{}, done: make(chan struct{})}
 	for _, r := range rcpts {
 		w.want[r] = true
 	}
-	s.waiting.mu.Lock()
-	if s.waiting.m == nil {
-		s.waiting.m = map[string]*waiter{}
+	dv.waiting.mu.Lock()
+	if dv.waiting.m == nil {
+		dv.waiting.m = map[string]*waiter{}
 	}
-	s.waiting.m[id] = w
-	s.waiting.mu.Unlock()
+	dv.waiting.m[id] = w
+	dv.waiting.mu.Unlock()
 	return w
 }
 
 // unawait removes the waiter and returns what it collected; outcomes that
 // arrive later take the ordinary path (DSN on failure).
-func (s *Server) unawait(id string) map[string]waited {
-	s.waiting.mu.Lock()
-	defer s.waiting.mu.Unlock()
-	w := s.waiting.m[id]
-	delete(s.waiting.m, id)
+func (dv *delivery) unawait(id string) map[string]waited {
+	dv.waiting.mu.Lock()
+	defer dv.waiting.mu.Unlock()
+	w := dv.waiting.m[id]
+	delete(dv.waiting.m, id)
 	if w == nil {
 		return nil
 	}
@@ -70,10 +70,10 @@ func (s *Server) unawait(id string) map[string]waited {
 // claim hands an attempt's final outcomes (sent, bounced) and temporary
 // failures to a waiting session. It returns the recipients the session
 // takes over, whose bounces the caller must not send.
-func (s *Server) claim(id, profile, host string, out map[string]outcome) map[string]bool {
-	s.waiting.mu.Lock()
-	defer s.waiting.mu.Unlock()
-	w := s.waiting.m[id]
+func (dv *delivery) claim(id, profile, host string, out map[string]outcome) map[string]bool {
+	dv.waiting.mu.Lock()
+	defer dv.waiting.mu.Unlock()
+	w := dv.waiting.m[id]
 	if w == nil {
 		return nil
 	}
@@ -106,7 +106,7 @@ func (s *session) immediateReply(m *spool.Message, w *waiter, limit time.Duratio
 	case <-w.done:
 	case <-t.C:
 	}
-	got := s.srv.unawait(m.ID)
+	got := s.srv.delivery.unawait(m.ID)
 	queued := reply(250, 2, 0, 0, "Ok: queued as "+m.ID)
 	var failed []string
 	var perm, temp []waited
@@ -134,7 +134,7 @@ func (s *session) immediateReply(m *spool.Message, w *waiter, limit time.Duratio
 			fs = append(fs, failureOf(a, o.outcome.err, o.host))
 		}
 		body, _ := s.srv.spool.Body(m.ID)
-		s.srv.bounce(s.rt, m, fs, body, s.srv.now())
+		s.srv.delivery.bounce(s.gen, m, fs, body, s.srv.now())
 		return reply(250, 2, 0, 0, fmt.Sprintf("Ok: queued as %s; failed: %s", m.ID, strings.Join(failed, ", ")))
 	case len(temp) > 0:
 		reason := "no reply from the upstream yet"

@@ -101,21 +101,21 @@ func (p *pauses) nextEnd(now time.Time) time.Time {
 }
 
 // loadPauses reads the stored pauses into memory (at New).
-func (s *Server) loadPauses() error {
-	ps, err := s.spool.Pauses()
+func (dv *delivery) loadPauses() error {
+	ps, err := dv.spool.Pauses()
 	if err != nil {
 		return fmt.Errorf("relay: read the paused profiles: %w", err)
 	}
 	for _, p := range ps {
-		s.pauses.set(p)
+		dv.pauses.set(p)
 	}
 	return nil
 }
 
 // paused reports whether profile is paused at now, and until when (zero:
 // until resumed).
-func (s *Server) paused(profile string, now time.Time) (until time.Time, ok bool) {
-	p, ok := s.pauses.get(profile)
+func (dv *delivery) paused(profile string, now time.Time) (until time.Time, ok bool) {
+	p, ok := dv.pauses.get(profile)
 	if !ok || !p.Active(now) {
 		return time.Time{}, false
 	}
@@ -128,46 +128,51 @@ func (s *Server) paused(profile string, now time.Time) (until time.Time, ok bool
 // of the same profile. It returns an error wrapping ErrNoProfile when the
 // running configuration has no such profile. Safe for concurrent use.
 func (s *Server) PauseProfile(name string, d time.Duration, by string) error {
-	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+	return s.delivery.pause(name, d, by)
+}
+
+// pause is PauseProfile, also taken by a quota reply (quotaPause).
+func (dv *delivery) pause(name string, d time.Duration, by string) error {
+	if _, ok := dv.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
 	if d < 0 {
 		return fmt.Errorf("a pause of profile %s cannot last a negative time (%s)", name, d)
 	}
-	now := s.now()
+	now := dv.now()
 	var until time.Time
 	if d > 0 {
 		until = now.Add(d)
 	}
-	if err := s.setPause(name, now, until, by); err != nil {
+	if err := dv.setPause(name, now, until, by); err != nil {
 		return err
 	}
-	s.sharePause(name, until, by, now)
+	dv.sharePause(name, until, by, now)
 	return nil
 }
 
 // setPause stores and applies a pause of profile name from since until
 // until (zero: until resumed).
-func (s *Server) setPause(name string, since, until time.Time, by string) error {
+func (dv *delivery) setPause(name string, since, until time.Time, by string) error {
 	now := since
 	p := spool.Pause{Profile: name, Since: since, By: by, Until: until}
-	_, was := s.paused(name, now)
-	if err := s.spool.SetPause(p); err != nil {
+	_, was := dv.paused(name, now)
+	if err := dv.spool.SetPause(p); err != nil {
 		return err
 	}
-	s.pauses.set(p)
+	dv.pauses.set(p)
 	if was {
 		// Recipients parked for the earlier pause follow the new one's end.
-		if _, err := s.spool.Unpark(name); err != nil {
-			s.log.Error("could not reschedule the paused profile's recipients", "profile", name, "err", err)
+		if _, err := dv.spool.Unpark(name); err != nil {
+			dv.log.Error("could not reschedule the paused profile's recipients", "profile", name, "err", err)
 		}
 	}
 	if !until.IsZero() {
-		s.log.Info("profile paused", "profile", name, "user", by, "until", p.Until.UTC().Format(time.RFC3339))
+		dv.log.Info("profile paused", "profile", name, "user", by, "until", p.Until.UTC().Format(time.RFC3339))
 	} else {
-		s.log.Info("profile paused", "profile", name, "user", by, "until", "resumed")
+		dv.log.Info("profile paused", "profile", name, "user", by, "until", "resumed")
 	}
-	s.sched.kick()
+	dv.sched.kick()
 	return nil
 }
 
@@ -176,45 +181,48 @@ func (s *Server) setPause(name string, since, until time.Time, by string) error 
 // when it returns. by names who resumed it, for the log. It returns an
 // error wrapping ErrNoProfile when the running configuration has no such
 // profile. Safe for concurrent use.
-func (s *Server) ResumeProfile(name, by string) error {
-	if _, ok := s.rt.Load().cfg.Profiles[name]; !ok {
+func (s *Server) ResumeProfile(name, by string) error { return s.delivery.resume(name, by) }
+
+// resume is ResumeProfile.
+func (dv *delivery) resume(name, by string) error {
+	if _, ok := dv.gen.Load().cfg.Profiles[name]; !ok {
 		return fmt.Errorf("profile %q is not in the running configuration: %w", name, ErrNoProfile)
 	}
-	if err := s.clearPause(name, by); err != nil {
+	if err := dv.clearPause(name, by); err != nil {
 		return err
 	}
-	s.shareResume(name, by)
+	dv.shareResume(name, by)
 	return nil
 }
 
 // clearPause ends the pause of profile name here and unparks its
 // recipients.
-func (s *Server) clearPause(name, by string) error {
-	if err := s.spool.ClearPause(name); err != nil {
+func (dv *delivery) clearPause(name, by string) error {
+	if err := dv.spool.ClearPause(name); err != nil {
 		return err
 	}
 	// Cleared in memory before Unpark, so that a park racing with it sees
 	// the profile resumed (park re-checks under the message's lock).
-	s.pauses.del(name)
-	n, err := s.spool.Unpark(name)
+	dv.pauses.del(name)
+	n, err := dv.spool.Unpark(name)
 	if err != nil {
 		return err
 	}
-	s.log.Info("profile resumed", "profile", name, "user", by, "messages", n)
-	s.sched.kick()
+	dv.log.Info("profile resumed", "profile", name, "user", by, "messages", n)
+	dv.sched.kick()
 	return nil
 }
 
 // endPauses forgets the timed pauses that are over at now, in memory and
 // in the spool (their recipients were parked until that time and are due).
-func (s *Server) endPauses(now time.Time) {
-	for _, p := range s.pauses.ended(now) {
-		if err := s.spool.ClearPause(p.Profile); err != nil {
-			s.log.Error("could not remove an ended pause", "profile", p.Profile, "err", err)
+func (dv *delivery) endPauses(now time.Time) {
+	for _, p := range dv.pauses.ended(now) {
+		if err := dv.spool.ClearPause(p.Profile); err != nil {
+			dv.log.Error("could not remove an ended pause", "profile", p.Profile, "err", err)
 			continue
 		}
-		s.pauses.del(p.Profile)
-		s.log.Info("profile pause ended", "profile", p.Profile, "paused_by", p.By)
+		dv.pauses.del(p.Profile)
+		dv.log.Info("profile pause ended", "profile", p.Profile, "paused_by", p.By)
 	}
 }
 
@@ -223,14 +231,14 @@ func (s *Server) endPauses(now time.Time) {
 // scheduler does not read m again before then. Attempts, state and last
 // error are left alone: waiting for a pause is not a failure. It returns m
 // as it is now.
-func (s *Server) park(rt *runtime, m *spool.Message, now time.Time) *spool.Message {
-	if s.pauses.n.Load() == 0 {
+func (dv *delivery) park(gen *generation, m *spool.Message, now time.Time) *spool.Message {
+	if dv.pauses.n.Load() == 0 {
 		return m // no pause: nothing to park (and no route to look up per recipient)
 	}
 	hit := false
 	for _, r := range m.Recipients {
-		if s.due(m.ID, r, now) {
-			if _, ok := s.paused(s.target(rt, m, r), now); ok {
+		if dv.due(m.ID, r, now) {
+			if _, ok := dv.paused(dv.target(gen, m, r), now); ok {
 				hit = true
 				break
 			}
@@ -240,14 +248,14 @@ func (s *Server) park(rt *runtime, m *spool.Message, now time.Time) *spool.Messa
 		return m
 	}
 	parked := 0
-	um, err := s.spool.Update(m.ID, func(m *spool.Message) error {
+	um, err := dv.spool.Update(m.ID, func(m *spool.Message) error {
 		parked = 0
 		for i := range m.Recipients {
 			r := &m.Recipients[i]
-			if !s.due(m.ID, *r, now) {
+			if !dv.due(m.ID, *r, now) {
 				continue
 			}
-			until, ok := s.paused(s.target(rt, m, *r), now)
+			until, ok := dv.paused(dv.target(gen, m, *r), now)
 			if !ok {
 				continue
 			}
@@ -260,22 +268,22 @@ func (s *Server) park(rt *runtime, m *spool.Message, now time.Time) *spool.Messa
 		return nil
 	})
 	if err != nil {
-		s.log.Error("could not park a paused profile's recipients", "msg_id", m.ID, "err", err)
+		dv.log.Error("could not park a paused profile's recipients", "msg_id", m.ID, "err", err)
 		return m
 	}
 	if parked > 0 {
-		s.log.Debug("recipients wait for a paused profile", "msg_id", m.ID, "rcpts", parked)
+		dv.log.Debug("recipients wait for a paused profile", "msg_id", m.ID, "rcpts", parked)
 	}
 	return um
 }
 
 // target is the profile recipient r of m goes to now: its recorded profile,
 // or the one routing picks when that is disabled or gone (dueGroups).
-func (s *Server) target(rt *runtime, m *spool.Message, r spool.Recipient) string {
-	if rt.router.Usable(r.Profile, m.Team) {
+func (dv *delivery) target(gen *generation, m *spool.Message, r spool.Recipient) string {
+	if gen.router.Usable(r.Profile, m.Team) {
 		return r.Profile
 	}
-	if d, err := rt.route(m.Sender, m.Team, r.Address, ""); err == nil {
+	if d, err := gen.route(m.Sender, m.Team, r.Address, ""); err == nil {
 		return d.Profile
 	}
 	return r.Profile
@@ -288,7 +296,7 @@ func (s *Server) pausedNote(ar *QueueRecipient, r spool.Recipient, now time.Time
 	if r.State == spool.StateSending || r.State == spool.StateHeld || r.State.Final() {
 		return
 	}
-	until, ok := s.paused(r.Profile, now)
+	until, ok := s.delivery.paused(r.Profile, now)
 	if !ok {
 		return
 	}
@@ -311,12 +319,12 @@ func (s *Server) pausedNote(ar *QueueRecipient, r spool.Recipient, now time.Time
 // configuration. It reads the pauses and the clock at scrape time, so a
 // timed pause drops to 0 when it ends.
 type pausedCollector struct {
-	srv  *Server
+	dv   *delivery
 	desc *prometheus.Desc
 }
 
-func newPausedCollector(s *Server) *pausedCollector {
-	return &pausedCollector{srv: s, desc: prometheus.NewDesc("relayd_profile_paused",
+func newPausedCollector(dv *delivery) *pausedCollector {
+	return &pausedCollector{dv: dv, desc: prometheus.NewDesc("relayd_profile_paused",
 		"1 while the profile is paused at run time (relayd profile pause), else 0.", []string{"profile"}, nil)}
 }
 
@@ -325,10 +333,10 @@ func (c *pausedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 // Collect implements prometheus.Collector.
 func (c *pausedCollector) Collect(ch chan<- prometheus.Metric) {
-	now := c.srv.now()
-	for name := range c.srv.rt.Load().cfg.Profiles {
+	now := c.dv.now()
+	for name := range c.dv.gen.Load().cfg.Profiles {
 		v := 0.0
-		if _, ok := c.srv.paused(name, now); ok {
+		if _, ok := c.dv.paused(name, now); ok {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v, name)

@@ -21,7 +21,7 @@ const defaultQuotaPause = time.Hour
 
 // quota makes every quota reply in res temporary and pauses profile q for
 // its quota_pause when there is one. It reports whether there was.
-func (s *Server) quota(rt *runtime, q *Profile, res *upstream.Result) bool {
+func (dv *delivery) quota(gen *generation, q *Profile, res *upstream.Result) bool {
 	var first *upstream.Error
 	mark := func(e *upstream.Error) *upstream.Error {
 		if e == nil || !policy.QuotaReply(e.Code, e.Enhanced, e.Text, q.QuotaReplies) {
@@ -44,40 +44,40 @@ func (s *Server) quota(rt *runtime, q *Profile, res *upstream.Result) bool {
 	if first == nil {
 		return false
 	}
-	s.quotaPause(rt, q, first)
+	dv.quotaPause(gen, q, first)
 	return true
 }
 
 // quotaPause pauses profile q after quota reply e, unless a longer pause
 // (or one until resumed) is in place already.
-func (s *Server) quotaPause(rt *runtime, q *Profile, e *upstream.Error) {
+func (dv *delivery) quotaPause(gen *generation, q *Profile, e *upstream.Error) {
 	name := q.Upstream.Name
 	d := q.QuotaPause
 	if d <= 0 {
 		d = defaultQuotaPause
 	}
-	now := s.now()
-	if until, ok := s.paused(name, now); ok && (until.IsZero() || !until.Before(now.Add(d))) {
+	now := dv.now()
+	if until, ok := dv.paused(name, now); ok && (until.IsZero() || !until.Before(now.Add(d))) {
 		return
 	}
-	if err := s.PauseProfile(name, d, "quota"); err != nil {
-		s.log.Error("could not pause the profile after a quota reply; its recipients are deferred",
+	if err := dv.pause(name, d, "quota"); err != nil {
+		dv.log.Error("could not pause the profile after a quota reply; its recipients are deferred",
 			"profile", name, "err", err)
 		return
 	}
-	s.metrics.quotaPauses.WithLabelValues(name).Inc()
-	s.log.Warn("quota reply: profile paused", "profile", name, "host", e.Host, "code", e.Code,
+	dv.metrics.quotaPauses.WithLabelValues(name).Inc()
+	dv.log.Warn("quota reply: profile paused", "profile", name, "host", e.Host, "code", e.Code,
 		"err", e.Error(), "duration", d.String())
-	if rt.cfg.Notify.Admin == "" {
+	if gen.cfg.Notify.Admin == "" {
 		return
 	}
 	until := now.Add(d)
-	s.adminMail(rt, name, now, fmt.Sprintf("[relayd] profile %s hit its sending quota: paused until %s",
+	dv.adminMail(gen, name, now, fmt.Sprintf("[relayd] profile %s hit its sending quota: paused until %s",
 		name, until.UTC().Format(time.RFC3339)),
 		fmt.Sprintf("relayd on %s was told by the upstream of profile %q that the account's sending quota is "+
 			"exhausted:\r\n\r\n%s\r\n\r\nThe profile is paused for %s (quota_pause), until %s. Its mail stays "+
 			"queued, nothing bounces, and delivery resumes by itself when the pause ends; a retry that meets "+
 			"the quota again pauses it again.\r\nTo send sooner: relayd profile resume %s (the provider may "+
 			"refuse again); to stay under the quota: set the profile's rate.\r\n",
-			rt.cfg.Hostname, name, wrap(e.Error()), d, until.UTC().Format(time.RFC1123Z), name))
+			gen.cfg.Hostname, name, wrap(e.Error()), d, until.UTC().Format(time.RFC1123Z), name))
 }

@@ -70,7 +70,7 @@ func TestQuotaReplyDefersAndPauses(t *testing.T) {
 			pause := time.Hour
 			if tc.pause > 0 {
 				pause = tc.pause
-				r.srv.rt.Load().cfg.Profiles["a"].QuotaPause = tc.pause
+				r.srv.gen.Load().cfg.Profiles["a"].QuotaPause = tc.pause
 			}
 			start := r.clock.Now()
 			id := send(t, r.addr, "app@example.com", []string{"x@example.org"}, simpleBody)
@@ -78,7 +78,7 @@ func TestQuotaReplyDefersAndPauses(t *testing.T) {
 			if le := m.Recipients[0].LastError; !strings.Contains(le, "a quota reply") {
 				t.Errorf("last error %q does not say it was a quota reply", le)
 			}
-			until, ok := r.srv.paused("a", r.clock.Now())
+			until, ok := r.srv.delivery.paused("a", r.clock.Now())
 			if !ok || !until.Equal(start.Add(pause)) {
 				t.Fatalf("profile a paused=%v until %v; want paused until %v", ok, until, start.Add(pause))
 			}
@@ -118,7 +118,7 @@ func TestQuotaReplyAgainPausesAgain(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, ok := r.srv.paused("a", r.clock.Now()); !ok {
+	if _, ok := r.srv.delivery.paused("a", r.clock.Now()); !ok {
 		t.Fatal("profile a not paused after the second quota reply")
 	}
 	r.waitState(id, spool.StateDeferred)
@@ -133,7 +133,7 @@ func TestPermanentRefusalStillBounces(t *testing.T) {
 	r, sa, _ := quotaSetup(t, "rcpt", errPerm, 1)
 	id := send(t, r.addr, "app@example.com", []string{"nobody@example.org"}, simpleBody)
 	r.waitState(id, spool.StateBounced)
-	if _, ok := r.srv.paused("a", r.clock.Now()); ok {
+	if _, ok := r.srv.delivery.paused("a", r.clock.Now()); ok {
 		t.Error("a 550 5.1.1 paused the profile")
 	}
 	if got := testutil.ToFloat64(r.srv.metrics.quotaPauses.WithLabelValues("a")); got != 0 {

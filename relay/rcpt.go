@@ -31,10 +31,10 @@ func (s *session) hasRecipient(to string) bool {
 // delivery finds mail hosts by the domain's MX, and a literal would let a
 // local client choose any host, internal ones included, for relayd to
 // connect to.
-func (rt *runtime) literalOnDirect(to, profile string) bool {
+func (gen *generation) literalOnDirect(to, profile string) bool {
 	if !strings.HasSuffix(to, "]") || !strings.Contains(to, "@[") {
 		return false
 	}
-	p, ok := rt.cfg.Profiles[profile]
+	p, ok := gen.cfg.Profiles[profile]
 	return ok && p.Upstream.Type == "direct"
 }

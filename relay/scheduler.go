@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +15,7 @@ import (
 // the earliest due time, or on shutdown. Deliveries run in their own
 // goroutines, at most Upstream.MaxConns per profile.
 type scheduler struct {
-	srv   *Server
+	dv    *delivery
 	kickc chan struct{}
 
 	mu   sync.Mutex
@@ -44,9 +43,10 @@ const leaseSlack = 5 * time.Minute
 // and fallback chains can outlast the sum of one profile's timeouts.
 const leaseMargin = time.Minute
 
-func newScheduler(s *Server) *scheduler {
-	sc := &scheduler{srv: s, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
-		rates: s.opts.RateLimiter}
+// newScheduler builds dv's scheduler; rates nil = an in-memory limiter.
+func newScheduler(dv *delivery, rates RateLimiter) *scheduler {
+	sc := &scheduler{dv: dv, kickc: make(chan struct{}, 1), busy: map[string]int{}, running: map[string]bool{},
+		rates: rates}
 	if sc.rates == nil {
 		sc.rates = &localLimiter{}
 	}
@@ -82,37 +82,37 @@ func (sc *scheduler) run(stop, dctx context.Context) {
 // pass dispatches every due delivery it can and returns how long to sleep.
 func (sc *scheduler) pass(stop, ctx context.Context) time.Duration {
 	defer sc.passes.Add(1)
-	defer sc.srv.recoverPanic("scheduler")
-	now := sc.srv.now()
-	rt := sc.srv.rt.Load()
-	sc.srv.endPauses(now)
+	defer sc.dv.recoverPanic("scheduler")
+	now := sc.dv.now()
+	gen := sc.dv.gen.Load()
+	sc.dv.endPauses(now)
 	// Reading and decoding due envelopes is the scheduler's main cost: read
 	// none while every profile is busy, and only a few per free slot.
 	// (A busy profile's messages at the head of the schedule can delay
 	// another profile's by up to that many; they drain first.)
-	free := sc.freeSlots(rt, now)
+	free := sc.freeSlots(gen, now)
 	if free == 0 {
-		return sc.wait(rt, now)
+		return sc.wait(gen, now)
 	}
-	msgs, err := sc.srv.spool.Due(now, min(dueBatch, max(16, 8*free)))
+	msgs, err := sc.dv.spool.Due(now, min(dueBatch, max(16, 8*free)))
 	if err != nil {
-		sc.srv.log.Error("reading the schedule failed", "err", err)
+		sc.dv.log.Error("reading the schedule failed", "err", err)
 		return time.Second
 	}
 	for _, m := range msgs {
-		if stop.Err() != nil || sc.saturated(rt) {
+		if stop.Err() != nil || sc.saturated(gen) {
 			break
 		}
 		sc.dispatch(ctx, m, now)
 	}
-	return sc.wait(rt, now)
+	return sc.wait(gen, now)
 }
 
 // wait is how long the scheduler may sleep: until the next due time or the
 // end of a rate window, whichever is first; a second while due work waits
 // for a busy profile (a finished delivery kicks it sooner).
-func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
-	next, ok := sc.srv.spool.NextDue()
+func (sc *scheduler) wait(gen *generation, now time.Time) time.Duration {
+	next, ok := sc.dv.spool.NextDue()
 	wait := time.Hour
 	switch {
 	case !ok:
@@ -122,10 +122,10 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 	default:
 		wait = next.Sub(now)
 	}
-	if wake := sc.rateWake(rt, now); !wake.IsZero() {
+	if wake := sc.rateWake(gen, now); !wake.IsZero() {
 		wait = min(wait, max(wake.Sub(now), time.Millisecond))
 	}
-	if end := sc.srv.pauses.nextEnd(now); !end.IsZero() {
+	if end := sc.dv.pauses.nextEnd(now); !end.IsZero() {
 		wait = min(wait, max(end.Sub(now), time.Millisecond))
 	}
 	return wait
@@ -141,15 +141,15 @@ func (sc *scheduler) wait(rt *runtime, now time.Time) time.Duration {
 // taken on the injected clock, which a test or a clock jump can move past
 // it).
 func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Time) {
-	rt := sc.srv.rt.Load()
-	m = sc.srv.park(rt, m, now) // a paused profile's recipients wait, and do not expire
-	if sc.srv.expire(rt, m, now) {
+	gen := sc.dv.gen.Load()
+	m = sc.dv.park(gen, m, now) // a paused profile's recipients wait, and do not expire
+	if sc.dv.expire(gen, m, now) {
 		return
 	}
-	groups := sc.srv.dueGroups(rt, m, now)
+	groups := sc.dv.dueGroups(gen, m, now)
 	for profile, rcpts := range groups {
-		p, ok := rt.usable(profile)
-		if _, paused := sc.srv.paused(profile, now); paused || !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
+		p, ok := gen.usable(profile)
+		if _, paused := sc.dv.paused(profile, now); paused || !ok || !sc.acquire(profile, p.Upstream.MaxConns) {
 			continue
 		}
 		if ok, _ := sc.rates.Allow(profile, p.Rate, now); !ok {
@@ -157,11 +157,11 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 			continue
 		}
 		lease := p.Upstream.Timeout*4 + p.Upstream.DataTimeout + leaseSlack
-		lm, leased, err := sc.srv.lease(m.ID, profile, rcpts, now, now.Add(lease))
+		lm, leased, err := sc.dv.lease(m.ID, profile, rcpts, now, now.Add(lease))
 		if err != nil || len(leased) == 0 {
 			sc.release(profile)
 			if err != nil {
-				sc.srv.log.Error("lease failed", "msg_id", m.ID, "profile", profile, "err", err)
+				sc.dv.log.Error("lease failed", "msg_id", m.ID, "profile", profile, "err", err)
 			}
 			continue
 		}
@@ -172,20 +172,20 @@ func (sc *scheduler) dispatch(ctx context.Context, m *spool.Message, now time.Ti
 			defer sc.kick()
 			defer sc.release(profile)
 			defer sc.setRunning(m.ID, leased, false)
-			defer sc.srv.recoverPanic("delivery")
-			sc.srv.deliver(ctx, rt, lm, p, leased, max(lease-leaseMargin, lease/2))
+			defer sc.dv.recoverPanic("delivery")
+			sc.dv.deliver(ctx, gen, lm, p, leased, max(lease-leaseMargin, lease/2))
 		}()
 	}
 }
 
 // freeSlots counts the delivery slots of enabled profiles that are neither
 // busy, paused nor held back by their rate.
-func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
+func (sc *scheduler) freeSlots(gen *generation, now time.Time) int {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	free := 0
-	for name, p := range rt.cfg.Profiles {
-		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
+	for name, p := range gen.cfg.Profiles {
+		if _, paused := sc.dv.paused(name, now); p.Enabled && !paused && sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			free += max(max(p.Upstream.MaxConns, 1)-sc.busy[name], 0)
 		}
 	}
@@ -195,12 +195,12 @@ func (sc *scheduler) freeSlots(rt *runtime, now time.Time) int {
 // saturated reports whether every enabled profile that is not paused has
 // all its slots busy,
 // so looking at further due messages is pointless until a kick.
-func (sc *scheduler) saturated(rt *runtime) bool {
+func (sc *scheduler) saturated(gen *generation) bool {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	now := sc.srv.now()
-	for name, p := range rt.cfg.Profiles {
-		if _, paused := sc.srv.paused(name, now); p.Enabled && !paused && sc.busy[name] < max(p.Upstream.MaxConns, 1) &&
+	now := sc.dv.now()
+	for name, p := range gen.cfg.Profiles {
+		if _, paused := sc.dv.paused(name, now); p.Enabled && !paused && sc.busy[name] < max(p.Upstream.MaxConns, 1) &&
 			sc.rates.WaitUntil(name, p.Rate, now).IsZero() {
 			return false
 		}
@@ -210,9 +210,9 @@ func (sc *scheduler) saturated(rt *runtime) bool {
 
 // rateWake is the earliest time a rate-limited profile may start again,
 // zero when none is limited.
-func (sc *scheduler) rateWake(rt *runtime, now time.Time) time.Time {
+func (sc *scheduler) rateWake(gen *generation, now time.Time) time.Time {
 	var wake time.Time
-	for name, p := range rt.cfg.Profiles {
+	for name, p := range gen.cfg.Profiles {
 		if t := sc.rates.WaitUntil(name, p.Rate, now); !t.IsZero() && (wake.IsZero() || t.Before(wake)) {
 			wake = t
 		}
@@ -273,13 +273,4 @@ func (sc *scheduler) release(profile string) {
 	sc.mu.Lock()
 	sc.busy[profile]--
 	sc.mu.Unlock()
-}
-
-// recoverPanic logs and counts a panic at a goroutine's top; the message it
-// was working on stays queued (its lease expires).
-func (s *Server) recoverPanic(component string) {
-	if r := recover(); r != nil {
-		s.metrics.panics.WithLabelValues(component).Inc()
-		s.log.Error("panic", "component", component, "panic", r, "stack", string(debug.Stack()))
-	}
 }

@@ -9,6 +9,36 @@
 // answers 250 only after the spool has fsync'd the message, the delivery
 // scheduler and its workers, bounces, and the admin API handler. It imports
 // policy, spool and upstream; they never import it.
+//
+// The package has two halves that meet only at the spool and at the
+// Server that wires them:
+//
+//   - inbound, on *Server and *session: listeners and connections
+//     (server.go, listener.go, conn.go, over the wire layer in smtpwire),
+//     sessions and their limits (session.go, rcpt.go, auth.go, budget.go),
+//     and acceptance up to the spool commit and the 250 (accept.go,
+//     attach.go, headerfields.go);
+//   - delivery, on *delivery (delivery.go, which lists its files): the
+//     scheduler, lease, send, record, expire, bounce and alerts, with the
+//     run-time pauses and quota replies that hold a profile back.
+//
+// The admin API (api*.go) and the console's operations (console.go) are
+// Server methods that read both halves.
+//
+// One name per concept, in identifiers and file names:
+//
+//   - generation (variables gen): one Config plus what is derived from it,
+//     swapped atomically by Reload (generation.go);
+//   - delivery (receiver dv): the outbound half, lease → deliver → record
+//     → bounce;
+//   - probe: the connection test of one profile, `relayd test` and POST
+//     /api/v1/profiles/{name}/test (api_probe.go). The exported TestRequest,
+//     TestPlan, PlanTest, TestProfile and TestResult keep the CLI's word,
+//     as cmd/relayd and relay/console call them;
+//   - expire: only a message whose recipients waited past max_queue_age
+//     (delivery_expire.go). Old journal records are pruned
+//     (journal_retention), a lease runs out, an auth cache entry is valid
+//     until a time.
 package relay
 
 import (
@@ -56,22 +86,18 @@ type Options struct {
 
 // Server is a running relay. Its methods are safe for concurrent use.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	now     func() time.Time
-	spool   *spool.Store
-	pool    *upstream.Pool
-	metrics *metrics
-	rt      atomic.Pointer[runtime]
-	sched   *scheduler
-	auth    authCache
-	fails   authFailures
-	waiting waiters
-	health  healths
-	budget  memBudget    // message data buffered by all sessions (budget.go)
-	recent  recentCounts // delivery outcomes of the last day (console Overview)
-	waitc   waitCache    // per-profile waiting counts (console Servers)
-	pauses  pauses       // profiles paused at run time (pause.go)
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	spool    *spool.Store
+	pool     *upstream.Pool
+	metrics  *metrics
+	gen      atomic.Pointer[generation]
+	delivery *delivery // the outbound half: scheduler to bounce (delivery.go)
+	auth     authCache
+	fails    authFailures
+	budget   memBudget // message data buffered by all sessions (budget.go)
+	waitc    waitCache // per-profile waiting counts (console Servers)
 
 	mu        sync.Mutex
 	listeners []*listener
@@ -90,25 +116,26 @@ func New(opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.metrics = newMetrics(opts.Registerer)
-	if opts.Registerer != nil {
-		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now), newPausedCollector(s))
-	}
 	s.metrics.precreate(opts.Config)
 	s.pool = upstream.NewPool(upstream.Options{Logger: s.log.With("component", "upstream"),
 		Registerer: opts.Registerer, Dialer: opts.Dial, Now: s.now})
 	s.precreatePool(opts.Config)
-	s.rt.Store(newRuntime(opts.Config))
+	s.gen.Store(newGeneration(opts.Config))
 	s.budget.setLimit(budgetLimit(opts.Config))
-	s.sched = newScheduler(s)
-	if err := s.loadPauses(); err != nil {
+	d, err := newDelivery(s)
+	if err != nil {
 		return nil, err
+	}
+	s.delivery = d
+	if opts.Registerer != nil {
+		opts.Registerer.MustRegister(newQueueCollector(opts.Spool, s.now), newPausedCollector(d))
 	}
 	return s, nil
 }
 
 // Listen binds every configured listener. On error nothing stays bound.
 func (s *Server) Listen() error {
-	cfg := s.rt.Load().cfg
+	cfg := s.gen.Load().cfg
 	var bound []*listener
 	for i := range cfg.Listeners {
 		l, err := s.bind(cfg.Listeners[i])
@@ -142,7 +169,7 @@ func (s *Server) bind(cfg Listener) (*listener, error) {
 // and the greeting are enforced below it, in the wire layer (smtpwire).
 func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
 	ss := smtp.NewServer(l)
-	ss.Domain = s.rt.Load().cfg.Hostname
+	ss.Domain = s.gen.Load().cfg.Hostname
 	ss.MaxMessageBytes = cfg.MaxMessageSize
 	ss.MaxRecipients = 0 // enforced by the session with SPEC's 452 4.5.3
 	// smtpwire limits command lines to 2000 octets and stops message lines
@@ -199,10 +226,10 @@ func (s *Server) Run(ctx context.Context, drain time.Duration) error {
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
-		s.sched.run(ctx, dctx)
+		s.delivery.sched.run(ctx, dctx)
 	}()
 	go s.housekeeping(ctx)
-	go s.watchSpool(ctx)
+	go s.delivery.watchSpool(ctx)
 
 	<-ctx.Done()
 	s.log.Info("shutting down: no new connections")
@@ -217,10 +244,10 @@ func (s *Server) Run(ctx context.Context, drain time.Duration) error {
 		l.smtp.Close()
 	}
 	<-schedDone
-	if !waitTimeout(&s.sched.wg, time.Until(deadline)) {
+	if !waitTimeout(&s.delivery.sched.wg, time.Until(deadline)) {
 		s.log.Warn("drain time over: abandoning in-flight deliveries; they stay queued")
 		cancelDeliveries()
-		s.sched.wg.Wait()
+		s.delivery.sched.wg.Wait()
 	}
 	s.pool.Close()
 	return nil
@@ -245,7 +272,7 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 
 // Kick makes the scheduler look at the spool now (after an admin action or,
 // in tests, after advancing the clock).
-func (s *Server) Kick() { s.sched.kick() }
+func (s *Server) Kick() { s.delivery.kick() }
 
 // Reload swaps in a new configuration atomically. Listener limits, policy and
 // profiles take effect for new sessions and deliveries, certificates for new
@@ -254,7 +281,7 @@ func (s *Server) Kick() { s.sched.kick() }
 // written: a raised max_message_size is capped by the one the listener was
 // bound with (also the SIZE that EHLO advertises) until a restart.
 func (s *Server) Reload(cfg *Config) error {
-	old := s.rt.Load().cfg
+	old := s.gen.Load().cfg
 	var changed []string
 	byName := map[string]Listener{}
 	for _, l := range cfg.Listeners {
@@ -283,12 +310,13 @@ func (s *Server) Reload(cfg *Config) error {
 	s.metrics.precreate(cfg)
 	s.budget.setLimit(budgetLimit(cfg))
 	s.precreatePool(cfg)
-	s.rt.Store(newRuntime(cfg))
-	s.sched.kick()
+	s.gen.Store(newGeneration(cfg))
+	s.delivery.kick()
 	return nil
 }
 
-// housekeeping expires old journal records once a minute.
+// housekeeping prunes the journal records older than journal_retention
+// once a minute (spool.Expire).
 func (s *Server) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -298,16 +326,16 @@ func (s *Server) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		rt := s.rt.Load()
-		if n, err := s.spool.PurgeJournal(s.now(), rt.cfg.JournalRetention); err != nil {
-			s.log.Error("journal expiry failed", "err", err)
+		gen := s.gen.Load()
+		if n, err := s.spool.PurgeJournal(s.now(), gen.cfg.JournalRetention); err != nil {
+			s.log.Error("journal pruning failed", "err", err)
 		} else if n > 0 {
-			s.log.Info("journal records expired", "count", n)
+			s.log.Info("old journal records pruned", "count", n)
 		}
 	}
 }
 
 // greeting is SPEC §4's banner.
 func (s *Server) greeting() string {
-	return "220 " + s.rt.Load().cfg.Hostname + " ESMTP relayd\r\n"
+	return "220 " + s.gen.Load().cfg.Hostname + " ESMTP relayd\r\n"
 }

@@ -18,7 +18,7 @@ import (
 // STARTTLS, after which go-smtp starts a new one on the same conn.
 type session struct {
 	srv   *Server
-	rt    *runtime // config snapshot taken at EHLO; a reload affects new sessions
+	gen   *generation // config snapshot taken at EHLO; a reload affects new sessions
 	ln    *listener
 	lcfg  *Listener
 	c     *conn
@@ -49,13 +49,13 @@ func (l *listener) NewSession(sc *smtp.Conn) (smtp.Session, error) {
 	if !ok {
 		return nil, errTemporary
 	}
-	s := &session{srv: l.srv, rt: l.srv.rt.Load(), ln: l, lcfg: l.config(), c: c, sc: sc, tls: c.TLSState(),
+	s := &session{srv: l.srv, gen: l.srv.gen.Load(), ln: l, lcfg: l.config(), c: c, sc: sc, tls: c.TLSState(),
 		helo: sc.Hostname()}
 	s.log = l.srv.log.With("listener", l.name, "client", clientString(c))
 	if s.lcfg.Sendmail {
 		s.peer = peerUser(c.NetConn())
 	}
-	s.team = s.rt.router.TeamOf(s.unixTeam(), c.addr, s.lcfg.Team)
+	s.team = s.gen.router.TeamOf(s.unixTeam(), c.addr, s.lcfg.Team)
 	return s, nil
 }
 
@@ -116,12 +116,12 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 // password, after the same check and the same delay.
 func (s *session) authenticate(username, password string) error {
 	locked := s.srv.userLocked(username)
-	if ok := s.srv.checkPassword(s.rt, username, password); !ok || locked {
+	if ok := s.srv.checkPassword(s.gen, username, password); !ok || locked {
 		return s.authFailed(username, !ok)
 	}
 	s.srv.userSucceeded(username)
 	s.user = username
-	s.team = s.rt.router.TeamOf(s.rt.cfg.Users[username].Team, s.c.addr, s.lcfg.Team)
+	s.team = s.gen.router.TeamOf(s.gen.cfg.Users[username].Team, s.c.addr, s.lcfg.Team)
 	s.log.Info("authenticated", "user", username, "team", s.team)
 	return nil
 }
@@ -134,7 +134,7 @@ func (s *session) authFailed(username string, wrongPassword bool) error {
 	s.c.authFailures++
 	s.srv.metrics.rejected.WithLabelValues(s.ln.name, "auth").Inc()
 	args := []any{"user", username, "failures", s.c.authFailures}
-	if _, known := s.rt.cfg.Users[username]; known && wrongPassword {
+	if _, known := s.gen.cfg.Users[username]; known && wrongPassword {
 		if until := s.srv.userFailed(username); !until.IsZero() {
 			args = append(args, "locked_until", until.UTC().Format(time.RFC3339))
 		}
@@ -191,11 +191,11 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		// is answered 250, as Postfix does, and delivered once (SPEC §6).
 		return nil
 	}
-	d, err := s.rt.route(s.from, s.team, to, "")
+	d, err := s.gen.route(s.from, s.team, to, "")
 	if err != nil {
 		return s.fail(noProfile(s.from, to), "policy")
 	}
-	if s.rt.literalOnDirect(to, d.Profile) {
+	if s.gen.literalOnDirect(to, d.Profile) {
 		return s.fail(errLiteralDirect, "policy")
 	}
 	s.rcpts = append(s.rcpts, to)

@@ -16,43 +16,43 @@ const spoolAlertTimeout = 2 * time.Minute
 // alert cannot be queued in the failing spool, so it is built like every
 // admin alert (adminMail) and handed to the upstream at once, through the
 // profile [notify] admin routes to; if that fails it is only logged.
-func (s *Server) watchSpool(ctx context.Context) {
+func (dv *delivery) watchSpool(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 		return
-	case <-s.spool.Failed():
+	case <-dv.spool.Failed():
 	}
-	defer s.recoverPanic("scheduler")
-	rt := s.rt.Load()
-	err := s.spool.Err()
-	s.log.Error("the spool is failing: new mail is refused with 452 4.3.1 until relayd is restarted", "err", err)
-	to := rt.cfg.Notify.Admin
+	defer dv.recoverPanic("scheduler")
+	gen := dv.gen.Load()
+	err := dv.spool.Err()
+	dv.log.Error("the spool is failing: new mail is refused with 452 4.3.1 until relayd is restarted", "err", err)
+	to := gen.cfg.Notify.Admin
 	if to == "" {
 		return
 	}
-	now := s.now()
+	now := dv.now()
 	subject := "[relayd] the spool is failing: new mail is refused"
 	text := fmt.Sprintf("relayd on %s could not write or sync its spool at %s.\r\n\r\n%s\r\n\r\n"+
 		"Clients get 452 4.3.1 (try again later) for every new message. Mail queued before\r\n"+
 		"keeps being delivered. Check the disk, then restart relayd.\r\n",
-		rt.cfg.Hostname, now.UTC().Format(time.RFC1123Z), wrap(err.Error()))
-	body := s.adminBody(rt, now, subject, text)
-	d, rerr := rt.route("", "", to, "")
-	p, ok := rt.usable(d.Profile)
+		gen.cfg.Hostname, now.UTC().Format(time.RFC1123Z), wrap(err.Error()))
+	body := dv.adminBody(gen, now, subject, text)
+	d, rerr := gen.route("", "", to, "")
+	p, ok := gen.usable(d.Profile)
 	if rerr != nil || !ok {
-		s.log.Error("spool failure alert not sent: no enabled profile for [notify] admin", "rcpt", to)
+		dv.log.Error("spool failure alert not sent: no enabled profile for [notify] admin", "rcpt", to)
 		return
 	}
 	actx, cancel := context.WithTimeout(ctx, spoolAlertTimeout)
 	defer cancel()
-	env, eerr := s.envelope(rt, &spool.Message{ID: spool.NewID(), DSN: true}, body, p, []string{to})
+	env, eerr := dv.envelope(gen, &spool.Message{ID: spool.NewID(), DSN: true}, body, p, []string{to})
 	if eerr != nil {
-		s.log.Error("spool failure alert not sent", "profile", d.Profile, "err", eerr)
+		dv.log.Error("spool failure alert not sent", "profile", d.Profile, "err", eerr)
 		return
 	}
-	if res := s.pool.Send(actx, &p.Upstream, env); res.Err != nil {
-		s.log.Error("spool failure alert not sent", "profile", d.Profile, "err", res.Err.Error())
+	if res := dv.pool.Send(actx, &p.Upstream, env); res.Err != nil {
+		dv.log.Error("spool failure alert not sent", "profile", d.Profile, "err", res.Err.Error())
 		return
 	}
-	s.log.Info("spool failure alert sent", "profile", d.Profile, "rcpt", to)
+	dv.log.Info("spool failure alert sent", "profile", d.Profile, "rcpt", to)
 }

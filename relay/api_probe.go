@@ -102,17 +102,18 @@ type apiProbeStep struct {
 	Diagnosis  string `json:"diagnosis,omitempty"`
 }
 
-// apiProfileTest runs `relayd test` through the running daemon: the seeds'
-// "Test connect" and "Send test email" buttons. The JSON body may give
-// {"from", "to": [...], "send": bool}; the envelope is PlanTest's (without
-// from/to/send only the connection and AUTH are tested; a test message
-// goes to [notify] admin unless "to" says otherwise). It answers 200 with
-// {"profile", "ok", "from", "to", "steps"} whether or not the test passed,
-// 400 for an envelope that cannot be tested, 404 for an unknown profile.
-func (s *Server) apiProfileTest(w http.ResponseWriter, r *http.Request) {
-	rt := s.rt.Load()
+// apiProbe is the admin API's profile probe: `relayd test` through the
+// running daemon, the seeds' "Test connect" and "Send test email" buttons.
+// The JSON body may give {"from", "to": [...], "send": bool}; the envelope
+// is PlanTest's (without from/to/send only the connection and AUTH are
+// tested; a test message goes to [notify] admin unless "to" says
+// otherwise). It answers 200 with {"profile", "ok", "from", "to", "steps"}
+// whether or not the probe passed, 400 for an envelope that cannot be
+// tested, 404 for an unknown profile.
+func (s *Server) apiProbe(w http.ResponseWriter, r *http.Request) {
+	gen := s.gen.Load()
 	name := r.PathValue("name")
-	p, ok := rt.cfg.Profiles[name]
+	p, ok := gen.cfg.Profiles[name]
 	if !ok {
 		writeError(w, http.StatusNotFound, "no profile "+name)
 		return
@@ -132,7 +133,7 @@ func (s *Server) apiProfileTest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	plan, err := PlanTest(rt.cfg, p, TestRequest{From: req.From, To: req.To, Send: req.Send,
+	plan, err := PlanTest(gen.cfg, p, TestRequest{From: req.From, To: req.To, Send: req.Send,
 		FromHint: `"from"`, ToHint: `"to"`})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())

@@ -7,12 +7,12 @@ import (
 	"testing"
 )
 
-// TestProfileTestEnvelope: the admin API's test uses the envelope of
+// TestProbeEnvelope: the admin API's probe (profile test) uses the envelope of
 // relayd test (PlanTest): the sender the profile will use ([notify] from
 // without from_address, never the login name) and, for "Send test
 // email" without "to", [notify] admin; without either, a 400 that says
 // what to give.
-func TestProfileTestEnvelope(t *testing.T) {
+func TestProbeEnvelope(t *testing.T) {
 	sk := newSink(t)
 	cfg := baseConfig(sk.addr)
 	cfg.Notify = Notify{From: "relayd@relay.test", Admin: "it@example.com"}
