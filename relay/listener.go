@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relayd/relayd/relay/smtpwire"
 )
@@ -175,13 +176,32 @@ func (l *listener) serve(ctx context.Context) {
 	}
 }
 
-// slogLogger routes go-smtp's ErrorLog through slog.
-type slogLogger struct{ log *slog.Logger }
-
-// Printf implements smtp.Logger: one Debug record, without the line end.
-func (s slogLogger) Printf(format string, v ...any) {
-	s.log.Debug(strings.TrimSpace(fmt.Sprintf(format, v...)))
+// slogLogger routes go-smtp's ErrorLog through slog: its messages (a
+// failed read or write of a client, mostly) at Debug, except the one go-smtp
+// writes when it recovered a panic of a session's goroutine ("panic
+// serving ADDR: VALUE" and the stack; the client got 421 and the
+// connection was closed): that one is an Error record with the stack as an
+// attribute, and relayd_panics_total{component="session"} counts it.
+type slogLogger struct {
+	log    *slog.Logger
+	panics prometheus.Counter // nil: not counted
 }
 
-// Println implements smtp.Logger: one Debug record, without the line end.
-func (s slogLogger) Println(v ...any) { s.log.Debug(strings.TrimSpace(fmt.Sprintln(v...))) }
+// Printf implements smtp.Logger.
+func (s slogLogger) Printf(format string, v ...any) { s.print(fmt.Sprintf(format, v...)) }
+
+// Println implements smtp.Logger.
+func (s slogLogger) Println(v ...any) { s.print(fmt.Sprintln(v...)) }
+
+func (s slogLogger) print(msg string) {
+	msg = strings.TrimSpace(msg)
+	if !strings.HasPrefix(msg, "panic serving ") {
+		s.log.Debug(msg)
+		return
+	}
+	if s.panics != nil {
+		s.panics.Inc()
+	}
+	first, stack, _ := strings.Cut(msg, "\n")
+	s.log.Error(first, "stack", stack)
+}

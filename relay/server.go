@@ -181,7 +181,7 @@ func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
 	ss.AllowInsecureAuth = true // the session offers AUTH only over TLS or locally
 	ss.EnableSMTPUTF8 = true
 	ss.WriteTimeout = time.Minute
-	ss.ErrorLog = slogLogger{s.log.With("listener", cfg.Name)}
+	ss.ErrorLog = slogLogger{log: s.log.With("listener", cfg.Name), panics: s.metrics.panics.WithLabelValues("session")}
 	if cfg.TLS == "starttls" {
 		// go-smtp reads its Server's fields from every session without a
 		// lock, so they are set here once and never written again. The
