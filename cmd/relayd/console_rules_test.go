@@ -391,3 +391,47 @@ func TestConsoleTLSCookie(t *testing.T) {
 		t.Fatalf("login over HTTPS: %d, cookie %q: want 303 and a Secure, HttpOnly, SameSite=Strict cookie", resp.StatusCode, sc)
 	}
 }
+
+// TestConsoleMessageActionsFollowState: the message page offers only the
+// actions the message's state allows: a delayed message Retract, Hold,
+// Retry and Delete (no Release); once held, Release and Delete; once
+// deleted, none, and it says why.
+func TestConsoleMessageActionsFollowState(t *testing.T) {
+	h := startAdminHarness(t, "")
+	id := h.commitDelayed(t, "crm@example.com", "invoice", "customer@example.org")
+	cc := newConsoleClient(t, h)
+	cc.login("", h.adminToken(t))
+	buttons := func() []string {
+		_, body := cc.get("/outbox/" + id)
+		var got []string
+		for _, a := range []string{"retract", "hold", "release", "retry", "delete"} {
+			if strings.Contains(body, `name="action" value="`+a+`"`) {
+				got = append(got, a)
+			}
+		}
+		if strings.Contains(body, "Nothing left to do") {
+			got = append(got, "(nothing left to do)")
+		}
+		return got
+	}
+	act := func(action string) {
+		if resp, body := cc.post("/outbox", url.Values{"action": {action}, "id": {id}, "csrf": {cc.csrf}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %d\n%s", action, resp.StatusCode, body)
+		}
+	}
+	for _, step := range []struct {
+		do   string // the action taken before looking
+		want string
+	}{
+		{"", "retract hold retry delete"},
+		{"hold", "release delete"},
+		{"delete", "(nothing left to do)"},
+	} {
+		if step.do != "" {
+			act(step.do)
+		}
+		if got := strings.Join(buttons(), " "); got != step.want {
+			t.Errorf("after %q the message page offers %q, want %q", step.do, got, step.want)
+		}
+	}
+}

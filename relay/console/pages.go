@@ -119,6 +119,11 @@ type outboxRow struct {
 	LastError   string
 	Delayed     bool // shows the time left and Retract
 	Until       time.Time
+
+	// The actions the message page offers: those the spool would not
+	// refuse for the recipients' states (spool/admin.go).
+	CanHold, CanRelease, CanRetry, CanDelete bool
+	Sending                                  bool // a recipient is being delivered right now
 }
 
 func rowOf(it relay.QueueItem) outboxRow {
@@ -137,6 +142,7 @@ func rowOf(it relay.QueueItem) outboxRow {
 		if rc.LastError != "" {
 			row.LastError = rc.LastError
 		}
+		row.allow(spool.State(rc.State))
 		if rc.State == string(spool.StateDelayed) && rc.NextAttempt != nil {
 			row.Delayed = true
 			if row.Until.IsZero() || rc.NextAttempt.Before(row.Until) {
@@ -145,7 +151,22 @@ func rowOf(it relay.QueueItem) outboxRow {
 		}
 	}
 	row.Profiles, row.Recipients = strings.Join(profs, ", "), strings.Join(rcpts, ", ")
+	if row.Sending { // hold and delete are refused while an attempt is in flight
+		row.CanHold, row.CanDelete = false, false
+	}
 	return row
+}
+
+// allow notes what a recipient in state st lets the message page offer.
+func (row *outboxRow) allow(st spool.State) {
+	switch st {
+	case spool.StateDelayed, spool.StateReady, spool.StateDeferred:
+		row.CanHold, row.CanRetry, row.CanDelete = true, true, true
+	case spool.StateHeld:
+		row.CanRelease, row.CanDelete = true, true
+	case spool.StateSending:
+		row.Sending = true
+	}
 }
 
 func (c *Console) outbox(w http.ResponseWriter, r *http.Request) {
