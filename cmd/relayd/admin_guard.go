@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"html"
 	"log/slog"
 	"mime"
 	"net"
@@ -148,12 +149,21 @@ func (g *adminGuard) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// refuse answers {"error": msg} with status and logs the refusal (never
-// the Authorization header).
+// refuse answers with status and msg and logs the refusal (never the
+// Authorization header): {"error": msg} to the API, a small page to the
+// console, which a person reads in a browser.
 func (g *adminGuard) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	g.log.Warn("admin request refused", "status", status, "method", r.Method, "path", r.URL.Path,
 		"host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
-	writeJSON(w, status, map[string]string{"error": msg})
+	if !g.consolePath(r.URL.Path) {
+		writeJSON(w, status, map[string]string{"error": msg})
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<!doctype html>\n<html lang=\"en\"><meta charset=\"utf-8\"><title>relayd: request refused</title>\n"+
+		"<h1>Request refused</h1>\n<p>%s.</p>\n", html.EscapeString(strings.ToUpper(msg[:1])+msg[1:]))
 }
 
 // hostAllowed applies the Host allowlist. A Host without a port is port

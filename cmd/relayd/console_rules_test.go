@@ -240,7 +240,8 @@ func TestConsoleCSRF(t *testing.T) {
 }
 
 // TestConsoleHostOrigin: SPEC §9's Host and Origin rules hold for the
-// console's pages and forms; the API keeps its JSON content type.
+// console's pages and forms, whose refusals are pages a browser shows; the
+// API keeps its JSON.
 func TestConsoleHostOrigin(t *testing.T) {
 	h := startAdminHarness(t, "")
 	id := h.commitDelayed(t, "crm@example.com", "invoice", "customer@example.org")
@@ -269,8 +270,14 @@ func TestConsoleHostOrigin(t *testing.T) {
 		{"form to the API", "POST /api/v1/queue/" + id + "/hold HTTP/1.1\nHost: " + h.addr +
 			"\nContent-Type: application/x-www-form-urlencoded\n\nx=1", 415},
 	} {
-		if got, body := h.rawHTTP(t, tc.req); got != tc.want {
+		got, body := h.rawHTTP(t, tc.req)
+		if got != tc.want {
 			t.Errorf("%s: %d, want %d\n%s", tc.name, got, tc.want, body)
+		}
+		// A person reads the console's refusals in a browser; the API's are JSON.
+		if api := strings.Contains(tc.req, " /api/"); api != strings.HasPrefix(body, `{"error":`) ||
+			!api && !strings.HasPrefix(body, "<!doctype html>") {
+			t.Errorf("%s: the refusal is %q, want a page for the console and JSON for the API", tc.name, body)
 		}
 		if st := h.state(t, id); st != spool.StateDelayed {
 			t.Fatalf("%s changed the message to %s", tc.name, st)
