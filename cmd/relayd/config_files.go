@@ -2,18 +2,17 @@ package main
 
 import (
 	"crypto"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"strings"
+
+	"github.com/relayd/relayd/upstream"
 )
 
 // Reading the files and environment variables a config names. Messages name
@@ -156,39 +155,21 @@ func parseSpoolKey(s string) ([]byte, error) {
 	return nil, errors.New("must hold an AES key of 16, 24 or 32 bytes, raw or in hex (create one with: openssl rand -hex 32)")
 }
 
-// loadDKIMKey parses an RSA (at least 1024 bits) or Ed25519 private key:
-// PKCS#8 "PRIVATE KEY", or PKCS#1 "RSA PRIVATE KEY" as older tools write.
+// loadDKIMKey reads a DKIM key_file and parses it with
+// upstream.ParseDKIMKey, the one DKIM key parser (RSA of at least 1024
+// bits or Ed25519; PKCS#8, or PKCS#1 as older tools write). The error names
+// the file; upstream's "upstream: dkim: " prefix is dropped, as a person
+// reads it next to the key.
 func loadDKIMKey(path string) (crypto.Signer, error) {
 	b, _, err := readSmallFile(path, maxSecretFile)
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("%s holds no PEM data: want an RSA or Ed25519 private key in PKCS#8 PEM", path)
-	}
-	var key any
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("%s holds a %q block: want an RSA or Ed25519 private key in PKCS#8 PEM (\"PRIVATE KEY\")", path, block.Type)
-	}
+	key, err := upstream.ParseDKIMKey(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot parse the private key", path)
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "upstream: dkim: "))
 	}
-	switch k := key.(type) {
-	case *rsa.PrivateKey:
-		if bits := k.N.BitLen(); bits < 1024 {
-			return nil, fmt.Errorf("%s: RSA key of %d bits: DKIM needs at least 1024 (2048 recommended)", path, bits)
-		}
-		return k, nil
-	case ed25519.PrivateKey:
-		return k, nil
-	}
-	return nil, fmt.Errorf("%s: unsupported key type %T: use RSA or Ed25519", path, key)
+	return key, nil
 }
 
 // loadCAFile returns the system roots plus the certificates of path, as

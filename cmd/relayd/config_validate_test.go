@@ -97,7 +97,7 @@ func TestValidation(t *testing.T) {
 		{"route profile not allowed", minimal + profile + "[[team]]\nname = \"t\"\nprofiles = [\"s\"]\n[[route]]\nteam = \"t\"\nprofile = \"p\"\n", "route.profile", `profile = "p"`, "could never apply"},
 		{"route bad glob", minimal + "[[route]]\nsender = \"a b\"\nprofile = \"p\"\n", "route.sender", "sender", "white space"},
 		{"dkim key missing", minimal + "[[dkim]]\ndomain = \"example.com\"\nselector = \"s\"\nkey_file = \"/nonexistent/k.pem\"\n", "dkim.key_file", "key_file", "no such file"},
-		{"dkim key not pem", minimal + "[[dkim]]\ndomain = \"example.com\"\nselector = \"s\"\nkey_file = " + tomlPath(notPEM) + "\n", "dkim.key_file", "key_file", "no PEM data"},
+		{"dkim key not pem", minimal + "[[dkim]]\ndomain = \"example.com\"\nselector = \"s\"\nkey_file = " + tomlPath(notPEM) + "\n", "dkim.key_file", "key_file", "no PEM block"},
 		{"dkim rsa 512", minimal + "[[dkim]]\ndomain = \"example.com\"\nselector = \"s\"\nkey_file = " + tomlPath(rsa512) + "\n", "dkim.key_file", "key_file", "dkim-rsa512.pem"},
 		{"dkim ecdsa", minimal + "[[dkim]]\ndomain = \"example.com\"\nselector = \"s\"\nkey_file = " + tomlPath(ecdsaKey) + "\n", "dkim.key_file", "key_file", "use RSA or Ed25519"},
 		{"dkim no selector", minimal + "[[dkim]]\ndomain = \"example.com\"\nkey_file = " + tomlPath(ed) + "\n", "dkim.selector", "[[dkim]]", "required"},
