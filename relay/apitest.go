@@ -162,5 +162,5 @@ func (s *Server) apiProfileTest(w http.ResponseWriter, r *http.Request) {
 		out.Steps = append(out.Steps, as)
 	}
 	s.log.Info("profile test", "profile", name, "ok", out.OK)
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/relayd/relayd/relay"
 )
 
 // The admin listener's request rules (SPEC §9, STYLE §6): one chain wraps
@@ -153,7 +155,7 @@ func (g *adminGuard) wrap(next http.Handler) http.Handler {
 func (g *adminGuard) refuse(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	g.log.Warn("admin request refused", "status", status, "method", r.Method, "path", r.URL.Path,
 		"host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
-	writeJSON(w, status, map[string]string{"error": msg})
+	relay.WriteJSON(w, status, map[string]string{"error": msg})
 }
 
 // hostAllowed applies the Host allowlist. A Host without a port is port
