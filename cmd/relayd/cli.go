@@ -63,7 +63,7 @@ type command func(c *cli, args []string) int
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":        func(c *cli, args []string) int { return runServe(args, c.stderr) },
+		"serve":        func(c *cli, args []string) int { return c.runServe(args) },
 		"check-config": (*cli).checkConfig,
 		"route":        (*cli).route,
 		"test":         (*cli).test,
@@ -196,7 +196,7 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // unset (loadMode{full: true} reads all, as serve does). On failure it
 // prints why (every error, one per line) and returns false: exit 2.
 func (c *cli) loadConfigFor(flagPath string, mode loadMode) (*File, []string, bool) {
-	path, err := resolveConfigFrom(flagPath, c.getenv(configEnv), c.systemConfig)
+	path, err := c.resolveConfig(flagPath)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "relayd: %v\n", err)
 		return nil, nil, false
@@ -210,6 +210,13 @@ func (c *cli) loadConfigFor(flagPath string, mode loadMode) (*File, []string, bo
 		return nil, warnings, false
 	}
 	return f, warnings, true
+}
+
+// resolveConfig finds the config file of every command (SPEC §2): -config
+// (flagPath), else $RELAYD_CONFIG from c.getenv, else c.systemConfig if it
+// exists, else "" (the embedded default).
+func (c *cli) resolveConfig(flagPath string) (string, error) {
+	return resolveConfigFrom(flagPath, c.getenv(configEnv), c.systemConfig)
 }
 
 // printConfigError prints a Load or Relay error: each ConfigError on its

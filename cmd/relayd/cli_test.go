@@ -99,8 +99,9 @@ func TestResolveConfig(t *testing.T) {
 			t.Errorf("resolveConfigFrom(%q, %q, %q) = %q, %v", tc.flag, tc.env, tc.system, got, err)
 		}
 	}
-	t.Setenv(configEnv, missing)
-	if _, err := resolveConfig(""); err == nil || !strings.Contains(err.Error(), "$RELAYD_CONFIG") {
+	env := map[string]string{configEnv: missing}
+	c := &cli{getenv: func(k string) string { return env[k] }, systemConfig: a}
+	if _, err := c.resolveConfig(""); err == nil || !strings.Contains(err.Error(), "$RELAYD_CONFIG") {
 		t.Errorf("resolveConfig with a missing $RELAYD_CONFIG: %v", err)
 	}
 }

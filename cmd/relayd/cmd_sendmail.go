@@ -59,7 +59,7 @@ type sendmailConfig struct {
 // the caller may not read (/etc/relayd/relayd.toml is often private to
 // relayd) gives the defaults: the socket in /var/lib/relayd.
 func (c *cli) sendmailSettings(flagPath string) (*sendmailConfig, error) {
-	path, err := resolveConfigFrom(flagPath, c.getenv(configEnv), c.systemConfig)
+	path, err := c.resolveConfig(flagPath)
 	if err != nil {
 		return nil, err
 	}

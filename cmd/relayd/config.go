@@ -137,15 +137,11 @@ func hostname() string {
 	return h
 }
 
-// resolveConfig finds the configuration file per SPEC §2: flagPath (-config),
-// else $RELAYD_CONFIG, else /etc/relayd/relayd.toml if it exists, else the
-// embedded default, returned as "". A path given by -config or
-// $RELAYD_CONFIG that does not exist is an error (exit 2), never a silent
-// fall-back.
-func resolveConfig(flagPath string) (string, error) {
-	return resolveConfigFrom(flagPath, os.Getenv(configEnv), systemConfigPath)
-}
-
+// resolveConfigFrom finds the configuration file per SPEC §2: flagPath
+// (-config), else envPath ($RELAYD_CONFIG), else systemPath
+// (/etc/relayd/relayd.toml) if it exists, else the embedded default,
+// returned as "". A path given by -config or $RELAYD_CONFIG that does not
+// exist is an error (exit 2), never a silent fall-back.
 func resolveConfigFrom(flagPath, envPath, systemPath string) (string, error) {
 	for _, c := range []struct{ path, from string }{{flagPath, "-config"}, {envPath, "$" + configEnv}} {
 		if c.path == "" {

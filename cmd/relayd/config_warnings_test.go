@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 )
@@ -38,9 +37,8 @@ func TestOpenRelayWarning(t *testing.T) {
 
 	// serve logs it before it binds; 192.0.2.1 (TEST-NET-1) is not an
 	// address of this host, so the bind fails and nothing is exposed.
-	var serveErr bytes.Buffer
-	if code := runServe([]string{"-config", cfg}, &serveErr); code != 1 || !strings.Contains(serveErr.String(), "OPEN RELAY") {
-		t.Errorf("serve: exit %d, want 1 (cannot bind) after the warning:\n%s", code, serveErr.String())
+	if code, _, serveErr := runCLI(t, nil, "", "serve", "-config", cfg); code != 1 || !strings.Contains(serveErr, "OPEN RELAY") {
+		t.Errorf("serve: exit %d, want 1 (cannot bind) after the warning:\n%s", code, serveErr)
 	}
 
 	for _, tc := range []struct {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -40,16 +39,19 @@ const gcEvery = 5 * time.Minute
 // a soft limit: the GC works harder, nothing fails.
 const softMemoryLimit = 96 << 20
 
-// runServe is `relayd` / `relayd serve`: the daemon in the foreground.
-// Exit codes (SPEC §2): 0 clean shutdown, 1 fatal error, 2 bad config.
-func runServe(args []string, stderr io.Writer) int {
+// runServe is `relayd` / `relayd serve`: the daemon in the foreground. It
+// finds the config like every command (c.resolveConfig) and logs to
+// c.stderr. Exit codes (SPEC §2): 0 clean shutdown, 1 fatal error, 2 bad
+// config.
+func (c *cli) runServe(args []string) int {
+	stderr := c.stderr
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFlag := fs.String("config", "", "configuration file (default $RELAYD_CONFIG, /etc/relayd/relayd.toml, or the embedded default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	path, err := resolveConfig(*configFlag)
+	path, err := c.resolveConfig(*configFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "relayd:", err)
 		return 2
