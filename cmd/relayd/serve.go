@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay"
 	webconsole "github.com/relayd/relayd/relay/console"
 	"github.com/relayd/relayd/spool"
@@ -56,7 +57,7 @@ func (c *cli) runServe(args []string) int {
 		fmt.Fprintln(stderr, "relayd:", err)
 		return 2
 	}
-	f, warnings, err := Load(path)
+	f, warnings, err := config.Load(path)
 	if err != nil {
 		printConfigError(stderr, err)
 		return 2
@@ -81,7 +82,7 @@ func (c *cli) runServe(args []string) int {
 }
 
 // serve runs the daemon until SIGTERM/SIGINT; SIGHUP reloads path.
-func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
+func serve(path string, f *config.File, rc *relay.Config, log *slog.Logger) error {
 	// spool.Open creates state_dir/spool if need be, durably (it fsyncs
 	// the parent of every directory it creates).
 	dir := filepath.Join(f.Server.StateDir, "spool")
@@ -145,7 +146,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	ready.Store(true)
 	sdNotify("READY=1")
 	log.Info("relayd started", "version", bi.Version, "commit", bi.Commit, "goversion", bi.GoVersion,
-		"listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen, "config", configName(path), "spool", dir)
+		"listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen, "config", config.Name(path), "spool", dir)
 	err = srv.Run(ctx, drainTime)
 	sdNotify("STOPPING=1")
 	log.Info("relayd stopped")
@@ -163,7 +164,7 @@ const (
 
 // startAdmin binds the admin HTTP server (its Addr is the bound address);
 // nil when [admin] listen is "".
-func startAdmin(f *File, reg *prometheus.Registry, srv *relay.Server, ready *atomic.Bool, spoolErr func() error,
+func startAdmin(f *config.File, reg *prometheus.Registry, srv *relay.Server, ready *atomic.Bool, spoolErr func() error,
 	log *slog.Logger) (*http.Server, error) {
 	if f.Admin.Listen == "" {
 		return nil, nil
@@ -229,7 +230,7 @@ func reload(path string, srv *relay.Server, reloads *prometheus.CounterVec, log 
 	sdNotify(sdReloading())
 	defer sdNotify("READY=1")
 	err := func() error {
-		f, warnings, err := Load(path)
+		f, warnings, err := config.Load(path)
 		if err != nil {
 			return err
 		}
@@ -244,16 +245,9 @@ func reload(path string, srv *relay.Server, reloads *prometheus.CounterVec, log 
 	}()
 	if err != nil {
 		reloads.WithLabelValues("error").Inc()
-		log.Error("config reload refused; the running configuration stays", "config", configName(path), "err", err)
+		log.Error("config reload refused; the running configuration stays", "config", config.Name(path), "err", err)
 		return
 	}
 	reloads.WithLabelValues("ok").Inc()
-	log.Info("config reloaded", "config", configName(path))
-}
-
-func configName(path string) string {
-	if path == "" {
-		return "embedded default"
-	}
-	return path
+	log.Info("config reloaded", "config", config.Name(path))
 }
