@@ -221,7 +221,7 @@ func (c *cli) resolveConfig(flagPath string) (string, error) {
 	return config.Resolve(flagPath, c.getenv(config.Env), c.systemConfig)
 }
 
-// printConfigError prints a Load or Relay error: each ConfigError on its
+// printConfigError prints a Load or Relay error: each config.Error on its
 // own line ("PATH:LINE: key: message"), anything else as one line.
 func printConfigError(w io.Writer, err error) {
 	var list config.Errors

@@ -112,7 +112,7 @@ func printTables(w io.Writer, f *config.File) {
 	}
 }
 
-func printProfile(w io.Writer, p *config.Profile) {
+func printProfile(w io.Writer, p *config.ProfileTable) {
 	target := "MX of each recipient domain"
 	if p.Type == "smtp" {
 		target = hostPort(p.Host, p.Port)
@@ -133,7 +133,7 @@ func printProfile(w io.Writer, p *config.Profile) {
 
 // authSummary names the account and where its secret comes from, never the
 // secret itself.
-func authSummary(p *config.Profile) string {
+func authSummary(p *config.ProfileTable) string {
 	if p.Username == "" {
 		return "none"
 	}

@@ -85,7 +85,7 @@ func (c *cli) oauth(args []string) int {
 }
 
 // oauthProfile finds profile name in f and checks it can log in.
-func oauthProfile(f *config.File, name string) (*config.Profile, error) {
+func oauthProfile(f *config.File, name string) (*config.ProfileTable, error) {
 	var names []string
 	for i := range f.Profiles {
 		p := &f.Profiles[i]
@@ -163,7 +163,7 @@ func (c *cli) oauthStatus(o *oauthOptions, only []string) int {
 		return 2
 	}
 	want := func(name string) bool { return len(only) == 0 || only[0] == name }
-	if len(only) == 1 && !slices.ContainsFunc(f.Profiles, func(p config.Profile) bool { return p.Name == only[0] && p.OAuth2 != nil }) {
+	if len(only) == 1 && !slices.ContainsFunc(f.Profiles, func(p config.ProfileTable) bool { return p.Name == only[0] && p.OAuth2 != nil }) {
 		fmt.Fprintf(c.stderr, "relayd oauth status: no profile named %q has [profile.oauth2]\n", only[0])
 		return 2
 	}

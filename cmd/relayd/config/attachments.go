@@ -61,7 +61,7 @@ func attachmentsDefaults(f *File) {
 func validateAttachments(f *File, p *problems) {
 	a := &f.Attachments
 	m := &a.tableMeta
-	var linking *Profile
+	var linking *ProfileTable
 	for i := range f.Profiles {
 		pr := &f.Profiles[i]
 		if pr.MaxAttachmentSize < 0 {

@@ -14,13 +14,15 @@
 // the file names). (*File).Relay (relay.go) then translates the result
 // into relay.Config.
 //
-// Names: File is one whole file as decoded and checked; each TOML table has
-// its type (Server, Admin, RelayTable, Listener, Team, User, ProfileTable,
-// Route, DKIM, Notify, Cluster, Attachments, Sendmail). ProfileTable is one
-// [[profile]] table as written and then completed by extends and defaults;
-// relay.Profile is what the relay delivers with, built from it by
-// File.Relay. Every problem found is an Error with the file, line and key;
-// Load returns all of them as Errors. Messages never carry a secret.
+// Names: File is one whole file as decoded and checked; each TOML table
+// has its type (Server, Admin, RelayTable, Listener, Team, User,
+// ProfileTable, OAuth2, Route, DKIM, Notify, Cluster, Attachments,
+// Sendmail). ProfileTable is one [[profile]] table as written, then
+// completed by extends and defaults; relay.Profile is what the relay
+// delivers with, built from it by File.Relay (the names differ so that
+// neither reads as the other). Every problem found is an Error with the
+// file, line and key; Load returns all of them as Errors. Messages never
+// carry a secret.
 package config
 
 import (

@@ -97,7 +97,7 @@ func listenerDefaults(l *Listener) {
 	setDur(m, "session_timeout", &l.SessionTimeout, 30*time.Minute)
 }
 
-func profileDefaults(p *Profile, hostname string) {
+func profileDefaults(p *ProfileTable, hostname string) {
 	m := &p.tableMeta
 	providerDefaults(p)
 	if !m.isSet("enabled") {

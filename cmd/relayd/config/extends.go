@@ -21,7 +21,7 @@ var secretGroups = [][]string{
 // setDefaults, so an inherited value beats a default. Unknown parents and
 // cycles are reported at the `extends` key; such profiles inherit nothing.
 func resolveExtends(f *File, p *problems) {
-	byName := map[string]*Profile{}
+	byName := map[string]*ProfileTable{}
 	for i := range f.Profiles {
 		pr := &f.Profiles[i]
 		if _, dup := byName[pr.Name]; pr.Name != "" && !dup {

@@ -47,7 +47,7 @@ mode = "immediate"
   [profile.oauth2]
   client_id = "agents-client"
 `)
-	byName := map[string]*Profile{}
+	byName := map[string]*ProfileTable{}
 	for i := range f.Profiles {
 		byName[f.Profiles[i].Name] = &f.Profiles[i]
 	}

@@ -25,7 +25,7 @@ const (
 )
 
 // providerDefaults fills the preset of p's [profile.oauth2] provider.
-func providerDefaults(p *Profile) {
+func providerDefaults(p *ProfileTable) {
 	o := p.OAuth2
 	if o == nil || o.Provider == "" {
 		return

@@ -43,7 +43,7 @@ host = "smtp-relay.gmail.com"
   scopes = ["x"]
   refresh_token_file = "`+rt+`"
 `)
-	by := map[string]*Profile{}
+	by := map[string]*ProfileTable{}
 	for i := range f.Profiles {
 		by[f.Profiles[i].Name] = &f.Profiles[i]
 	}

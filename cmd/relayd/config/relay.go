@@ -124,7 +124,7 @@ func (l *Listener) relay() relay.Listener {
 	}
 }
 
-func (p *Profile) relay() *relay.Profile {
+func (p *ProfileTable) relay() *relay.Profile {
 	mechs := make([]string, len(p.AuthMechanisms))
 	for i, m := range p.AuthMechanisms {
 		mechs[i] = string(m)

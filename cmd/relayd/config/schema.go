@@ -14,17 +14,17 @@ import (
 // File is one decoded, defaulted and validated configuration file. Build it
 // with Load; it is read-only afterwards and safe to share between goroutines.
 type File struct {
-	Server     Server     `toml:"server"`
-	Admin      Admin      `toml:"admin"`
-	RelayTable RelayTable `toml:"relay"` // [relay]; named so because Relay() is the translation
-	Listeners  []Listener `toml:"listener"`
-	Teams      []Team     `toml:"team"`
-	Profiles   []Profile  `toml:"profile"`
-	Routes     []Route    `toml:"route"`
-	DKIM       []DKIM     `toml:"dkim"`
-	Notify     Notify     `toml:"notify"`
-	Sendmail   Sendmail   `toml:"sendmail"` // sendmail.go
-	Cluster    Cluster    `toml:"cluster"`
+	Server     Server         `toml:"server"`
+	Admin      Admin          `toml:"admin"`
+	RelayTable RelayTable     `toml:"relay"` // [relay]; named so because Relay() is the translation
+	Listeners  []Listener     `toml:"listener"`
+	Teams      []Team         `toml:"team"`
+	Profiles   []ProfileTable `toml:"profile"`
+	Routes     []Route        `toml:"route"`
+	DKIM       []DKIM         `toml:"dkim"`
+	Notify     Notify         `toml:"notify"`
+	Sendmail   Sendmail       `toml:"sendmail"` // sendmail.go
+	Cluster    Cluster        `toml:"cluster"`
 	// Attachments is [attachments] (SPEC §14, attachments.go).
 	Attachments Attachments `toml:"attachments"`
 
@@ -155,9 +155,11 @@ type User struct {
 	tableMeta
 }
 
-// Profile is one [[profile]]. After Load, `extends` is resolved: every key the
-// profile does not set itself holds its parent's value.
-type Profile struct {
+// ProfileTable is one [[profile]] table as written, then completed: after
+// Load, `extends` is resolved (every key the profile does not set itself
+// holds its parent's value) and the defaults are set. File.Relay turns it
+// into a relay.Profile, whose connection side is an upstream.Profile.
+type ProfileTable struct {
 	Name              string          `toml:"name"`
 	Description       string          `toml:"description"`
 	Enabled           bool            `toml:"enabled"`
@@ -204,11 +206,11 @@ type Profile struct {
 }
 
 // Chain returns the extends chain from the root ancestor down to p.
-func (p *Profile) Chain() []string { return p.chain }
+func (p *ProfileTable) Chain() []string { return p.chain }
 
 // RootCAs is the pool ca_file gave (the system roots plus its
 // certificates); nil without ca_file: the system roots.
-func (p *Profile) RootCAs() *x509.CertPool { return p.rootCAs }
+func (p *ProfileTable) RootCAs() *x509.CertPool { return p.rootCAs }
 
 // OAuth2 is [profile.oauth2]: how to get an access token for XOAUTH2 or
 // OAUTHBEARER.

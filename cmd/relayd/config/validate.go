@@ -172,7 +172,7 @@ func isLoopbackHost(host string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-func validateRelay(r *RelayTable, profiles map[string]*Profile, p *problems) {
+func validateRelay(r *RelayTable, profiles map[string]*ProfileTable, p *problems) {
 	m := &r.tableMeta
 	// A disabled or missing default is valid (SPEC §6): routing skips it,
 	// and a recipient that nothing else routes gets 451 4.3.5.
@@ -311,7 +311,7 @@ func validateListenAddress(l *Listener, seen map[string]string, p *problems) {
 // validateNotifyProfile warns about a [notify] profile that alerts cannot
 // go through; like a route's profile (SPEC §6) it never refuses the
 // config, and alerts then take another enabled profile.
-func validateNotifyProfile(n *Notify, profiles map[string]*Profile, p *problems) {
+func validateNotifyProfile(n *Notify, profiles map[string]*ProfileTable, p *problems) {
 	switch pr := profiles[n.Profile]; {
 	case n.Profile == "":
 	case pr == nil:

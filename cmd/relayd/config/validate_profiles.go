@@ -22,8 +22,8 @@ func validName(s string) bool {
 }
 
 // validateProfiles checks every profile and returns them by name.
-func validateProfiles(f *File, p *problems) map[string]*Profile {
-	byName := map[string]*Profile{}
+func validateProfiles(f *File, p *problems) map[string]*ProfileTable {
+	byName := map[string]*ProfileTable{}
 	for i := range f.Profiles {
 		pr := &f.Profiles[i]
 		m := &pr.tableMeta
@@ -75,7 +75,7 @@ func validateProfiles(f *File, p *problems) map[string]*Profile {
 	return byName
 }
 
-func rewriteOf(pr *Profile) policy.Rewrite {
+func rewriteOf(pr *ProfileTable) policy.Rewrite {
 	return policy.Rewrite{
 		FromAddress:       pr.FromAddress,
 		RewriteHeaderFrom: pr.RewriteHeaderFrom,
@@ -89,7 +89,7 @@ func ownKey(m *tableMeta, key string) bool { return m.set[key] && !inherited(m, 
 
 // validateProfileTarget checks where the profile connects: host and port for
 // smtp, resolver for direct, TLS and CA.
-func validateProfileTarget(pr *Profile, p *problems) {
+func validateProfileTarget(pr *ProfileTable, p *problems) {
 	m := &pr.tableMeta
 	if pr.Type == "direct" {
 		if ownKey(m, "host") {
@@ -141,7 +141,7 @@ func validateProfileTarget(pr *Profile, p *problems) {
 
 // validateProfileAuth checks username, the password forms, auth mechanisms
 // and [profile.oauth2], and reads the secrets unless use is secretSkip.
-func validateProfileAuth(pr *Profile, use secretUse, p *problems) {
+func validateProfileAuth(pr *ProfileTable, use secretUse, p *problems) {
 	m := &pr.tableMeta
 	pw, hasPW := secret{"password", "password_file", "password_env", pr.Password, pr.PasswordFile, pr.PasswordEnv}.resolve(m, use, p)
 	pr.password = pw
@@ -213,7 +213,7 @@ func validateOAuth2(o *OAuth2, profileName string, use secretUse, p *problems) {
 }
 
 // validateTeams checks teams and their users and returns teams by name.
-func validateTeams(f *File, profiles map[string]*Profile, p *problems) map[string]*Team {
+func validateTeams(f *File, profiles map[string]*ProfileTable, p *problems) map[string]*Team {
 	byName := map[string]*Team{}
 	users := map[string]string{} // username → team
 	for i := range f.Teams {
@@ -266,7 +266,7 @@ func validateTeams(f *File, profiles map[string]*Profile, p *problems) map[strin
 	return byName
 }
 
-func validateRoutes(f *File, profiles map[string]*Profile, teams map[string]*Team, p *problems) {
+func validateRoutes(f *File, profiles map[string]*ProfileTable, teams map[string]*Team, p *problems) {
 	for i := range f.Routes {
 		r := &f.Routes[i]
 		m := &r.tableMeta
