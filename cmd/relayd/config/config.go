@@ -60,7 +60,7 @@ func Load(path string) (*File, []string, error) {
 	return LoadWith(path, LoadMode{Full: true})
 }
 
-// LoadMode says which secrets Load reads (SPEC §3: a command reads only
+// LoadMode says which secrets LoadWith reads (SPEC §3: a command reads only
 // the secrets it uses, so `relayd route` works while another profile's
 // password_env is unset) and whether it checks the config against the
 // machine's state (the spool's encryption, transcript files).
