@@ -152,7 +152,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, "list the queue", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, items)
+	WriteJSON(w, http.StatusOK, items)
 }
 
 func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
@@ -162,7 +162,7 @@ func (s *Server) apiShow(w http.ResponseWriter, r *http.Request) {
 		s.writeSpoolError(w, "show", id, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.itemOf(m))
+	WriteJSON(w, http.StatusOK, s.itemOf(m))
 }
 
 // apiAction wraps one spool admin action: 200 with the item after the
@@ -177,7 +177,7 @@ func (s *Server) apiAction(action string, act func(id string) (*spool.Message, e
 		}
 		s.log.Info("admin action", "msg_id", id, "action", action, "user", apiUser)
 		s.delivery.kick()
-		writeJSON(w, http.StatusOK, s.itemOf(m))
+		WriteJSON(w, http.StatusOK, s.itemOf(m))
 	}
 }
 
@@ -189,18 +189,21 @@ func (s *Server) apiRetryAll(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("admin action", "action", "retry all", "user", apiUser, "messages", n)
 	s.delivery.kick()
-	writeJSON(w, http.StatusOK, map[string]int{"retried": n})
+	WriteJSON(w, http.StatusOK, map[string]int{"retried": n})
 }
 
 func (s *Server) apiProfiles(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Profiles())
+	WriteJSON(w, http.StatusOK, s.Profiles())
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	WriteJSON(w, status, map[string]string{"error": msg})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON answers with status and v as indented JSON
+// (application/json): every JSON answer of the admin server goes through
+// it, the relay API's and cmd/relayd's /healthz, /readyz and guard errors.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)

@@ -163,5 +163,5 @@ func (s *Server) apiProbe(w http.ResponseWriter, r *http.Request) {
 		out.Steps = append(out.Steps, as)
 	}
 	s.log.Info("profile test", "profile", name, "ok", out.OK)
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }

@@ -102,7 +102,7 @@ func (s *Server) apiProfilePause(w http.ResponseWriter, r *http.Request) {
 		s.writeProfileError(w, "pause", name, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.profileStatus(name))
+	WriteJSON(w, http.StatusOK, s.profileStatus(name))
 }
 
 // apiProfileResume answers POST /api/v1/profiles/{name}/resume: 200 with
@@ -113,7 +113,7 @@ func (s *Server) apiProfileResume(w http.ResponseWriter, r *http.Request) {
 		s.writeProfileError(w, "resume", name, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.profileStatus(name))
+	WriteJSON(w, http.StatusOK, s.profileStatus(name))
 }
 
 func (s *Server) writeProfileError(w http.ResponseWriter, action, name string, err error) {

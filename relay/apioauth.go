@@ -46,7 +46,7 @@ func (s *Server) apiOAuth(w http.ResponseWriter, r *http.Request) {
 		out = append(out, op)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Profile < out[j].Profile })
-	writeJSON(w, http.StatusOK, out)
+	WriteJSON(w, http.StatusOK, out)
 }
 
 func timePtr(t time.Time) *time.Time { return &t }

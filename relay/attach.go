@@ -168,7 +168,7 @@ func (s *Server) apiAttachments(w http.ResponseWriter, r *http.Request) {
 	if items == nil {
 		items = []attachments.Info{}
 	}
-	writeJSON(w, http.StatusOK, items)
+	WriteJSON(w, http.StatusOK, items)
 }
 
 // apiAttachmentRevoke is POST /api/v1/attachments/{token}/revoke: the
@@ -185,5 +185,5 @@ func (s *Server) apiAttachmentRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("admin action", "msg_id", info.MessageID, "action", "revoke attachment link", "file", info.File)
-	writeJSON(w, http.StatusOK, info)
+	WriteJSON(w, http.StatusOK, info)
 }

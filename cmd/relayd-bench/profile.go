@@ -72,7 +72,7 @@ func profilePhase(ctx context.Context, o *options) (*profileResult, error) {
 
 // benchConfig is the relay.Config that cmd/relayd builds from the file of
 // config.go (relaydConfig.toml) with every default filled in
-// (cmd/relayd/config_defaults.go, config_relay.go).
+// (cmd/relayd/config/defaults.go, relay.go).
 func benchConfig(listen string, sinkPort int, o *options, sendDelay time.Duration) *relay.Config {
 	const host = "relaybench.localdomain"
 	return &relay.Config{

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"net/http"
 	"sync/atomic"
 
@@ -36,20 +35,20 @@ func adminMux(reg *prometheus.Registry, api http.Handler, console http.Handler, 
 	own := map[string]http.Handler{
 		"GET /metrics": promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}),
 		"GET /healthz": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+			relay.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 		}),
 		"GET /readyz": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !ready.Load() {
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+				relay.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 				return
 			}
 			if spoolErr != nil {
 				if err := spoolErr(); err != nil {
-					writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "spool failing", "error": err.Error()})
+					relay.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "spool failing", "error": err.Error()})
 					return
 				}
 			}
-			writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+			relay.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		}),
 	}
 	mux := http.NewServeMux()
@@ -65,10 +64,4 @@ func adminMux(reg *prometheus.Registry, api http.Handler, console http.Handler, 
 		}
 	}
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }

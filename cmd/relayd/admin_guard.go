@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"html"
 	"log/slog"
@@ -12,6 +11,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/relayd/relayd/cmd/relayd/config"
+	"github.com/relayd/relayd/relay"
 )
 
 // The admin listener's request rules (SPEC §9, STYLE §6): one chain wraps
@@ -29,44 +31,11 @@ import (
 // maxAdminBody bounds a request body on the admin listener.
 const maxAdminBody = 1 << 20
 
-// allowedHost is one entry of [admin] allowed_hosts, or a name the
-// listener always answers to. port 0 allows every port.
-type allowedHost struct {
-	name string // lower case; IPv6 literals without brackets
-	port int
-}
-
-// parseAllowedHost parses an [admin] allowed_hosts entry: "name" (any
-// port) or "name:port"; IPv6 literals in brackets when a port is given.
-func parseAllowedHost(s string) (allowedHost, error) {
-	if strings.Contains(s, "://") || strings.ContainsAny(s, "/*?# ") {
-		return allowedHost{}, errors.New("is not a host name: give a name as browsers send it in Host (\"relay.example.com\" or \"relay.example.com:9425\"), without scheme, path or wildcard")
-	}
-	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		return allowedHost{name: a.String()}, nil
-	}
-	name, port := s, 0
-	if h, p, err := net.SplitHostPort(s); err == nil {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return allowedHost{}, fmt.Errorf("has no valid port after the colon (1-65535)")
-		}
-		name, port = h, n
-	}
-	if a, err := netip.ParseAddr(name); err == nil {
-		return allowedHost{name: a.String(), port: port}, nil
-	}
-	if !validHostname(name) {
-		return allowedHost{}, errors.New("is not a host name or IP address")
-	}
-	return allowedHost{name: strings.ToLower(name), port: port}, nil
-}
-
 // adminGuard holds what the chain checks; build it with newAdminGuard.
 type adminGuard struct {
-	port    int           // the port the admin listener is bound to
-	allowed []allowedHost // listen address, [admin] allowed_hosts
-	token   string        // bearer token; "" = none
+	port    int                  // the port the admin listener is bound to
+	allowed []config.AllowedHost // listen address, [admin] allowed_hosts
+	token   string               // bearer token; "" = none
 	// tokenRequired: every request must carry the token (token_file set);
 	// otherwise a request without Authorization is trusted (loopback, SPEC
 	// §9) and one that carries a token must carry the right one.
@@ -94,7 +63,7 @@ func (g *adminGuard) consolePath(path string) bool {
 
 // newAdminGuard builds the rules for a listener bound to bound (host:port;
 // the real port when [admin] listen asked for port 0).
-func newAdminGuard(a *Admin, bound string, token string, required bool, log *slog.Logger) (*adminGuard, error) {
+func newAdminGuard(a *config.Admin, bound string, token string, required bool, log *slog.Logger) (*adminGuard, error) {
 	host, p, err := net.SplitHostPort(bound)
 	if err != nil {
 		return nil, err
@@ -107,13 +76,13 @@ func newAdminGuard(a *Admin, bound string, token string, required bool, log *slo
 	if lh, _, err := net.SplitHostPort(a.Listen); err == nil && lh != "" {
 		host = lh // the name as configured, e.g. "relay.internal"
 	}
-	if ah, err := parseAllowedHost(host); err == nil && ah.name != "" {
-		if ip, err := netip.ParseAddr(ah.name); err != nil || !ip.IsUnspecified() {
-			g.allowed = append(g.allowed, allowedHost{name: ah.name, port: port})
+	if ah, err := config.ParseAllowedHost(host); err == nil && ah.Name != "" {
+		if ip, err := netip.ParseAddr(ah.Name); err != nil || !ip.IsUnspecified() {
+			g.allowed = append(g.allowed, config.AllowedHost{Name: ah.Name, Port: port})
 		}
 	}
 	for _, s := range a.AllowedHosts {
-		ah, err := parseAllowedHost(s)
+		ah, err := config.ParseAllowedHost(s)
 		if err != nil {
 			return nil, fmt.Errorf("[admin] allowed_hosts %q %v", s, err)
 		}
@@ -156,7 +125,7 @@ func (g *adminGuard) refuse(w http.ResponseWriter, r *http.Request, status int, 
 	g.log.Warn("admin request refused", "status", status, "method", r.Method, "path", r.URL.Path,
 		"host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
 	if !g.consolePath(r.URL.Path) {
-		writeJSON(w, status, map[string]string{"error": msg})
+		relay.WriteJSON(w, status, map[string]string{"error": msg})
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -192,7 +161,7 @@ func (g *adminGuard) hostAllowed(hostport string) bool {
 		return port == g.port
 	}
 	for _, a := range g.allowed {
-		if a.name == name && (a.port == 0 || a.port == port) {
+		if a.Name == name && (a.Port == 0 || a.Port == port) {
 			return true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 	"github.com/relayd/relayd/spool"
 )
 
@@ -176,38 +177,6 @@ func TestAdminAllowedHostsAndLimits(t *testing.T) {
 	}
 }
 
-func TestAllowedHostsConfig(t *testing.T) {
-	for _, tc := range []struct{ value, err string }{
-		{`["relay.example.com", "relay.internal:9425", "192.0.2.7", "[::1]:9425", "2001:db8::1"]`, ""},
-		{`["http://relay.example.com"]`, `"http://relay.example.com" is not a host name`},
-		{`["*.example.com"]`, "without scheme, path or wildcard"},
-		{`["relay.example.com:0"]`, "has no valid port"},
-		{`["relay.example.com:x"]`, "has no valid port"},
-		{`["bad_name!"]`, "is not a host name or IP address"},
-	} {
-		_, _, err := loadText(t, minimal+"\n[admin]\nallowed_hosts = "+tc.value+"\n")
-		switch {
-		case tc.err == "" && err != nil:
-			t.Errorf("%s: %v", tc.value, err)
-		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "allowed_hosts")):
-			t.Errorf("%s: error %v, want %q on allowed_hosts", tc.value, err, tc.err)
-		}
-	}
-}
-
-func TestAdminListenEverywhereWarns(t *testing.T) {
-	dir := t.TempDir()
-	token := tomlPath(writeFile(t, dir, "admin.token", "t0ken\n", 0o600))
-	_, warnings := mustLoad(t, minimal+"\n[admin]\nlisten = \"0.0.0.0:9425\"\ntoken_file = "+token+"\n")
-	if !strings.Contains(strings.Join(warnings, "\n"), "requests from other hosts are refused (403) unless their Host is in allowed_hosts") {
-		t.Errorf("no warning about allowed_hosts: %q", warnings)
-	}
-	_, warnings = mustLoad(t, minimal+"\n[admin]\nlisten = \"0.0.0.0:9425\"\ntoken_file = "+token+"\nallowed_hosts = [\"relay.example.com\"]\n")
-	if strings.Contains(strings.Join(warnings, "\n"), "allowed_hosts") {
-		t.Errorf("warning despite allowed_hosts: %q", warnings)
-	}
-}
-
 // TestAdminBearerToken: on loopback without token_file a request without a
 // token is trusted, one with the generated token passes and a wrong one is
 // refused; with token_file the token is required.
@@ -228,8 +197,8 @@ func TestAdminBearerToken(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	file := writeFile(t, dir, "admin.token", "configured-token\n", 0o600)
-	h = startAdminHarness(t, "token_file = "+tomlPath(file))
+	file := configtest.WriteFile(t, dir, "admin.token", "configured-token\n", 0o600)
+	h = startAdminHarness(t, "token_file = "+configtest.TOMLPath(file))
 	for auth, want := range map[string]int{"": 401, "Bearer configured-token": 200, "Bearer wrong": 401} {
 		if status, body := h.do(t, "GET", "/api/v1/queue", map[string]string{"Authorization": auth}, ""); status != want {
 			t.Errorf("token_file, Authorization %q: %d %s, want %d", auth, status, body, want)

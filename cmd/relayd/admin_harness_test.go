@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 	"github.com/relayd/relayd/relay"
 	"github.com/relayd/relayd/spool"
 )
@@ -24,7 +26,7 @@ import (
 // over relay's API and a real spool in a temp dir), with one profile
 // "office365" pointing at a loopback TCP listener that counts connections.
 type adminHarness struct {
-	f     *File
+	f     *config.File
 	hs    *http.Server
 	addr  string // the admin listener, 127.0.0.1:PORT
 	port  int
@@ -92,8 +94,11 @@ host = "127.0.0.1"
 port = %d
 tls = "none"
 send_delay = "1h"
-`, tomlPath(state), adminExtra, up.port())
-	f, _ := mustLoad(t, cfg)
+`, configtest.TOMLPath(state), adminExtra, up.port())
+	f, _, err := config.Load(configtest.WriteFile(t, state, "relayd.toml", cfg, 0o600))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rc, err := f.Relay()
 	if err != nil {
 		t.Fatal(err)

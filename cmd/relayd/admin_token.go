@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/relayd/relayd/cmd/relayd/config"
 )
 
 // The admin token (SPEC §12.1). With [admin] token_file set, that file's
@@ -25,7 +27,7 @@ const adminTokenName = "admin.token"
 
 // adminTokenPath is the file of the admin token: token_file, else the one
 // relayd creates in state_dir. The daemon and the CLI resolve it alike.
-func adminTokenPath(f *File) string {
+func adminTokenPath(f *config.File) string {
 	if f.Admin.TokenFile != "" {
 		return f.Admin.TokenFile
 	}
@@ -35,7 +37,7 @@ func adminTokenPath(f *File) string {
 // daemonAdminToken returns the token the admin listener checks and
 // whether every request must carry it, creating the state_dir token on
 // first start. It logs the file's path, never the token.
-func daemonAdminToken(f *File, log *slog.Logger) (token string, required bool, err error) {
+func daemonAdminToken(f *config.File, log *slog.Logger) (token string, required bool, err error) {
 	if f.Admin.TokenFile != "" {
 		return f.Admin.Token(), true, nil
 	}
@@ -58,7 +60,7 @@ func daemonAdminToken(f *File, log *slog.Logger) (token string, required bool, e
 // cliAdminToken is the token a CLI command sends: token_file's, else the
 // state_dir token when this user can read it, else "" (no token: enough
 // on loopback without token_file).
-func cliAdminToken(f *File) string {
+func cliAdminToken(f *config.File) string {
 	if f.Admin.TokenFile != "" {
 		return f.Admin.Token()
 	}

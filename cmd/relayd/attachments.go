@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay/attachments"
 	"github.com/relayd/relayd/spool"
 )
@@ -22,7 +23,7 @@ const attachmentsGCEvery = 10 * time.Minute
 // openAttachments opens the attachment store of SPEC §14 and binds its
 // download server; nil, nil when [attachments] base_url is not set. The
 // server runs and GC starts on start(ctx); stop closes the server.
-func openAttachments(f *File, reg prometheus.Registerer, store *spool.Store, log *slog.Logger) (
+func openAttachments(f *config.File, reg prometheus.Registerer, store *spool.Store, log *slog.Logger) (
 	*attachments.Store, func(ctx context.Context), func(), error) {
 	a := &f.Attachments
 	if !a.Enabled() {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/relayd/relayd/cmd/relayd/config"
 )
 
 // cli is one invocation's environment, so tests run commands in-process.
@@ -25,7 +27,7 @@ type cli struct {
 // run executes the command line args (without the program name) and returns
 // the exit status: 0 ok, 1 failure, 2 bad usage or bad config (SPEC §2).
 func run(args []string, stdout, stderr io.Writer) int {
-	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, systemConfig: systemConfigPath}
+	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, systemConfig: config.SystemPath}
 	return c.run(args)
 }
 
@@ -63,7 +65,7 @@ type command func(c *cli, args []string) int
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":        func(c *cli, args []string) int { return runServe(args, c.stderr) },
+		"serve":        func(c *cli, args []string) int { return c.runServe(args) },
 		"check-config": (*cli).checkConfig,
 		"route":        (*cli).route,
 		"test":         (*cli).test,
@@ -124,7 +126,7 @@ func splitCommand(args []string) (string, []string) {
 func (c *cli) newFlags(name string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("relayd "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	cfg := fs.String("config", "", "config file (default $RELAYD_CONFIG, else "+systemConfigPath+" if it exists, else the embedded default)")
+	cfg := fs.String("config", "", "config file (default $RELAYD_CONFIG, else "+config.SystemPath+" if it exists, else the embedded default)")
 	return fs, cfg
 }
 
@@ -195,13 +197,13 @@ func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 // uses and no others, so it works while another profile's password_env is
 // unset (loadMode{full: true} reads all, as serve does). On failure it
 // prints why (every error, one per line) and returns false: exit 2.
-func (c *cli) loadConfigFor(flagPath string, mode loadMode) (*File, []string, bool) {
-	path, err := resolveConfigFrom(flagPath, c.getenv(configEnv), c.systemConfig)
+func (c *cli) loadConfigFor(flagPath string, mode config.LoadMode) (*config.File, []string, bool) {
+	path, err := c.resolveConfig(flagPath)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "relayd: %v\n", err)
 		return nil, nil, false
 	}
-	f, warnings, err := loadWith(path, mode)
+	f, warnings, err := config.LoadWith(path, mode)
 	if err != nil {
 		for _, w := range warnings {
 			fmt.Fprintf(c.stderr, "warning: %s\n", w)
@@ -212,10 +214,17 @@ func (c *cli) loadConfigFor(flagPath string, mode loadMode) (*File, []string, bo
 	return f, warnings, true
 }
 
-// printConfigError prints a Load or Relay error: each ConfigError on its
+// resolveConfig finds the config file of every command (SPEC §2): -config
+// (flagPath), else $RELAYD_CONFIG from c.getenv, else c.systemConfig if it
+// exists, else "" (the embedded default).
+func (c *cli) resolveConfig(flagPath string) (string, error) {
+	return config.Resolve(flagPath, c.getenv(config.Env), c.systemConfig)
+}
+
+// printConfigError prints a Load or Relay error: each config.Error on its
 // own line ("PATH:LINE: key: message"), anything else as one line.
 func printConfigError(w io.Writer, err error) {
-	var list ConfigErrors
+	var list config.Errors
 	if errors.As(err, &list) {
 		for _, e := range list {
 			fmt.Fprintln(w, e)

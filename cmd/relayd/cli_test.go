@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/relayd/relayd/cmd/relayd/config"
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
 // runCLI runs the command line in-process with the given environment
@@ -80,8 +83,8 @@ func TestSplitCommand(t *testing.T) {
 
 func TestResolveConfig(t *testing.T) {
 	dir := t.TempDir()
-	a := writeFile(t, dir, "a.toml", "", 0o600)
-	b := writeFile(t, dir, "b.toml", "", 0o600)
+	a := configtest.WriteFile(t, dir, "a.toml", "", 0o600)
+	b := configtest.WriteFile(t, dir, "b.toml", "", 0o600)
 	missing := filepath.Join(dir, "missing.toml")
 	for _, tc := range []struct {
 		flag, env, system, want string
@@ -94,13 +97,14 @@ func TestResolveConfig(t *testing.T) {
 		{missing, b, a, "", true},
 		{"", missing, a, "", true},
 	} {
-		got, err := resolveConfigFrom(tc.flag, tc.env, tc.system)
+		got, err := config.Resolve(tc.flag, tc.env, tc.system)
 		if got != tc.want || (err != nil) != tc.err {
 			t.Errorf("resolveConfigFrom(%q, %q, %q) = %q, %v", tc.flag, tc.env, tc.system, got, err)
 		}
 	}
-	t.Setenv(configEnv, missing)
-	if _, err := resolveConfig(""); err == nil || !strings.Contains(err.Error(), "$RELAYD_CONFIG") {
+	env := map[string]string{config.Env: missing}
+	c := &cli{getenv: func(k string) string { return env[k] }, systemConfig: a}
+	if _, err := c.resolveConfig(""); err == nil || !strings.Contains(err.Error(), "$RELAYD_CONFIG") {
 		t.Errorf("resolveConfig with a missing $RELAYD_CONFIG: %v", err)
 	}
 }
@@ -108,7 +112,7 @@ func TestResolveConfig(t *testing.T) {
 func TestCheckConfig(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("RELAYD_TEST_PW", "env-S3cret")
-	good := writeFile(t, dir, "good.toml", minimal+`
+	good := configtest.WriteFile(t, dir, "good.toml", configtest.Minimal+`
 [[profile]]
 name = "o365"
 host = "smtp.office365.com:587"
@@ -147,7 +151,7 @@ profile = "agent"
 		t.Errorf("a secret was printed:\n%s\n%s", out, errs)
 	}
 
-	bad := writeFile(t, dir, "bad.toml", minimal+"[[listener]]\nname = \"l\"\nadress = \"x\"\n", 0o600)
+	bad := configtest.WriteFile(t, dir, "bad.toml", configtest.Minimal+"[[listener]]\nname = \"l\"\nadress = \"x\"\n", 0o600)
 	code, out, errs = runCLI(t, nil, "", "check-config", "-config", bad)
 	if code != 2 || out != "" {
 		t.Errorf("bad config: exit %d, stdout %q", code, out)
@@ -163,13 +167,13 @@ profile = "agent"
 	}
 
 	// Flags after the command, config from the environment, missing files.
-	if code, _, errs := runCLI(t, map[string]string{configEnv: good}, "", "check-config"); code != 0 {
+	if code, _, errs := runCLI(t, map[string]string{config.Env: good}, "", "check-config"); code != 0 {
 		t.Errorf("$RELAYD_CONFIG: exit %d: %s", code, errs)
 	}
 	if code, _, errs := runCLI(t, nil, "", "check-config", "-config", filepath.Join(dir, "nope.toml")); code != 2 || !strings.Contains(errs, "does not exist") {
 		t.Errorf("missing -config: exit %d: %s", code, errs)
 	}
-	if code, _, errs := runCLI(t, map[string]string{configEnv: filepath.Join(dir, "nope.toml")}, "", "check-config"); code != 2 || !strings.Contains(errs, "does not exist") {
+	if code, _, errs := runCLI(t, map[string]string{config.Env: filepath.Join(dir, "nope.toml")}, "", "check-config"); code != 2 || !strings.Contains(errs, "does not exist") {
 		t.Errorf("missing $RELAYD_CONFIG: exit %d: %s", code, errs)
 	}
 	if code, out, _ := runCLI(t, nil, "", "check-config"); code != 0 || !strings.Contains(out, "config:  embedded default") {
@@ -182,7 +186,7 @@ profile = "agent"
 
 func TestRouteCommand(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "r.toml", minimal+`
+	cfg := configtest.WriteFile(t, dir, "r.toml", configtest.Minimal+`
 [[profile]]
 name = "sales-direct"
 type = "direct"
@@ -246,7 +250,10 @@ func TestPasswd(t *testing.T) {
 		t.Errorf("cost %d", cost)
 	}
 	// The hash is accepted by the loader.
-	mustLoad(t, minimal+"[[team]]\nname = \"t\"\n[[team.user]]\nusername = \"u\"\npassword_hash = \""+hash+"\"\n")
+	cfg := configtest.WriteFile(t, t.TempDir(), "relayd.toml", configtest.Minimal+"[[team]]\nname = \"t\"\n[[team.user]]\nusername = \"u\"\npassword_hash = \""+hash+"\"\n", 0o600)
+	if _, _, err := config.Load(cfg); err != nil {
+		t.Errorf("the hash is refused: %v", err)
+	}
 	if code, _, _ := runCLI(t, nil, "pw", "passwd", "-cost", "11"); code != 0 {
 		t.Errorf("no newline, -cost 11: exit %d", code)
 	}

@@ -9,17 +9,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/relayd/relayd/cluster"
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay"
 )
 
 // newCluster builds the [cluster] of f (SPEC §15), nil without one. It
 // contacts no one: startCluster does.
-func newCluster(f *File, reg prometheus.Registerer, log *slog.Logger) (*cluster.Cluster, error) {
+func newCluster(f *config.File, reg prometheus.Registerer, log *slog.Logger) (*cluster.Cluster, error) {
 	c := &f.Cluster
 	if c.Redis == "" {
 		return nil, nil
 	}
-	return cluster.New(cluster.Options{URL: c.Redis, Password: c.password, Host: f.Server.Hostname,
+	return cluster.New(cluster.Options{URL: c.Redis, Password: c.Password(), Host: f.Server.Hostname,
 		Logger: log, Registerer: reg})
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"text/tabwriter"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay/attachments"
 )
 
@@ -52,7 +53,7 @@ func (c *cli) attachments(args []string) int {
 	case rest[0] != "list" && rest[0] != "revoke":
 		return bad("unknown subcommand %q", rest[0])
 	}
-	f, _, ok := c.loadConfigFor(*cfg, loadMode{}) // only [admin]: no profile secret
+	f, _, ok := c.loadConfigFor(*cfg, config.LoadMode{}) // only [admin]: no profile secret
 	if !ok {
 		return 2
 	}

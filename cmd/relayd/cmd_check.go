@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/relayd/relayd/cmd/relayd/config"
 )
 
 // checkConfig is `relayd check-config`: exit 0 valid (with a summary of
@@ -23,7 +25,7 @@ func (c *cli) checkConfig(args []string) int {
 	if !c.noArgs(fs) {
 		return 2
 	}
-	f, warnings, ok := c.loadConfigFor(*cfg, loadMode{full: true, check: true})
+	f, warnings, ok := c.loadConfigFor(*cfg, config.LoadMode{Full: true, Check: true})
 	if !ok {
 		fmt.Fprintln(c.stderr, "relayd check-config: the configuration is invalid")
 		return 2
@@ -36,13 +38,13 @@ func (c *cli) checkConfig(args []string) int {
 	return 0
 }
 
-func printSummary(out io.Writer, f *File) {
+func printSummary(out io.Writer, f *config.File) {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	defer w.Flush()
 	s := &f.Server
-	fmt.Fprintf(w, "config:\t%s\n", f.name)
+	fmt.Fprintf(w, "config:\t%s\n", config.Name(f.Path))
 	fmt.Fprintf(w, "server:\thostname=%s state_dir=%s log=%s/%s min_free_space=%s spool_encrypted=%t\n",
-		s.Hostname, s.StateDir, s.LogFormat, s.LogLevel, s.MinFreeSpace, s.spoolKey != nil)
+		s.Hostname, s.StateDir, s.LogFormat, s.LogLevel, s.MinFreeSpace, s.SpoolKey() != nil)
 	admin := "off"
 	if f.Admin.Listen != "" {
 		admin = f.Admin.Listen + " token=" + yesNo(f.Admin.TokenFile != "")
@@ -64,13 +66,13 @@ func printSummary(out io.Writer, f *File) {
 }
 
 // printTables prints listeners, teams, profiles, routes and DKIM keys.
-func printTables(w io.Writer, f *File) {
+func printTables(w io.Writer, f *config.File) {
 	fmt.Fprintln(w, "\nlisteners:")
 	for _, l := range f.Listeners {
 		fmt.Fprintf(w, "  %s\t%s\ttls=%s auth=%s team=%s allow=%s max_message_size=%s max_recipients=%d profile_header=%t\n",
 			l.Name, l.Address, l.TLS, l.Auth, dash(l.Team), cidrs(l.AllowNetworks), l.MaxMessageSize, l.MaxRecipients, l.AllowProfileHeader)
 	}
-	fmt.Fprintf(w, "  %s\tunix:%s\t(relayd sendmail) auth=none team=%s\n", sendmailListenerName, f.Sendmail.Socket, dash(f.Sendmail.Team))
+	fmt.Fprintf(w, "  %s\tunix:%s\t(relayd sendmail) auth=none team=%s\n", config.SendmailListenerName, f.Sendmail.Socket, dash(f.Sendmail.Team))
 	fmt.Fprintln(w, "\nteams:")
 	if len(f.Teams) == 0 {
 		fmt.Fprintln(w, "  (none)")
@@ -110,15 +112,15 @@ func printTables(w io.Writer, f *File) {
 	}
 }
 
-func printProfile(w io.Writer, p *Profile) {
+func printProfile(w io.Writer, p *config.ProfileTable) {
 	target := "MX of each recipient domain"
 	if p.Type == "smtp" {
 		target = hostPort(p.Host, p.Port)
 	}
 	fmt.Fprintf(w, "  %s\ttype=%s\t%s tls=%s verify=%t enabled=%t mode=%s send_delay=%s auth=%s",
 		p.Name, p.Type, target, p.TLS, p.TLSVerify, p.Enabled, p.Mode, p.SendDelay, authSummary(p))
-	if len(p.chain) > 1 {
-		fmt.Fprintf(w, " extends=%s", chainString(p.chain))
+	if len(p.Chain()) > 1 {
+		fmt.Fprintf(w, " extends=%s", chainString(p.Chain()))
 	}
 	if len(p.Fallback) > 0 {
 		fmt.Fprintf(w, " fallback=%s", strings.Join(p.Fallback, ","))
@@ -131,7 +133,7 @@ func printProfile(w io.Writer, p *Profile) {
 
 // authSummary names the account and where its secret comes from, never the
 // secret itself.
-func authSummary(p *Profile) string {
+func authSummary(p *config.ProfileTable) string {
 	if p.Username == "" {
 		return "none"
 	}
@@ -154,8 +156,8 @@ func hostPort(h string, port int) string {
 	return h + ":" + strconv.Itoa(port)
 }
 
-func keyKind(d DKIM) string {
-	switch k := d.key.(type) {
+func keyKind(d config.DKIM) string {
+	switch k := d.Key().(type) {
 	case *rsa.PrivateKey:
 		return "rsa-" + strconv.Itoa(k.N.BitLen())
 	case ed25519.PrivateKey:
@@ -164,7 +166,7 @@ func keyKind(d DKIM) string {
 	return "?"
 }
 
-func cidrs(l []CIDR) string {
+func cidrs(l []config.CIDR) string {
 	if len(l) == 0 {
 		return "-"
 	}
@@ -197,7 +199,7 @@ func yesNo(b bool) string {
 }
 
 // skipNote marks a route target that routing skips (SPEC §6).
-func skipNote(f *File, name string) string {
+func skipNote(f *config.File, name string) string {
 	for i := range f.Profiles {
 		if f.Profiles[i].Name == name {
 			if !f.Profiles[i].Enabled {
@@ -207,4 +209,13 @@ func skipNote(f *File, name string) string {
 		}
 	}
 	return " (no such profile: skipped)"
+}
+
+// chainString formats an extends chain, root first: "base -> agent"; ""
+// for a profile that extends nothing.
+func chainString(chain []string) string {
+	if len(chain) < 2 {
+		return ""
+	}
+	return strings.Join(chain, " -> ")
 }

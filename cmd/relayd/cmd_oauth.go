@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay"
 	"github.com/relayd/relayd/upstream"
 )
@@ -84,7 +85,7 @@ func (c *cli) oauth(args []string) int {
 }
 
 // oauthProfile finds profile name in f and checks it can log in.
-func oauthProfile(f *File, name string) (*Profile, error) {
+func oauthProfile(f *config.File, name string) (*config.ProfileTable, error) {
 	var names []string
 	for i := range f.Profiles {
 		p := &f.Profiles[i]
@@ -114,7 +115,7 @@ func (c *cli) oauthLogin(o *oauthOptions, name string) int {
 		fmt.Fprintf(c.stderr, "relayd oauth login: -flow %q: use device or browser\n", o.flow)
 		return 2
 	}
-	f, _, ok := c.loadConfigFor(*o.config, loadMode{profile: name, login: true})
+	f, _, ok := c.loadConfigFor(*o.config, config.LoadMode{Profile: name, Login: true})
 	if !ok {
 		return 2
 	}
@@ -124,8 +125,8 @@ func (c *cli) oauthLogin(o *oauthOptions, name string) int {
 		return 2
 	}
 	oc := p.OAuth2
-	l := &upstream.Login{Profile: name, OAuth2: oc.upstream(), AuthURL: oc.AuthURL, DeviceAuthURL: oc.DeviceAuthURL,
-		RootCAs: p.rootCAs, Out: c.stdout, Wait: c.oauthWait}
+	l := &upstream.Login{Profile: name, OAuth2: oc.Upstream(), AuthURL: oc.AuthURL, DeviceAuthURL: oc.DeviceAuthURL,
+		RootCAs: p.RootCAs(), Out: c.stdout, Wait: c.oauthWait}
 	if oc.Provider == "google" {
 		// Google issues a refresh token only for offline access, and again
 		// only with consent.
@@ -157,12 +158,12 @@ func (c *cli) oauthLogin(o *oauthOptions, name string) int {
 // oauthStatus prints the daemon's view (GET /api/v1/oauth), or, when the
 // daemon is not running, whether each refresh token file holds a token.
 func (c *cli) oauthStatus(o *oauthOptions, only []string) int {
-	f, _, ok := c.loadConfigFor(*o.config, loadMode{}) // no secret: only file names and [admin]
+	f, _, ok := c.loadConfigFor(*o.config, config.LoadMode{}) // no secret: only file names and [admin]
 	if !ok {
 		return 2
 	}
 	want := func(name string) bool { return len(only) == 0 || only[0] == name }
-	if len(only) == 1 && !slices.ContainsFunc(f.Profiles, func(p Profile) bool { return p.Name == only[0] && p.OAuth2 != nil }) {
+	if len(only) == 1 && !slices.ContainsFunc(f.Profiles, func(p config.ProfileTable) bool { return p.Name == only[0] && p.OAuth2 != nil }) {
 		fmt.Fprintf(c.stderr, "relayd oauth status: no profile named %q has [profile.oauth2]\n", only[0])
 		return 2
 	}
@@ -218,7 +219,7 @@ func (c *cli) oauthStatus(o *oauthOptions, only []string) int {
 }
 
 // fileOAuthStatus is the status without the daemon: the files only.
-func fileOAuthStatus(f *File) []relay.OAuthProfile {
+func fileOAuthStatus(f *config.File) []relay.OAuthProfile {
 	var out []relay.OAuthProfile
 	for _, p := range f.Profiles {
 		if p.OAuth2 == nil {

@@ -20,6 +20,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
 // Secrets of the login tests: none may be printed.
@@ -157,7 +159,7 @@ func (a *authServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // file (not yet there).
 func loginConfig(t *testing.T, a *authServer) (cfgPath, refreshFile string) {
 	dir := t.TempDir()
-	secret := writeFile(t, dir, "o365.secret", loginClientSecret+"\n", 0o600)
+	secret := configtest.WriteFile(t, dir, "o365.secret", loginClientSecret+"\n", 0o600)
 	refreshFile = filepath.Join(dir, "state", "o365.refresh")
 	if err := os.Mkdir(filepath.Dir(refreshFile), 0o700); err != nil {
 		t.Fatal(err)
@@ -169,7 +171,7 @@ func loginConfig(t *testing.T, a *authServer) (cfgPath, refreshFile string) {
 	admin := ln.Addr().String()
 	ln.Close()
 	base := a.srv.URL + "/organizations/oauth2/v2.0/"
-	cfg := minimal + fmt.Sprintf(`
+	cfg := configtest.Minimal + fmt.Sprintf(`
 [admin]
 listen = %q
 
@@ -186,7 +188,7 @@ ca_file = %q
   auth_url = %q
   device_auth_url = %q
 `, admin, a.ca, secret, refreshFile, base+"token", base+"authorize", base+"devicecode")
-	return writeFile(t, dir, "relayd.toml", cfg, 0o600), refreshFile
+	return configtest.WriteFile(t, dir, "relayd.toml", cfg, 0o600), refreshFile
 }
 
 // noSecrets fails when any login secret is in texts.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay"
 	"github.com/relayd/relayd/upstream"
 )
@@ -51,7 +52,7 @@ func (c *cli) test(args []string) int {
 		return 2
 	}
 	name := o.fs.Arg(0)
-	f, warnings, ok := c.loadConfigFor(*o.config, loadMode{profile: name}) // this profile's secrets only
+	f, warnings, ok := c.loadConfigFor(*o.config, config.LoadMode{Profile: name}) // this profile's secrets only
 	if !ok {
 		return 2
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
 // The account of the probe tests' upstream.
@@ -142,8 +144,8 @@ timeout = "5s"
 [[profile]]
 name = "other"
 type = "direct"
-`, tomlPath(filepath.Join(dir, "state")), port, tomlPath(caFile), probeUser, password, extra)
-	return writeFile(t, dir, "relayd.toml", cfg, 0o600)
+`, configtest.TOMLPath(filepath.Join(dir, "state")), port, configtest.TOMLPath(caFile), probeUser, password, extra)
+	return configtest.WriteFile(t, dir, "relayd.toml", cfg, 0o600)
 }
 
 // runProbe runs `relayd test` and checks that no form of the password
@@ -278,7 +280,7 @@ func TestProbeCommandUsage(t *testing.T) {
 func TestProbeCommandTranscript(t *testing.T) {
 	peer := newProbePeer(t)
 	path := filepath.Join(t.TempDir(), "up.log")
-	cfg := probeConfig(t, peer.port, peer.caFile, probePass, "debug_transcript = "+tomlPath(path)+"\n")
+	cfg := probeConfig(t, peer.port, peer.caFile, probePass, "debug_transcript = "+configtest.TOMLPath(path)+"\n")
 	if code, out, errs := runProbe(t, "up", "-config", cfg, "-to", "a@example.org"); code != 0 {
 		t.Fatalf("exit %d:\n%s%s", code, out, errs)
 	}

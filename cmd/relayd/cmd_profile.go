@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay"
 	"github.com/relayd/relayd/spool"
 )
@@ -84,7 +85,7 @@ func (c *cli) profileArgs(o *profileOptions) (sub, name string, ok bool) {
 		return bad("%s needs exactly one profile name (%d given)", sub, len(args))
 	}
 	if o.dur != "" {
-		if d, err := parseDuration(o.dur); err != nil || d <= 0 {
+		if d, err := config.ParseDuration(o.dur); err != nil || d <= 0 {
 			return bad("-for %q is not a positive duration: use a number and a unit, like \"90m\", \"2h\" or \"1d\"", o.dur)
 		}
 	}

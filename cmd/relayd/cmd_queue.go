@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay"
 )
 
@@ -104,7 +105,7 @@ func (c *cli) queue(args []string) int {
 // connects with the CLI's admin token and prints run's error in one line.
 // Exit 0 ok, 1 error (relayd not running, a refusal), 2 bad config.
 func (c *cli) withAdmin(cmd, sub, path string, run func(*adminClient) error) int {
-	f, _, ok := c.loadConfigFor(path, loadMode{})
+	f, _, ok := c.loadConfigFor(path, config.LoadMode{})
 	if !ok {
 		return 2
 	}
@@ -385,7 +386,7 @@ func (e errNotRunning) Error() string {
 
 // newAdminClient addresses [admin] listen. An unspecified listen address
 // (0.0.0.0, ::) is reached over loopback.
-func newAdminClient(a *Admin, configPath string) (*adminClient, error) {
+func newAdminClient(a *config.Admin, configPath string) (*adminClient, error) {
 	if configPath == "" {
 		configPath = "the embedded default"
 	}

@@ -11,6 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/relayd/relayd/cmd/relayd/config"
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
 // The queue CLI is tested against an httptest server on loopback that
@@ -85,9 +88,9 @@ func queueConfig(t *testing.T, addr, token string) string {
 	dir := t.TempDir()
 	admin := "\n[admin]\nlisten = \"" + addr + "\"\n"
 	if token != "" {
-		admin += "token_file = " + tomlPath(writeFile(t, dir, "admin.token", token+"\n", 0o600)) + "\n"
+		admin += "token_file = " + configtest.TOMLPath(configtest.WriteFile(t, dir, "admin.token", token+"\n", 0o600)) + "\n"
 	}
-	return writeFile(t, dir, "relayd.toml", minimal+admin, 0o600)
+	return configtest.WriteFile(t, dir, "relayd.toml", configtest.Minimal+admin, 0o600)
 }
 
 func jsonTime(t time.Time) string { return `"` + t.UTC().Format(time.RFC3339Nano) + `"` }
@@ -190,7 +193,7 @@ func TestQueueList(t *testing.T) {
 	wantRequests(t, fa, adminRequest{"GET", "/api/v1/queue", auth})
 
 	// -json prints the API's JSON as it came.
-	code, out, _ = runCLI(t, map[string]string{configEnv: cfg}, "", "queue", "list", "-json")
+	code, out, _ = runCLI(t, map[string]string{config.Env: cfg}, "", "queue", "list", "-json")
 	if code != 0 || out != list {
 		t.Errorf("queue list -json: exit %d, stdout differs from the API's body:\n%s", code, out)
 	}
@@ -351,7 +354,7 @@ func TestQueueAdminAddress(t *testing.T) {
 		{"", "", "the admin API is off: [admin] listen is empty in the embedded default"},
 		{"127.0.0.1:0", "", "has port 0"},
 	} {
-		ac, err := newAdminClient(&Admin{Listen: tc.listen}, "")
+		ac, err := newAdminClient(&config.Admin{Listen: tc.listen}, "")
 		switch {
 		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
 			t.Errorf("listen %q: error %v, want %q", tc.listen, err, tc.err)

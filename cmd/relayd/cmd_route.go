@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/policy"
 )
 
@@ -32,7 +33,7 @@ func (c *cli) route(args []string) int {
 	if sender == "<>" {
 		sender = ""
 	}
-	f, _, ok := c.loadConfigFor(*cfg, loadMode{}) // routing reads no secret
+	f, _, ok := c.loadConfigFor(*cfg, config.LoadMode{}) // routing reads no secret
 	if !ok {
 		return 2
 	}
@@ -40,7 +41,7 @@ func (c *cli) route(args []string) int {
 		fmt.Fprintf(c.stderr, "relayd route: no team is named %q\n", *team)
 		return 2
 	}
-	router := policy.NewRouter(f.policyConfig())
+	router := policy.NewRouter(f.Policy())
 	code := 0
 	for _, rcpt := range to {
 		d, skipped, err := router.Explain(policy.Request{Sender: sender, Team: *team, Recipient: rcpt, HeaderProfile: *header})
@@ -57,7 +58,7 @@ func (c *cli) route(args []string) int {
 	return code
 }
 
-func hasTeam(f *File, name string) bool {
+func hasTeam(f *config.File, name string) bool {
 	for _, t := range f.Teams {
 		if t.Name == name {
 			return true

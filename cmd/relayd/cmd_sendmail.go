@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/sendmail"
 )
 
@@ -36,58 +34,14 @@ func programArgs(osArgs []string) []string {
 	return osArgs[1:]
 }
 
-// sendmailConfig is what the client needs from the config file. It is read
-// leniently, without Load: a local user may not read the secrets, keys and
-// certificates the file names (or the file itself, see sendmailSettings).
-type sendmailConfig struct {
-	Server struct {
-		Hostname string `toml:"hostname"`
-		StateDir string `toml:"state_dir"`
-	} `toml:"server"`
-	Admin struct {
-		Listen    *string `toml:"listen"`
-		TokenFile string  `toml:"token_file"`
-	} `toml:"admin"`
-	Sendmail struct {
-		Socket string `toml:"socket"`
-	} `toml:"sendmail"`
-
-	path string // "" for the embedded default
-}
-
-// sendmailSettings reads the config the way every command finds it. A file
-// the caller may not read (/etc/relayd/relayd.toml is often private to
-// relayd) gives the defaults: the socket in /var/lib/relayd.
-func (c *cli) sendmailSettings(flagPath string) (*sendmailConfig, error) {
-	path, err := resolveConfigFrom(flagPath, c.getenv(configEnv), c.systemConfig)
+// sendmailSettings reads the config the way every command finds it
+// (c.resolveConfig), leniently: config.ReadSendmailClient.
+func (c *cli) sendmailSettings(flagPath string) (*config.SendmailClient, error) {
+	path, err := c.resolveConfig(flagPath)
 	if err != nil {
 		return nil, err
 	}
-	sc := &sendmailConfig{path: path}
-	data := []byte(defaultTOML)
-	if path != "" {
-		b, err := os.ReadFile(path)
-		switch {
-		case errors.Is(err, fs.ErrPermission):
-			b = nil
-		case err != nil:
-			return nil, fmt.Errorf("cannot read the config file %s: %v", path, err)
-		}
-		data = b
-	}
-	if _, err := toml.Decode(string(data), sc); err != nil {
-		return nil, fmt.Errorf("the config file %s is not valid TOML (check it with relayd check-config): %v", configName(path), err)
-	}
-	if sc.Server.Hostname == "" {
-		sc.Server.Hostname = hostname()
-	}
-	if sc.Server.StateDir == "" {
-		sc.Server.StateDir = defaultStateDir
-	}
-	if sc.Sendmail.Socket == "" {
-		sc.Sendmail.Socket = filepath.Join(sc.Server.StateDir, "sendmail.sock")
-	}
-	return sc, nil
+	return config.ReadSendmailClient(path)
 }
 
 const sendmailUsage = `usage: relayd sendmail [flags] [RCPT...]
@@ -204,17 +158,8 @@ func loginName() string {
 
 // mailq is -bp: the queue list of `relayd queue list`, through the admin
 // API.
-func (c *cli) mailq(cfg *sendmailConfig) error {
-	a := &Admin{Listen: defaultAdminListen}
-	if cfg.Admin.Listen != nil {
-		a.Listen = *cfg.Admin.Listen
-	}
-	if cfg.Admin.TokenFile != "" {
-		if b, err := os.ReadFile(cfg.Admin.TokenFile); err == nil {
-			a.token = trimNewline(b)
-		}
-	}
-	ac, err := newAdminClient(a, cfg.path)
+func (c *cli) mailq(cfg *config.SendmailClient) error {
+	ac, err := newAdminClient(cfg.AdminTable(), cfg.Path)
 	if err != nil {
 		return err
 	}

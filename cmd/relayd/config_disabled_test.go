@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
 // disabledConfig is the seeds' "Status: unavailable": the system default
@@ -50,7 +52,7 @@ profile = "support"
 // route target is valid, a missing one is a warning; check-config exits 0
 // and says what routing skips; relayd route shows the skipped candidates.
 func TestDisabledAndMissingProfilesAreValid(t *testing.T) {
-	cfg := writeFile(t, t.TempDir(), "relayd.toml", disabledConfig, 0o600)
+	cfg := configtest.WriteFile(t, t.TempDir(), "relayd.toml", disabledConfig, 0o600)
 	code, out, errs := runCLI(t, nil, "", "check-config", "-config", cfg)
 	if code != 0 {
 		t.Fatalf("check-config: exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, errs)

@@ -5,6 +5,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/relayd/relayd/cmd/relayd/config"
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
 // The environment variables of TestSecretsOnlyWhereNeeded.
@@ -69,10 +72,13 @@ profile = "sales-gmail"
 		t.Errorf("check-config: exit %d, want 0 and a warning\nstdout: %s\nstderr: %s", code, out, errs)
 	}
 	// serve (and reload) refuse to start without it.
-	if _, _, err := Load(path); err == nil || !strings.Contains(err.Error(), unset) {
+	if _, _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), unset) {
 		t.Errorf("Load for serve: %v, want %q", err, unset)
 	}
 }
+
+// examplePath is the annotated example configuration.
+const examplePath = "../../config.example.toml"
 
 // TestCheckConfigExample: acceptance — check-config on config.example.toml
 // exits 0 in a shell without the example's password variable.
@@ -89,7 +95,7 @@ func TestCheckConfigExample(t *testing.T) {
 // listener keys (root:relayd 0640 files an admin's shell may not read);
 // check-config does.
 func TestKeysOnlyWhereNeeded(t *testing.T) {
-	text := minimal + `
+	text := configtest.Minimal + `
 [[listener]]
 name = "tls"
 address = "127.0.0.1:0"
@@ -102,7 +108,7 @@ domain = "example.com"
 selector = "s"
 key_file = "/nonexistent/dkim.pem"
 `
-	path := writeFile(t, t.TempDir(), "relayd.toml", text, 0o600)
+	path := configtest.WriteFile(t, t.TempDir(), "relayd.toml", text, 0o600)
 	if code, out, errs := runCLI(t, nil, "", "route", "-config", path, "-from", "a@example.com", "-to", "b@example.org"); code != 0 {
 		t.Errorf("route: exit %d\n%s%s", code, out, errs)
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
 // TestTranscriptPathChecked: check-config warns about a debug_transcript
@@ -12,8 +14,8 @@ import (
 // delivery), and creates nothing.
 func TestTranscriptPathChecked(t *testing.T) {
 	dir := t.TempDir()
-	notDir := writeFile(t, dir, "file", "x", 0o600)
-	existing := writeFile(t, dir, "o365.log", "old lines\n", 0o600)
+	notDir := configtest.WriteFile(t, dir, "file", "x", 0o600)
+	existing := configtest.WriteFile(t, dir, "o365.log", "old lines\n", 0o600)
 	for _, tc := range []struct {
 		path, want string
 	}{
@@ -23,7 +25,7 @@ func TestTranscriptPathChecked(t *testing.T) {
 		{filepath.Join(notDir, "o365.log"), notDir + " is not a directory"},
 		{dir, "cannot open " + dir + " for appending: is a directory"},
 	} {
-		cfg := writeFile(t, dir, "relayd.toml", minimal+"debug_transcript = "+tomlPath(tc.path)+"\n", 0o600)
+		cfg := configtest.WriteFile(t, dir, "relayd.toml", configtest.Minimal+"debug_transcript = "+configtest.TOMLPath(tc.path)+"\n", 0o600)
 		code, out, errs := runCLI(t, nil, "", "check-config", "-config", cfg)
 		want := cfg + `:11: profile "p": debug_transcript: cannot be written, so the SMTP transcript of this profile would be lost: ` + tc.want
 		switch {
@@ -46,7 +48,7 @@ func TestTranscriptPathChecked(t *testing.T) {
 		t.Errorf("check-config left files: %q", l)
 	}
 	// route reads no transcript path.
-	cfg := writeFile(t, dir, "relayd.toml", minimal+"debug_transcript = "+tomlPath(filepath.Join(dir, "missing", "x.log"))+"\n", 0o600)
+	cfg := configtest.WriteFile(t, dir, "relayd.toml", configtest.Minimal+"debug_transcript = "+configtest.TOMLPath(filepath.Join(dir, "missing", "x.log"))+"\n", 0o600)
 	if _, _, errs := runCLI(t, nil, "", "route", "-config", cfg, "-from", "a@x", "-to", "b@y"); strings.Contains(errs, "debug_transcript") {
 		t.Errorf("route checked the transcript: %s", errs)
 	}

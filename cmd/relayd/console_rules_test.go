@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 	"github.com/relayd/relayd/spool"
 )
 
@@ -357,8 +358,8 @@ func TestConsoleTeamIsolation(t *testing.T) {
 // TestConsoleTLSCookie: with [admin] cert_file and key_file the admin
 // listener speaks HTTPS and the console's cookies are Secure.
 func TestConsoleTLSCookie(t *testing.T) {
-	certFile, keyFile := writeCert(t, t.TempDir())
-	h := startAdminHarness(t, fmt.Sprintf("cert_file = %s\nkey_file = %s\n", tomlPath(certFile), tomlPath(keyFile)))
+	certFile, keyFile := configtest.WriteCert(t, t.TempDir())
+	h := startAdminHarness(t, fmt.Sprintf("cert_file = %s\nkey_file = %s\n", configtest.TOMLPath(certFile), configtest.TOMLPath(keyFile)))
 	pemBytes, err := os.ReadFile(certFile)
 	if err != nil {
 		t.Fatal(err)

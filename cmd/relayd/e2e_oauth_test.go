@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
 // TestE2EOAuthLoginWithoutReload: relayd starts with an OAuth2 profile that
@@ -26,8 +28,8 @@ func TestE2EOAuthLoginWithoutReload(t *testing.T) {
 	up.start()
 	caPEM, _ := os.ReadFile(pki.caFile)
 	authPEM, _ := os.ReadFile(a.ca)
-	ca := writeFile(t, dir, "both-ca.pem", string(caPEM)+string(authPEM), 0o644)
-	secret := writeFile(t, dir, "o365.secret", loginClientSecret+"\n", 0o600)
+	ca := configtest.WriteFile(t, dir, "both-ca.pem", string(caPEM)+string(authPEM), 0o644)
+	secret := configtest.WriteFile(t, dir, "o365.secret", loginClientSecret+"\n", 0o600)
 	refreshFile := filepath.Join(dir, "o365.refresh")
 	base := a.srv.URL + "/organizations/oauth2/v2.0/"
 	cfg := e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t), UpstreamPort: up.port, CAFile: ca,

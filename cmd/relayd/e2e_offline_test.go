@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,11 @@ import (
 // once, with a plain diagnosis and no DNS lookup; the bounce to the
 // .invalid sender is dropped and logged, and nothing stays queued.
 func TestE2EOfflineTryIt(t *testing.T) {
-	cfg := defaultTOML
+	b, err := os.ReadFile("config/default.toml") // the embedded default
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(b)
 	for _, r := range [][2]string{
 		{`state_dir = "./relayd-data"`, `state_dir = "@DIR@/relayd-data"`},
 		{`listen = "127.0.0.1:9425"`, fmt.Sprintf(`listen = "127.0.0.1:%d"`, freePort(t))},

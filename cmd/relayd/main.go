@@ -1,8 +1,11 @@
 // Command relayd is the local SMTP relay daemon and its command line
-// (SPEC §2). This package is the composition root: it owns the TOML schema,
-// its defaults, the embedded default and validation (config*.go), translates
-// them into relay.Config, and dispatches the subcommands (cli.go, cmd_*.go).
+// (SPEC §2). This package is the composition root: it finds the config file
+// the way every command does (cli.resolveConfig), loads it with package
+// config (cmd/relayd/config: the TOML schema, defaults, the embedded
+// default, validation, the translation into relay.Config), and dispatches
+// the subcommands (cli.go, cmd_*.go).
 //
+//	TOML file -> config -> relay.Config
 //	SMTP client -> relay -> policy -> spool -> upstream
 //
 // cmd/relayd builds the configuration every one of those packages runs on.

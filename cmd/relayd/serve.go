@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/relayd/relayd/cmd/relayd/config"
 	"github.com/relayd/relayd/relay"
 	webconsole "github.com/relayd/relayd/relay/console"
 	"github.com/relayd/relayd/spool"
@@ -40,21 +40,24 @@ const gcEvery = 5 * time.Minute
 // a soft limit: the GC works harder, nothing fails.
 const softMemoryLimit = 96 << 20
 
-// runServe is `relayd` / `relayd serve`: the daemon in the foreground.
-// Exit codes (SPEC §2): 0 clean shutdown, 1 fatal error, 2 bad config.
-func runServe(args []string, stderr io.Writer) int {
+// runServe is `relayd` / `relayd serve`: the daemon in the foreground. It
+// finds the config like every command (c.resolveConfig) and logs to
+// c.stderr. Exit codes (SPEC §2): 0 clean shutdown, 1 fatal error, 2 bad
+// config.
+func (c *cli) runServe(args []string) int {
+	stderr := c.stderr
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFlag := fs.String("config", "", "configuration file (default $RELAYD_CONFIG, /etc/relayd/relayd.toml, or the embedded default)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	path, err := resolveConfig(*configFlag)
+	path, err := c.resolveConfig(*configFlag)
 	if err != nil {
 		fmt.Fprintln(stderr, "relayd:", err)
 		return 2
 	}
-	f, warnings, err := Load(path)
+	f, warnings, err := config.Load(path)
 	if err != nil {
 		printConfigError(stderr, err)
 		return 2
@@ -79,7 +82,7 @@ func runServe(args []string, stderr io.Writer) int {
 }
 
 // serve runs the daemon until SIGTERM/SIGINT; SIGHUP reloads path.
-func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
+func serve(path string, f *config.File, rc *relay.Config, log *slog.Logger) error {
 	// spool.Open creates state_dir/spool if need be, durably (it fsyncs
 	// the parent of every directory it creates).
 	dir := filepath.Join(f.Server.StateDir, "spool")
@@ -143,7 +146,7 @@ func serve(path string, f *File, rc *relay.Config, log *slog.Logger) error {
 	ready.Store(true)
 	sdNotify("READY=1")
 	log.Info("relayd started", "version", bi.Version, "commit", bi.Commit, "goversion", bi.GoVersion,
-		"listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen, "config", configName(path), "spool", dir)
+		"listeners", fmt.Sprint(srv.Addrs()), "admin", f.Admin.Listen, "config", config.Name(path), "spool", dir)
 	err = srv.Run(ctx, drainTime)
 	sdNotify("STOPPING=1")
 	log.Info("relayd stopped")
@@ -161,7 +164,7 @@ const (
 
 // startAdmin binds the admin HTTP server (its Addr is the bound address);
 // nil when [admin] listen is "".
-func startAdmin(f *File, reg *prometheus.Registry, srv *relay.Server, ready *atomic.Bool, spoolErr func() error,
+func startAdmin(f *config.File, reg *prometheus.Registry, srv *relay.Server, ready *atomic.Bool, spoolErr func() error,
 	log *slog.Logger) (*http.Server, error) {
 	if f.Admin.Listen == "" {
 		return nil, nil
@@ -227,7 +230,7 @@ func reload(path string, srv *relay.Server, reloads *prometheus.CounterVec, log 
 	sdNotify(sdReloading())
 	defer sdNotify("READY=1")
 	err := func() error {
-		f, warnings, err := Load(path)
+		f, warnings, err := config.Load(path)
 		if err != nil {
 			return err
 		}
@@ -242,16 +245,9 @@ func reload(path string, srv *relay.Server, reloads *prometheus.CounterVec, log 
 	}()
 	if err != nil {
 		reloads.WithLabelValues("error").Inc()
-		log.Error("config reload refused; the running configuration stays", "config", configName(path), "err", err)
+		log.Error("config reload refused; the running configuration stays", "config", config.Name(path), "err", err)
 		return
 	}
 	reloads.WithLabelValues("ok").Inc()
-	log.Info("config reloaded", "config", configName(path))
-}
-
-func configName(path string) string {
-	if path == "" {
-		return "embedded default"
-	}
-	return path
+	log.Info("config reloaded", "config", config.Name(path))
 }

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package main
-
-import "io/fs"
-
-// fileGID is unknown where files have no Unix group.
-func fileGID(fs.FileInfo) (uint32, bool) { return 0, false }
