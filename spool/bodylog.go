@@ -60,7 +60,6 @@ const (
 
 var errLogFull = errors.New("body log: record too large or log full")
 
-
 // segment is one segment file. free, end, sealed, dirty, live and liveBytes
 // are guarded by bodyLog.mu; seq by both bodyLog.mu and segment.mu, so
 // holding either is enough to read it.
