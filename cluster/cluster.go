@@ -1,12 +1,12 @@
 // Package cluster holds what several relayd, one per host, share through
-// Redis (SPEC §15): the sliding rate windows of profiles of the same name
+// Redis (docs/operations.md, "Running several relayd"): the sliding rate windows of profiles of the same name
 // and the run-time pauses of those profiles. It holds no mail: each relayd
 // keeps its own spool and queue, so the cluster has no shared queue and no
 // single point of failure; when Redis is unreachable every relayd goes on
 // delivering, counting its windows alone, and shared counting resumes when
 // Redis is back.
 //
-// In SPEC's data flow it sits beside relay's scheduler:
+// In relayd's data flow it sits beside relay's scheduler:
 //
 //	relay scheduler -> RateLimiter (Cluster.Allow)   -> Redis (Lua script)
 //	relay pauses    -> PauseSharer (Cluster.SharePause) -> Redis (key + PUBLISH) -> other relayd

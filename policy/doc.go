@@ -1,11 +1,11 @@
 // Package policy makes relayd's pure decisions: which team a session belongs
-// to (SPEC §5), which profile each recipient is routed to and by which rule
-// (SPEC §6), and which envelope and header rewrites a profile asks for
-// (SPEC §3: from_address, rewrite_header_from, default_sender_name,
+// to, which profile each recipient is routed to and by which rule
+// (docs/relayd.toml.5.md, [[team]] and ROUTING), and which envelope and
+// header rewrites a profile asks for (from_address, rewrite_header_from, default_sender_name,
 // default_reply_to). It also resolves profile inheritance (`extends`) for the
 // config loader.
 //
-// In SPEC's data flow it sits between the listener and the spool:
+// In relayd's data flow (docs/architecture.md) it sits between the listener and the spool:
 //
 //	SMTP client -> relay -> policy -> spool -> upstream
 //

@@ -2,12 +2,12 @@ package policy
 
 import "strings"
 
-// Skipped is a candidate of SPEC §6 that applied to a recipient but could
+// Skipped is a routing candidate (docs/relayd.toml.5.md, ROUTING) that applied to a recipient but could
 // not be used: its profile is disabled, does not exist, or is not one of the
 // team's profiles. `relayd route` prints them so an admin sees why mail did
 // not go where a rule says.
 type Skipped struct {
-	Rule    string // the words of SPEC §2: "route #3", "team sales default", "system default", "X-Relay-Profile"
+	Rule    string // the words `relayd route` prints: "route #3", "team sales default", "system default", "X-Relay-Profile"
 	Profile string
 	Reason  string // "is disabled", "does not exist", `is not in team "sales"'s profiles`
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Quota replies (SPEC §15): an upstream's answer that the account's
+// Quota replies (quota_replies in docs/relayd.toml.5.md): an upstream's answer that the account's
 // sending quota is exhausted. Whatever its code, it is temporary: the
 // recipient is deferred, never bounced, and relay pauses the profile. The
 // decision lives here, not in upstream's Error, because it depends on the

@@ -8,14 +8,14 @@ import (
 	"strings"
 )
 
-// The Rule words of SPEC §2 that do not depend on the configuration. The
+// The Rule words (as `relayd route` prints them, docs/relayd.8.md) that do not depend on the configuration. The
 // other two are "route #N" and "team NAME default".
 const (
 	RuleHeader        = "X-Relay-Profile" // chosen by the X-Relay-Profile header
 	RuleSystemDefault = "system default"  // [relay] default_profile
 )
 
-// ErrNoProfile means no candidate of SPEC §6 exists, is enabled and is allowed
+// ErrNoProfile means no routing candidate exists, is enabled and is allowed
 // for the team: relay answers 451 4.3.5. Its text names no profile, team or
 // address, so it can be shown to a client as is.
 var ErrNoProfile = errors.New("policy: no enabled profile")
@@ -36,7 +36,8 @@ func (e *RecipientError) Error() string {
 // Unwrap returns the cause, so errors.Is(err, ErrNoProfile) works.
 func (e *RecipientError) Unwrap() error { return e.Err }
 
-// Router answers SPEC §5 and §6 questions for one configuration. It copies
+// Router answers the team and routing questions (docs/relayd.toml.5.md,
+// [[team]] and ROUTING) for one configuration. It copies
 // everything it needs from the Config, is immutable after NewRouter, and is
 // safe for concurrent use; a reload builds a new Router.
 type Router struct {
@@ -106,7 +107,7 @@ func NewRouter(c Config) *Router {
 	return r
 }
 
-// TeamOf returns a session's team by SPEC §5, first match wins: authTeam (the
+// TeamOf returns a session's team, first match wins: authTeam (the
 // authenticated user's team, "" if none); the first team, in config order,
 // whose networks contain addr; listenerTeam; "" for none. An IPv4-mapped IPv6
 // address (a dual-stack listener) also matches IPv4 networks, and an IPv6
@@ -132,7 +133,7 @@ func (r *Router) TeamOf(authTeam string, addr netip.Addr, listenerTeam string) s
 // Usable reports whether profile exists, is enabled, and is allowed for
 // teamName (a team with a non-empty profiles list allows only those; no team,
 // or a name that is not a configured team, allows any). It is the test every
-// candidate of SPEC §6 must pass, and the check relay makes at delivery time
+// routing candidate must pass, and the check relay makes at delivery time
 // before trusting a recorded Decision after a reload.
 func (r *Router) Usable(profile, teamName string) bool {
 	return r.usable(profile, r.byName[teamName])
@@ -145,7 +146,7 @@ func (r *Router) usable(profile string, t *team) bool {
 	return t == nil || t.allowed == nil || t.allowed[profile]
 }
 
-// Route routes one recipient by SPEC §6. The candidates, in order, are
+// Route routes one recipient (docs/relayd.toml.5.md, ROUTING). The candidates, in order, are
 // req.HeaderProfile (surrounding white space trimmed), the [[route]] rules in
 // file order whose every non-empty field matches (sender and recipient as
 // case-insensitive globs, team exactly), the team's default_profile, and
@@ -153,7 +154,7 @@ func (r *Router) usable(profile string, t *team) bool {
 // missing, disabled or not-allowed candidate is skipped, never an error.
 //
 // The team's allowed list applies to every candidate, the system default
-// included: SPEC §6 states the condition once for "the first candidate", so a
+// included: the rule states the condition once for "the first candidate", so a
 // team restricted to its own accounts never leaks mail through the company
 // default. With no usable candidate Route returns ErrNoProfile.
 func (r *Router) Route(req Request) (Decision, error) {
@@ -183,7 +184,7 @@ func (rt *route) matches(req Request) bool {
 }
 
 // Plan is the routing of one message: one Decision per recipient and the
-// recipients grouped per profile, each group a separate delivery (SPEC §6).
+// recipients grouped per profile, each group a separate delivery.
 type Plan struct {
 	Decisions []Decision          // Decisions[i] is for recipients[i]
 	Groups    map[string][]string // profile → its recipients, in input order
@@ -215,7 +216,7 @@ func (r *Router) RouteAll(req Request, recipients []string) (Plan, error) {
 }
 
 // Fallbacks returns the profiles to try, in order, after a temporary failure
-// of profile (SPEC §8.1): its fallback list keeping only profiles that pass
+// of profile: its fallback list keeping only profiles that pass
 // Usable for teamName, without duplicates and without profile itself. The
 // result is a new slice, nil when nothing is left.
 func (r *Router) Fallbacks(profile string, fallback []string, teamName string) []string {

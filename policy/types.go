@@ -2,7 +2,7 @@ package policy
 
 import "net/netip"
 
-// Team is one [[team]] (SPEC §5): clients from its networks or authenticated
+// Team is one [[team]] (docs/relayd.toml.5.md): clients from its networks or authenticated
 // as one of its users belong to it.
 type Team struct {
 	Name           string
@@ -37,7 +37,7 @@ type Request struct {
 	HeaderProfile string // X-Relay-Profile value when the listener allows it, else ""
 }
 
-// Decision is the answer: the profile and the words of SPEC §2 for the rule
+// Decision is the answer: the profile and the words `relayd route` prints for the rule
 // that decided ("X-Relay-Profile", "route #2", "team sales default",
 // "system default").
 type Decision struct {
@@ -45,7 +45,7 @@ type Decision struct {
 	Rule    string
 }
 
-// Rewrite is a profile's header and envelope rewrite settings (SPEC §3).
+// Rewrite is a profile's header and envelope rewrite settings (docs/relayd.toml.5.md).
 type Rewrite struct {
 	FromAddress       string // MAIL FROM becomes this when set
 	RewriteHeaderFrom bool   // with FromAddress: header From becomes it too

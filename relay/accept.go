@@ -13,7 +13,7 @@ import (
 	"github.com/relayd/relayd/spool"
 )
 
-// The message checks of SPEC §4 that do not depend on the listener.
+// The message checks (docs/smtp.md) that do not depend on the listener.
 const (
 	maxHeaderBytes = 1 << 20
 	maxReceived    = 100
@@ -44,7 +44,7 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	if v := msg.Get("X-Relay-Profile"); len(v) > 0 && s.lcfg.AllowProfileHeader {
 		headerProfile = strings.TrimSpace(v[0])
 	}
-	msg.Del("X-Relay-Profile") // always removed, honoured or not (SPEC §6)
+	msg.Del("X-Relay-Profile") // always removed, honoured or not
 
 	now := s.srv.now()
 	m := &spool.Message{
@@ -77,7 +77,7 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	body := msg.Flatten()
 	m.Size = int64(len(body))
 	m.EightBit = msg.EightBit()
-	stored, err := s.checkAttachments(m, body) // SPEC §14: refuse, or store before the commit
+	stored, err := s.checkAttachments(m, body) // attachments: refuse, or store before the commit
 	if err != nil {
 		return "", err
 	}
@@ -120,7 +120,7 @@ func (s *Server) immediateRecipients(gen *generation, m *spool.Message, now time
 	return rcpts, limit
 }
 
-// readError maps a failure while receiving the message to its SPEC §4 reply.
+// readError maps a failure while receiving the message to its reply (docs/smtp.md).
 func (s *session) readError(err error) error {
 	var se *smtp.SMTPError
 	switch {

@@ -13,7 +13,7 @@ import (
 	"github.com/relayd/relayd/upstream"
 )
 
-// Alerts to [notify] admin (SPEC §3): a profile that cannot authenticate,
+// Alerts to [notify] admin (docs/relayd.toml.5.md): a profile that cannot authenticate,
 // fails TLS, has its sender refused, or has been unreachable for
 // alertDownAfter gets one alert mail, at most one per profile per
 // alertEvery, and a recovery mail once it delivers again.
@@ -86,7 +86,7 @@ func (dv *delivery) watch(gen *generation, profile string, res *upstream.Result,
 	} else {
 		h.lastResult = e.Error()
 		if errors.Is(e, upstream.ErrOAuth2) && e.Code == 0 {
-			// The token endpoint failed: "oauth: ..." (SPEC §15).
+			// The token endpoint failed: "oauth: ...".
 			h.lastResult = strings.TrimPrefix(h.lastResult, "profile "+profile+": ")
 		}
 		if h.failingSince.IsZero() {

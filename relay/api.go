@@ -8,7 +8,7 @@ import (
 	"github.com/relayd/relayd/spool"
 )
 
-// QueueItem is a queue item as the admin API shows it (SPEC §9); the
+// QueueItem is a queue item as the admin API shows it (docs/admin-api.md); the
 // queue CLI decodes the same type.
 type QueueItem struct {
 	ID         string           `json:"id"`
@@ -54,7 +54,7 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 			t := r.NextAttempt
 			if p, ok := s.gen.Load().cfg.Profiles[r.Profile]; ok && (r.State == spool.StateReady || r.State == spool.StateDeferred) {
 				// Excess over the profile's rate waits in the queue as
-				// deferred (SPEC §15); nothing is written to the spool
+				// deferred; nothing is written to the spool
 				// for it, so a saturated profile costs no spool writes.
 				if w := s.delivery.sched.rates.WaitUntil(r.Profile, p.Rate, now); w.After(t) {
 					t, state = w, spool.StateDeferred
@@ -76,7 +76,7 @@ func (s *Server) itemOf(m *spool.Message) QueueItem {
 	return it
 }
 
-// apiRoutes is every route of the admin API (SPEC §9): Handler registers
+// apiRoutes is every route of the admin API (docs/admin-api.md): Handler registers
 // exactly these, and APIPatterns lists them, so docs/openapi.yaml's test
 // compares the document with what the server really serves.
 var apiRoutes = []struct {
@@ -109,7 +109,7 @@ func APIPatterns() []string {
 	return out
 }
 
-// Handler returns the admin API of SPEC §9 under /api/v1/. Host, CSRF,
+// Handler returns the admin API (docs/admin-api.md) under /api/v1/. Host, CSRF,
 // body limit and authentication checks are the caller's (cmd/relayd wraps
 // every route of the admin listener in one chain).
 func (s *Server) Handler() http.Handler {

@@ -15,8 +15,8 @@ import (
 // "by": the holder of the admin token.
 const apiUser = "admin"
 
-// ProfileStatus is one profile as GET /api/v1/profiles shows it (SPEC §9,
-// §12.3); the profile CLI and the console use the same type.
+// ProfileStatus is one profile as GET /api/v1/profiles shows it
+// (docs/admin-api.md); the profile CLI and the console use the same type.
 type ProfileStatus struct {
 	Name        string     `json:"name"`
 	Type        string     `json:"type"`
@@ -76,7 +76,7 @@ func (s *Server) profileStatus(name string) ProfileStatus {
 }
 
 // apiProfilePause answers POST /api/v1/profiles/{name}/pause with an
-// optional body {"for": "2h"} (SPEC §12.3 durations, "d" for days): 200
+// optional body {"for": "2h"} (a Go duration, or "d" for days): 200
 // with the profile, 400 a bad body, 404 an unknown profile.
 func (s *Server) apiProfilePause(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
@@ -125,7 +125,7 @@ func (s *Server) writeProfileError(w http.ResponseWriter, action, name string, e
 }
 
 // parseFor parses the length of a pause: Go duration syntax, or a whole
-// number of days like "2d" (SPEC §3's durations). It must be positive.
+// number of days like "2d" (as durations in docs/relayd.toml.5.md). It must be positive.
 func parseFor(v string) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if n, ok := strings.CutSuffix(v, "d"); ok {

@@ -9,7 +9,7 @@ import (
 )
 
 // The admin API's errors are sentences for the admin who reads them in
-// {"error": ...} and in `relayd queue` (SPEC §9, STYLE §6): they name the
+// {"error": ...} and in `relayd queue`: they name the
 // message and what stands in the way, never the spool's internal wrapping.
 
 // refusals says, per action, why a state does not allow it; %s is the

@@ -7,7 +7,7 @@ import (
 )
 
 // OAuthProfile is one entry of GET /api/v1/oauth: the running daemon's view
-// of a profile's OAuth2 token (SPEC §15, `relayd oauth status`). It holds no
+// of a profile's OAuth2 token (`relayd oauth status`). It holds no
 // secret: whether a refresh token is present, never the token.
 type OAuthProfile struct {
 	Profile             string     `json:"profile"`

@@ -13,7 +13,7 @@ import (
 
 // loginServer is the server side of the non-standard but ubiquitous LOGIN
 // mechanism (draft-murchison-sasl-login): go-sasl only has the client side,
-// and legacy clients use LOGIN as often as PLAIN (SPEC §4).
+// and legacy clients use LOGIN as often as PLAIN.
 type loginServer struct {
 	step     int
 	username string
@@ -94,7 +94,7 @@ var dummyHash = sync.OnceValue(func() []byte {
 })
 
 // authFailures tracks failed AUTH attempts per client address so that
-// repeated failures are answered ever more slowly (SPEC §4: at least 1 s,
+// repeated failures are answered ever more slowly (at least 1 s,
 // more for repeated failures from one address), and per username, so that
 // guessing one account's password from many addresses locks that account
 // for a while. Together with max_auth_failures per connection these are

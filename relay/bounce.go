@@ -36,7 +36,7 @@ func failureOf(addr string, e *upstream.Error, host string) failure {
 }
 
 // bounce sends an RFC 3464 DSN for the failed recipients of m to its
-// envelope sender, with a copy to [notify] bounces (SPEC §7.3). A message
+// envelope sender, with a copy to [notify] bounces. A message
 // with the null sender is reported to [notify] bounces alone, or dropped and
 // logged when that is unset; a DSN of relayd's own that fails to reach
 // [notify] bounces is dropped, so bounces can never loop.

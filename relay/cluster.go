@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Several relayd, one per host, each with its own spool (SPEC §15), share
+// Several relayd, one per host, each with its own spool (docs/operations.md, "Running several relayd"), share
 // what must be counted together through Options.RateLimiter (the rate
 // windows) and Options.PauseSharer (the run-time pauses). relay knows only
 // these interfaces; cmd/relayd wires the Redis-backed ones of package

@@ -16,7 +16,7 @@ import (
 	"github.com/relayd/relayd/spool"
 )
 
-// Two relay.Servers with their own spools share a Redis (SPEC §15), as two
+// Two relay.Servers with their own spools share a Redis, as two
 // relayd on two hosts do. cmd/relayd wires the same pieces (cluster.go);
 // the adapter below is its clusterRates.
 

@@ -24,7 +24,7 @@ type Config struct {
 	WarnAfter        time.Duration   // "still trying" DSN after this; 0 = never
 	BareLF           BareLF
 	Notify           Notify
-	DKIM             []upstream.DKIMKey // [[dkim]]: signed at delivery time, after rewrites (SPEC §8.3)
+	DKIM             []upstream.DKIMKey // [[dkim]]: signed at delivery time, after rewrites
 	// MaxBufferedBytes caps the octets of message data all sessions hold
 	// in memory while receiving; a message that does not fit is answered
 	// 452 4.3.1. 0: 16 times the largest max_message_size (at least
@@ -79,7 +79,7 @@ type Listener struct {
 	MaxAuthFailures     int
 	AllowProfileHeader  bool
 
-	// Sendmail marks the [sendmail] socket (SPEC §13): each session learns
+	// Sendmail marks the [sendmail] socket: each session learns
 	// its local user from the kernel (SO_PEERCRED), takes the team
 	// UnixUsers maps that user's name to (else Team), and its Received:
 	// field names the user.
@@ -100,19 +100,19 @@ type Profile struct {
 	Transcript  string // debug_transcript file, "" = off
 
 	// QuotaReplies are reply patterns added to policy's built-in quota
-	// replies (SPEC §15); QuotaPause is how long a quota reply pauses the
+	// replies (quota_replies in docs/relayd.toml.5.md); QuotaPause is how long a quota reply pauses the
 	// profile (0 = one hour).
 	QuotaReplies []string
 	QuotaPause   time.Duration
 
 	// MaxAttachmentSize is the largest attachment (decoded octets) this
 	// profile sends; 0 = no limit. AttachmentsAsURL is never | oversize |
-	// always ("" = never). SPEC §14.
+	// always ("" = never).
 	MaxAttachmentSize int64
 	AttachmentsAsURL  string
 }
 
-// Rates are a profile's `rate` windows (SPEC §15): every one must allow.
+// Rates are a profile's `rate` windows: every one must allow.
 type Rates []Rate
 
 // Rate is one window of a profile's `rate`: at most N messages in any span

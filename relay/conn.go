@@ -54,7 +54,7 @@ func (w wireBudget) Grow(n int64) bool { return w.d.grow(n) }
 // Release implements smtpwire.Budget.
 func (w wireBudget) Release(close bool) { w.d.release(close) }
 
-// isLocal reports whether a client may use AUTH without TLS (SPEC §4: only
+// isLocal reports whether a client may use AUTH without TLS (only
 // over TLS, or on a loopback / unix connection).
 func isLocal(addr netip.Addr, network string) bool {
 	return network == "unix" || (addr.IsValid() && addr.Unmap().IsLoopback())

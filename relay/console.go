@@ -14,9 +14,9 @@ import (
 	"github.com/relayd/relayd/upstream"
 )
 
-// The operations below are what the web console (relay/console, SPEC §12)
+// The operations below are what the web console (relay/console, docs/console.md)
 // calls: the same operations as the JSON API, exported so that the console
-// never calls the API over HTTP (STYLE §6). Every method is safe for
+// never calls the API over HTTP. Every method is safe for
 // concurrent use.
 
 // CheckUser checks a [[team.user]] login for the console exactly as SMTP
@@ -56,7 +56,7 @@ func (s *Server) Spool() *spool.Store { return s.spool }
 // Now is the server's clock.
 func (s *Server) Now() time.Time { return s.now() }
 
-// Item is m as the admin API shows it (SPEC §9).
+// Item is m as the admin API shows it (docs/admin-api.md).
 func (s *Server) Item(m *spool.Message) QueueItem { return s.itemOf(m) }
 
 // QueueQuery selects a page of the queue, newest first.
@@ -141,7 +141,7 @@ func (s *Server) queueMatch(m *spool.Message, q QueueQuery, st spool.State, sear
 func containsFold(s, lowerSub string) bool { return strings.Contains(strings.ToLower(s), lowerSub) }
 
 // QueueAction applies action (hold, release, retry or delete) to message
-// id for user by (logged: the audit of SPEC §12.1), and returns the item
+// id for user by (logged with the user, as docs/console.md says), and returns the item
 // after the change. The error is a sentence for the person who asked;
 // errors.Is(err, spool.ErrNotFound) tells an unknown ID.
 func (s *Server) QueueAction(action, id, by string) (QueueItem, error) {
@@ -193,7 +193,7 @@ func (s *Server) ConsoleProfiles() []ConsoleProfile {
 	return out
 }
 
-// TeamProfiles reports which profiles team may use (SPEC §5: a team
+// TeamProfiles reports which profiles team may use (a team
 // without profiles may use any); nil means every one.
 func (s *Server) TeamProfiles(team string) []string {
 	for _, t := range s.gen.Load().cfg.Policy.Teams {

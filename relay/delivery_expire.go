@@ -7,7 +7,7 @@ import (
 )
 
 // expire bounces the recipients of m that have waited longer than
-// max_queue_age (SPEC §7.3). It reports whether m has nothing left to do.
+// max_queue_age. It reports whether m has nothing left to do.
 func (dv *delivery) expire(gen *generation, m *spool.Message, now time.Time) bool {
 	if gen.cfg.MaxQueueAge <= 0 || now.Sub(m.Created) < gen.cfg.MaxQueueAge {
 		return false

@@ -8,7 +8,7 @@ import (
 
 // dueGroups returns the due recipients of m by the profile they go to now.
 // A recipient whose recorded profile is missing or disabled (after a reload)
-// is routed again by the same rules (SPEC §6).
+// is routed again by the same rules (docs/relayd.toml.5.md, ROUTING).
 func (dv *delivery) dueGroups(gen *generation, m *spool.Message, now time.Time) map[string][]string {
 	groups := map[string][]string{}
 	for _, r := range m.Recipients {
@@ -47,7 +47,7 @@ func isDue(r spool.Recipient, now time.Time) bool {
 }
 
 // lease moves the given due recipients to "sending" under profile, durably
-// enough that a crash re-queues them (STYLE §4: persist the lease before any
+// enough that a crash re-queues them (persist the lease before any
 // network I/O). It returns the recipients actually leased: an admin may have
 // held or cancelled some since they were read.
 func (dv *delivery) lease(id, profile string, rcpts []string, now, until time.Time) (*spool.Message, []string, error) {

@@ -41,11 +41,11 @@ func (dv *delivery) deliver(ctx context.Context, gen *generation, m *spool.Messa
 }
 
 // send tries p, then each fallback profile after a temporary failure of the
-// whole transaction (SPEC §8.1). It returns the result and the profile that
+// whole transaction. It returns the result and the profile that
 // produced it. An ambiguous failure (no reply to the final dot: the
 // upstream may have taken the message) ends the chain: a fallback now would
 // likely deliver it twice, so the recipient waits for the retry schedule
-// (SPEC §7.3: the duplicate risk is taken only by a retry).
+// (the duplicate risk is taken only by a retry).
 func (dv *delivery) send(ctx context.Context, gen *generation, m *spool.Message, body []byte, p *Profile, rcpts []string) (*upstream.Result, string) {
 	chain := append([]string{p.Upstream.Name}, gen.router.Fallbacks(p.Upstream.Name, p.Fallback, m.Team)...)
 	var res *upstream.Result
@@ -56,7 +56,7 @@ func (dv *delivery) send(ctx context.Context, gen *generation, m *spool.Message,
 			continue
 		}
 		if _, paused := dv.paused(name, dv.now()); paused && i > 0 {
-			continue // a paused fallback takes nothing over (SPEC §12.3)
+			continue // a paused fallback takes nothing over
 		}
 		env, err := dv.envelope(gen, m, body, q, rcpts)
 		if err != nil {
@@ -86,7 +86,7 @@ func (dv *delivery) envelope(gen *generation, m *spool.Message, body []byte, p *
 	if err := dv.rewrite(env, m, p); err != nil {
 		return nil, err
 	}
-	// SPEC §14: links replace attachments before the 7-bit form and DKIM.
+	// Links replace attachments before the 7-bit form and DKIM.
 	dv.linkAttachments(env, m, p)
 	env.SevenBit = dv.sevenBit(gen, m.ID, env.Body) // for an upstream without 8BITMIME, signed below like Body
 	if len(gen.cfg.DKIM) > 0 {

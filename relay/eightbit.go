@@ -12,8 +12,8 @@ import (
 // done (unsigned, not DKIM-signed yet): for an upstream that does not offer
 // 8BITMIME, upstream asks for the message made 7-bit (message.Downgrade:
 // its 8-bit MIME parts re-encoded), which is then signed with the same
-// keys as the 8-bit form, so the signature covers the octets that are sent
-// (SPEC §8.1, §8.3). It runs at most once per delivery attempt, on first
+// keys as the 8-bit form, so the signature covers the octets that are sent.
+// It runs at most once per delivery attempt, on first
 // use, and is safe for the parallel domains of a direct delivery. Its
 // error (8-bit header fields, a structure that cannot be re-encoded)
 // becomes the 5.6.3 bounce's reason, so it is a plain sentence.

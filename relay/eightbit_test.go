@@ -55,7 +55,7 @@ func verifyDKIM(t *testing.T, data []byte, txt string) {
 }
 
 // TestEightBitReencodedForSevenBitUpstream: an upstream that does not
-// offer 8BITMIME gets only 7-bit octets (SPEC §8.1); the re-encoded parts
+// offer 8BITMIME gets only 7-bit octets; the re-encoded parts
 // decode back to the original text and attachment, and the DKIM signature,
 // made after the re-encoding, verifies.
 func TestEightBitReencodedForSevenBitUpstream(t *testing.T) {

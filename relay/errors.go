@@ -6,7 +6,7 @@ import (
 	"github.com/relayd/relayd/relay/smtpwire"
 )
 
-// One value per SPEC §4 reply. Session methods return only these (or an
+// One value per reply of docs/smtp.md. Session methods return only these (or an
 // *smtp.SMTPError built by reply), never a wrapped or plain error: go-smtp
 // sends err.Error() of anything else to the client.
 var (
@@ -37,7 +37,7 @@ var (
 )
 
 // errLiteralDirect refuses an address-literal recipient routed to a direct
-// profile (SPEC §8.2): direct delivery finds mail hosts by the domain's MX.
+// profile: direct delivery finds mail hosts by the domain's MX.
 var errLiteralDirect = reply(550, 5, 1, 2, "Address-literal recipient domains are not delivered by direct profiles: use the domain name, or ask the admin to route them to a smarthost profile")
 
 // reply builds an SMTP reply with an enhanced status code (RFC 3463).

@@ -22,7 +22,7 @@ func newGeneration(cfg *Config) *generation {
 	return &generation{cfg: cfg, router: policy.NewRouter(cfg.Policy)}
 }
 
-// route decides the profile of one recipient (SPEC §6).
+// route decides the profile of one recipient (docs/relayd.toml.5.md, ROUTING).
 func (gen *generation) route(from, team, to, headerProfile string) (policy.Decision, error) {
 	return gen.router.Route(policy.Request{Sender: from, Team: team, Recipient: to, HeaderProfile: headerProfile})
 }

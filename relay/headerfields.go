@@ -12,7 +12,7 @@ import (
 	"golang.org/x/text/encoding/htmlindex"
 )
 
-// The header fields a queue item shows (SPEC §9: from and subject, decoded
+// The header fields a queue item shows (docs/admin-api.md: from and subject, decoded
 // to UTF-8, so that a person finds the mail to retract). They are decoded
 // once, at acceptance, and kept in the envelope: listing the queue never
 // reads bodies.

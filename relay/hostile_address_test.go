@@ -9,7 +9,7 @@ func hostileAddressCases() []hCase {
 	var cases []hCase
 	add := func(c ...hCase) { cases = append(cases, c...) }
 
-	// --- Address injection and validation (SPEC §4, RFC 5321 4.1.2, 4.5.3.1, RFC 6531).
+	// --- Address injection and validation (docs/smtp.md, RFC 5321 4.1.2, 4.5.3.1, RFC 6531).
 	local64 := strings.Repeat("l", 64)
 	label63 := strings.Repeat("d", 63)
 	add(hCase{

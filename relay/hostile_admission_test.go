@@ -9,7 +9,7 @@ func hostileAdmissionCases() []hCase {
 	var cases []hCase
 	add := func(c ...hCase) { cases = append(cases, c...) }
 
-	// --- Connection admission (SPEC §3, §4).
+	// --- Connection admission (docs/relayd.toml.5.md [[listener]], docs/smtp.md).
 	add(hCase{
 		name: "connections/max_connections+1 is 421 4.3.2",
 		cfg:  func(c *Config) { c.Listeners[0].MaxConnections = 2 },

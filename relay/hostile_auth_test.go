@@ -9,7 +9,7 @@ func hostileAuthCases() []hCase {
 	var cases []hCase
 	add := func(c ...hCase) { cases = append(cases, c...) }
 
-	// --- AUTH (SPEC §4, RFC 4954).
+	// --- AUTH (docs/smtp.md, RFC 4954).
 	add(hCase{
 		name: "auth/listener auth=none offers no AUTH and refuses it",
 		cfg:  hAuthNone,

@@ -9,7 +9,7 @@ func hostileBDATCases() []hCase {
 	var cases []hCase
 	add := func(c ...hCase) { cases = append(cases, c...) }
 
-	// --- BDAT / CHUNKING (RFC 3030; SPEC §4 "BDAT chunks get the same checks").
+	// --- BDAT / CHUNKING (RFC 3030; BDAT chunks get the same checks as DATA).
 	add(hCase{
 		name: "bdat/two chunks",
 		steps: hStd(hSend("MAIL FROM:<"+hFrom+">\r\n", "250 2.0.0"), hSend("RCPT TO:<"+hTo+">\r\n", "250 2.0.0"),

@@ -5,7 +5,7 @@ func hostileCrossProtocolCases() []hCase {
 	var cases []hCase
 	add := func(c ...hCase) { cases = append(cases, c...) }
 
-	// --- Cross-protocol input closes at once (SPEC §4).
+	// --- Cross-protocol input closes at once (docs/smtp.md).
 	add(hCase{
 		name:  "cross-protocol/POST",
 		steps: hStd(hWrite("POST /api HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), hClosed()),

@@ -30,7 +30,7 @@ func hostileErrorsCases() []hCase {
 		steps: hSeq(hDial(0, "127.0.0.1"), hExpect("220"), hSend("MAIL FROM:<"+hFrom+">\r\n", "502 5.5.1"), hQuit()),
 	})
 
-	// --- max_errors is relayd's limit (SPEC §3, §8), not go-smtp's
+	// --- max_errors is relayd's limit (docs/relayd.toml.5.md), not go-smtp's
 	// hard-coded "500 5.5.1 Too many errors" at the fourth (issue 14.5):
 	// max_errors errors are answered, the next one is 421 and close.
 	maxErr := func(n int) func(*Config) { return func(c *Config) { c.Listeners[0].MaxErrors = n } }

@@ -9,7 +9,7 @@ func hostileLimitsCases() []hCase {
 	var cases []hCase
 	add := func(c ...hCase) { cases = append(cases, c...) }
 
-	// --- Limits (SPEC §3 [[listener]], §4).
+	// --- Limits (docs/relayd.toml.5.md [[listener]], docs/smtp.md).
 	sized := func(n int) string { // a message of exactly n octets
 		head := "Subject: size\r\n\r\n"
 		return head + strings.Repeat("s", n-len(head)-2) + "\r\n"

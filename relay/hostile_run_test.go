@@ -3,7 +3,7 @@ package relay
 // TestHostileTable is one table of hostile SMTP clients (issue 7): each case
 // is a raw client script against the real listener (plain, or STARTTLS with a
 // certificate generated here), asserting the exact reply code and enhanced
-// code of every step (SPEC §4, RFC 5321/3030/3207/4954) and exactly what
+// code of every step (docs/smtp.md, RFC 5321/3030/3207/4954) and exactly what
 // reached the upstream sink: nothing, or the listed messages with their
 // envelope and content. A failing case prints its full transcript.
 //

@@ -5,7 +5,7 @@ func hostileSmugglingCases() []hCase {
 	var cases []hCase
 	add := func(c ...hCase) { cases = append(cases, c...) }
 
-	// --- SMTP smuggling with bare LF / bare CR, both bare_lf modes (SPEC §4).
+	// --- SMTP smuggling with bare LF / bare CR, both bare_lf modes (docs/smtp.md).
 	type smuggle struct{ name, data string }
 	mid := func(sep string) string { return "Subject: smuggle\r\n\r\nfirst" + sep + hSmuggled + ".\r\n" }
 	smuggles := []smuggle{

@@ -10,7 +10,7 @@ func hostileTimeoutsCases() []hCase {
 	var cases []hCase
 	add := func(c ...hCase) { cases = append(cases, c...) }
 
-	// --- Timeouts (SPEC §4: 421 4.4.2, then closed; nothing sent after the
+	// --- Timeouts (docs/smtp.md: 421 4.4.2, then closed; nothing sent after the
 	// timeout is ever run).
 	add(hCase{
 		name: "timeout/idle in the middle of a command line",

@@ -12,7 +12,7 @@ import (
 	"github.com/relayd/relayd/upstream"
 )
 
-// Immediate mode (SPEC §7.4): the client's final reply waits for the
+// Immediate mode (mode = "immediate", docs/relayd.toml.5.md): the client's final reply waits for the
 // upstream. The message is committed first like any other; the session
 // then registers a waiter and the ordinary scheduler delivers it. record
 // hands the outcomes of awaited recipients to the waiter instead of
@@ -98,7 +98,7 @@ func (dv *delivery) claim(id, profile, host string, out map[string]outcome) map[
 }
 
 // immediateReply waits for the awaited recipients of m and builds the
-// final reply of SPEC §7.4.
+// final reply of immediate mode (docs/smtp.md).
 func (s *session) immediateReply(m *spool.Message, w *waiter, limit time.Duration) error {
 	t := time.NewTimer(min(limit, maxImmediateWait))
 	defer t.Stop()

@@ -7,7 +7,7 @@ import (
 	"strconv"
 )
 
-// The sendmail socket (SPEC §13): a unix listener every local user may
+// The sendmail socket ([sendmail] in docs/relayd.toml.5.md): a unix listener every local user may
 // write to. Its clients do not authenticate; the kernel tells who they are
 // (SO_PEERCRED, localuser_linux.go), the session's team follows from the
 // user name ([[team]] unix_users, then the listener's team, which is

@@ -8,8 +8,8 @@ import (
 	"github.com/relayd/relayd/spool"
 )
 
-// metrics are relay's SPEC §9 metrics. Queue gauges are read from the spool
-// at scrape time (STYLE §4: from spool counts, not Inc/Dec).
+// metrics are relay's metrics (docs/metrics.md). Queue gauges are read from
+// the spool at scrape time (from spool counts, not Inc/Dec).
 type metrics struct {
 	accepted   *prometheus.CounterVec
 	rejected   *prometheus.CounterVec
@@ -22,7 +22,7 @@ type metrics struct {
 }
 
 // rejectReasons are the bounded values of relayd_messages_rejected_total's
-// reason label (SPEC §9).
+// reason label (docs/metrics.md).
 var rejectReasons = []string{"size", "recipients", "auth", "network", "policy", "syntax",
 	"smuggling", "storage", "ratelimit", "timeout"}
 

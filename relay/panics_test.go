@@ -41,7 +41,7 @@ func (w *panicWatch) WithGroup(string) slog.Handler { return w }
 // checkPanics fails the test if a goroutine of the relay panicked: the
 // relayd_panics_total counter (every component) is not 0, or a panic was
 // logged (go-smtp recovers a session's panic itself, and relayd does not
-// count those; STYLE §5).
+// count those).
 func (r *testRelay) checkPanics() {
 	r.t.Helper()
 	var counted float64

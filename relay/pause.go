@@ -12,7 +12,7 @@ import (
 	"github.com/relayd/relayd/spool"
 )
 
-// Pausing a profile at run time (SPEC §12.3). A paused profile is still
+// Pausing a profile at run time (docs/architecture.md, "Pausing a profile"). A paused profile is still
 // chosen by routing, but its recipients wait in the queue: no delivery
 // attempt, no re-routing to another profile, no failure counted, and no
 // max_queue_age bounce while the pause lasts. The pauses live in the spool
@@ -314,7 +314,7 @@ func (s *Server) pausedNote(ar *QueueRecipient, r spool.Recipient, now time.Time
 	}
 }
 
-// pausedCollector exports relayd_profile_paused{profile} (SPEC §9): 1
+// pausedCollector exports relayd_profile_paused{profile} (docs/metrics.md): 1
 // while the profile is paused, 0 for every other profile of the running
 // configuration. It reads the pauses and the clock at scrape time, so a
 // timed pause drops to 0 when it ends.

@@ -8,7 +8,7 @@ import (
 	"github.com/relayd/relayd/upstream"
 )
 
-// Quota replies (SPEC §15): an upstream that says the account's sending
+// Quota replies: an upstream that says the account's sending
 // quota is exhausted (Gmail's 550 5.4.5, Microsoft's 554 5.2.0 naming the
 // quota, 421/451 4.7.0 throttling, the profile's quota_replies) is
 // answered by waiting, whatever the reply's code: the recipients are

@@ -44,7 +44,7 @@ func smtpErr(code int, enh smtp.EnhancedCode, text string) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: code, EnhancedCode: enh, Message: text}
 }
 
-// TestQuotaReplyDefersAndPauses: each quota reply of SPEC §15, at the step
+// TestQuotaReplyDefersAndPauses: each built-in quota reply, at the step
 // providers send it, defers the recipient (no bounce, no DSN), pauses the
 // profile for its quota_pause, counts relayd_quota_pauses_total, alerts
 // the admin through another profile; after the pause the message goes out

@@ -9,7 +9,7 @@ import (
 )
 
 // RateLimiter counts the deliveries of profiles against their `rate`
-// windows (SPEC §15). Excess messages are not failed: they stay queued and
+// windows. Excess messages are not failed: they stay queued and
 // the scheduler starts them when every window allows. The local
 // implementation (localLimiter) counts in memory; one shared by several
 // relayd (through Redis) can replace it, as long as it answers without

@@ -15,7 +15,7 @@ func sameAddress(a, b string) bool {
 }
 
 // hasRecipient reports whether to is already a recipient of the open
-// transaction (SPEC §6: each address is delivered once).
+// transaction (each address is delivered once).
 func (s *session) hasRecipient(to string) bool {
 	for _, r := range s.rcpts {
 		if sameAddress(r, to) {
@@ -27,7 +27,7 @@ func (s *session) hasRecipient(to string) bool {
 
 // literalOnDirect reports whether to has an address-literal domain
 // ("x@[127.0.0.1]", "x@[IPv6:::1]") and is routed to a type "direct"
-// profile, which relayd refuses at RCPT with 550 5.1.2 (SPEC §8.2): direct
+// profile, which relayd refuses at RCPT with 550 5.1.2: direct
 // delivery finds mail hosts by the domain's MX, and a literal would let a
 // local client choose any host, internal ones included, for relayd to
 // connect to.

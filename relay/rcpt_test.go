@@ -12,7 +12,7 @@ import (
 )
 
 // TestDuplicateRecipientsDeliveredOnce: the same address given twice, and
-// again with its domain in capitals, is one recipient (SPEC §6): each RCPT
+// again with its domain in capitals, is one recipient: each RCPT
 // gets 250 (as Postfix answers), the upstream sees one RCPT and gets one
 // delivery. A local part that differs in case is another mailbox (RFC 5321
 // 2.4: local parts may be case-sensitive) and stays a recipient of its own.
@@ -47,7 +47,7 @@ func TestDuplicateRecipientsDeliveredOnce(t *testing.T) {
 
 // TestAddressLiteralRefusedOnDirect: a recipient whose domain is an
 // address literal and who is routed to a direct profile is refused at RCPT
-// with 550 5.1.2 (SPEC §8.2), before any message is taken; routed to a
+// with 550 5.1.2, before any message is taken; routed to a
 // smarthost the same recipient is accepted, and a domain name on the
 // direct profile is too.
 func TestAddressLiteralRefusedOnDirect(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 // recentCounts counts delivery outcomes per minute over the last day, for
 // the console's Overview ("sent/deferred/bounced in the last hour and
-// day", SPEC §12.2). Memory is fixed: 1440 buckets. Counts start at zero
+// day", docs/console.md). Memory is fixed: 1440 buckets. Counts start at zero
 // when relayd starts. Safe for concurrent use.
 type recentCounts struct {
 	mu      sync.Mutex

@@ -10,7 +10,7 @@ import (
 )
 
 // scheduler is the one goroutine that turns the spool's schedule into
-// deliveries (STYLE §4: no sleeping goroutine per message). It wakes on a
+// deliveries (no sleeping goroutine per message). It wakes on a
 // kick (new mail, a finished delivery, an admin action), on a timer set to
 // the earliest due time, or on shutdown. Deliveries run in their own
 // goroutines, at most Upstream.MaxConns per profile.
@@ -132,7 +132,7 @@ func (sc *scheduler) wait(gen *generation, now time.Time) time.Duration {
 }
 
 // dispatch starts the deliveries of one message's due recipients, grouped
-// by profile (SPEC §7.5: one transaction per message and profile).
+// by profile (one transaction per message and profile).
 //
 // An attempt never outlives its lease: its context ends leaseMargin before
 // the lease does (on the real clock). And while it runs its recipients are

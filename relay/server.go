@@ -1,4 +1,5 @@
-// Package relay is relayd's core, the middle of SPEC §1's data flow:
+// Package relay is relayd's core, the middle of its data flow
+// (docs/architecture.md):
 //
 //	SMTP client -> relay (listener, session, limits, client auth)
 //	            -> policy (team, routing, rewrites)
@@ -80,7 +81,7 @@ type Options struct {
 	// cluster (cluster.go); nil = this relayd only.
 	PauseSharer PauseSharer
 	// Attachments stores the attachments profiles replace by links
-	// (SPEC §14); nil = no profile may link (limits still refuse).
+	// ([attachments] in docs/relayd.toml.5.md); nil = no profile may link (limits still refuse).
 	Attachments *attachments.Store
 }
 
@@ -171,7 +172,7 @@ func (s *Server) newSMTPServer(l *listener, cfg Listener) *smtp.Server {
 	ss := smtp.NewServer(l)
 	ss.Domain = s.gen.Load().cfg.Hostname
 	ss.MaxMessageBytes = cfg.MaxMessageSize
-	ss.MaxRecipients = 0 // enforced by the session with SPEC's 452 4.5.3
+	ss.MaxRecipients = 0 // enforced by the session with relayd's 452 4.5.3
 	// smtpwire limits command lines to 2000 octets and stops message lines
 	// over max_line_length first; this bounds what it cannot see
 	// (sessions after STARTTLS). go-smtp counts the LF of the previous line
@@ -335,7 +336,7 @@ func (s *Server) housekeeping(ctx context.Context) {
 	}
 }
 
-// greeting is SPEC §4's banner.
+// greeting is the 220 banner (docs/smtp.md).
 func (s *Server) greeting() string {
 	return "220 " + s.gen.Load().cfg.Hostname + " ESMTP relayd\r\n"
 }

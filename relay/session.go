@@ -67,7 +67,7 @@ func clientString(c *conn) string {
 }
 
 // AuthMechanisms implements smtp.AuthSession. AUTH is offered only over TLS
-// or on a loopback / unix connection (SPEC §4), and never when auth = "none".
+// or on a loopback / unix connection, and never when auth = "none".
 func (s *session) AuthMechanisms() []string {
 	if !s.authAllowed() {
 		return nil
@@ -188,7 +188,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	}
 	if s.hasRecipient(to) {
 		// A repeated recipient (legacy apps put one person in To and Cc)
-		// is answered 250, as Postfix does, and delivered once (SPEC §6).
+		// is answered 250, as Postfix does, and delivered once.
 		return nil
 	}
 	d, err := s.gen.route(s.from, s.team, to, "")

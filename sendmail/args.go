@@ -134,7 +134,7 @@ func (o *Options) value(c byte, val string) error {
 	case 'L': // syslog tag: no effect
 	case 'o':
 		// -oi is the only -o option with an effect; -odi, -oem, -oep and
-		// any other are accepted without one (SPEC §13).
+		// any other are accepted without one (docs/relayd.8.md).
 		if val == "i" {
 			o.IgnoreDots = true
 		}

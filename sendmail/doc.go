@@ -1,4 +1,4 @@
-// Package sendmail is the client side of `relayd sendmail` (SPEC §13): the
+// Package sendmail is the client side of `relayd sendmail` (docs/relayd.8.md): the
 // program PHP's mail(), cron, mailx and framework "sendmail" transports run
 // as /usr/sbin/sendmail. It parses sendmail's command line (args.go), turns
 // standard input into a message and its envelope (message.go: the lone-dot
@@ -17,7 +17,7 @@ package sendmail
 
 import "fmt"
 
-// Exit statuses (sysexits.h) of SPEC §13.
+// Exit statuses (sysexits.h) of `relayd sendmail` (docs/relayd.8.md).
 const (
 	ExitOK       = 0  // the daemon answered 250
 	ExitUsage    = 64 // EX_USAGE: bad command line, no recipients

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The admin actions of SPEC §9 (POST .../hold, .../release, .../retry,
+// The admin actions of docs/admin-api.md (POST .../hold, .../release, .../retry,
 // DELETE). Each is one UpdateSync: durable before it returns, since the API
 // answers with the changed item. They return the message after the change,
 // ErrNotFound for an unknown ID, and ErrState (409) when no recipient is in a
@@ -43,7 +43,7 @@ var refusedWhileSending = map[string]bool{"hold": true, "cancel": true}
 
 // Hold moves every non-final recipient to held, remembering its state in
 // HeldFrom; recipients already held stay held. A held recipient is never due
-// (SPEC §7.2: stop a mistaken mail during its send delay). ErrState if every
+// (stop a mistaken mail during its send delay). ErrState if every
 // recipient is final, a *SendingError if one is being delivered.
 func (s *Store) Hold(id string) (*Message, error) {
 	return s.admin("hold", id, func(r *Recipient, now time.Time) bool {
@@ -79,7 +79,7 @@ func (s *Store) Release(id string) (*Message, error) {
 
 // Cancel moves every non-final recipient (held ones included) to cancelled,
 // which drops the body; the envelope stays as a journal record until
-// PurgeJournal (SPEC §9: DELETE leaves a cancelled record). ErrState if every
+// PurgeJournal (DELETE leaves a cancelled record). ErrState if every
 // recipient is final already, a *SendingError if one is being delivered.
 func (s *Store) Cancel(id string) (*Message, error) {
 	return s.admin("cancel", id, func(r *Recipient, now time.Time) bool {

@@ -6,7 +6,7 @@ import (
 
 // BenchmarkCommitParallel measures group commit: run with -cpu and
 // -benchtime; b.SetParallelism(10) on 2 CPUs gives 20 concurrent committers,
-// the SPEC §11 acceptance benchmark's client count.
+// the client count of the goals in docs/performance.md.
 func BenchmarkCommitParallel(b *testing.B) {
 	c := newClock()
 	s, err := Open(Options{Dir: b.TempDir(), Now: c.Now})

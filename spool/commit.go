@@ -12,7 +12,7 @@ import (
 // Commit stores a newly accepted message, envelope and body in one
 // transaction, and returns once both are durable (fsync'd, shared with
 // concurrent commits: groupsync.go). This is the commit before the 250 reply
-// of SPEC §4. On any error nothing of the message remains in the spool.
+// (docs/smtp.md). On any error nothing of the message remains in the spool.
 //
 // Commit fills in m.ID (NewID) when empty, m.Created (the store clock) when
 // zero and m.Size (len(body)); the caller keeps ownership of m and body,

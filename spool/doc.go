@@ -1,13 +1,13 @@
-// Package spool is relayd's durable queue: the third stage of the SPEC data
-// flow
+// Package spool is relayd's durable queue: the third stage of relayd's data
+// flow (docs/architecture.md)
 //
 //	client -> relay -> policy -> spool -> upstream -> result back into spool
 //
-// relay commits every accepted message here before it answers 250 (SPEC §4),
+// relay commits every accepted message here before it answers 250,
 // the scheduler asks it which recipients are due (Due, NextDue), leases them
 // and writes the delivery results back (Update), and the admin API acts on it
 // (Hold, Release, Cancel, RetryNow, RetryAll). Finished messages stay as
-// journal records for journal_retention (PurgeJournal). SPEC §7 defines the states.
+// journal records for journal_retention (PurgeJournal). docs/architecture.md ("The spool") lists the states.
 //
 // # Implementation summary
 //
@@ -38,7 +38,7 @@
 //	r/<8-byte nanos><id>   retention index of journal messages, keyed by the
 //	                       last Updated time; the value is the state bit mask
 //	c/log                  the body log checkpoint
-//	p/<profile>            a profile paused at run time (pause.go, SPEC §12.3)
+//	p/<profile>            a profile paused at run time (pause.go)
 //
 // Active and journal envelopes live under different prefixes so that Open
 // decodes only the active ones; the journal is counted from the small r/

@@ -7,7 +7,7 @@ import (
 )
 
 // metrics are the spool's own metrics; the queue gauges are exported by
-// cmd/relayd from Counts, OldestAge and Bytes (STYLE §4: gauges from counts).
+// cmd/relayd from Counts, OldestAge and Bytes (gauges from counts, not Inc/Dec).
 type metrics struct {
 	corrupt  prometheus.Counter
 	syncTime prometheus.Histogram

@@ -11,7 +11,7 @@ import (
 // until fn returns false: the active queue, and with journal also the
 // journal. It reads envelopes only, never bodies, a page of listPage per
 // read transaction, so the first page of a large queue costs what the page
-// holds (the console's Outbox, SPEC §12.2). Corrupt envelopes are skipped
+// holds (the console's Outbox). Corrupt envelopes are skipped
 // and counted. fn runs outside any transaction and may call the store.
 func (s *Store) ListNewest(before string, journal bool, fn func(*Message) bool) error {
 	return eachPaged([]byte(before), func(after []byte) ([]*Message, error) { return s.newestPage(journal, after) }, fn)

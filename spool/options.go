@@ -48,7 +48,7 @@ type Options struct {
 }
 
 // Tuning for a mail queue rather than Badger's database defaults (which take
-// about 600 MB): SPEC §11 wants 100,000 queued messages in under 150 MB RSS.
+// about 600 MB): the goal (docs/performance.md) is 100,000 queued messages in under 150 MB RSS.
 const (
 	// memTableSize: 8 MB memtables hold ~15,000 envelopes. Memory scales
 	// with it (each memtable is an arena of this size, and flushing one

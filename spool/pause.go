@@ -10,13 +10,13 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// prefixPause holds the run-time pauses of profiles (SPEC §12.3):
+// prefixPause holds the run-time pauses of profiles:
 // p/<profile name> → JSON pauseRecord. There are a handful at most.
 const prefixPause = "p/"
 
 func pauseKey(profile string) []byte { return []byte(prefixPause + profile) }
 
-// Pause is a profile paused at run time (SPEC §12.3): its recipients stay
+// Pause is a profile paused at run time (docs/architecture.md, "Pausing a profile"): its recipients stay
 // queued until it is resumed or, when Until is set, until Until.
 type Pause struct {
 	Profile string

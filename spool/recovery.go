@@ -13,7 +13,7 @@ import (
 // Recovery of interrupted deliveries. A recipient found in "sending" at Open
 // was leased by a delivery that the previous process never finished (crash,
 // kill -9, power loss). Whether the upstream got it is unknown, so it is
-// retried (SPEC §7.3 accepts the duplicate risk over a loss): it becomes
+// retried (a possible duplicate is better than a loss): it becomes
 // "deferred", due after recoveryBackoff. The backoff grows with Attempts
 // (counted at every lease), so a message that crashes relayd at each
 // attempt waits longer each restart instead of hot-looping, while a
@@ -98,7 +98,7 @@ func (s *Store) load() error {
 // loadActive indexes every m/ envelope, recovering "sending" recipients in
 // memory and collecting the changed messages in recovered. Decoding the envelopes
 // is most of the cost of Open, so it runs on every CPU while this goroutine
-// reads the keys (SPEC §11: accepting within 2 s with 100,000 messages).
+// reads the keys (the goal in docs/performance.md: accepting within 2 s with 100,000 messages).
 func (s *Store) loadActive(txn *badger.Txn, now time.Time, recovered *[]*Message) error {
 	batches := make(chan []rawRecord, 4)
 	var mu sync.Mutex

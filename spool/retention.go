@@ -23,7 +23,7 @@ func isSkippable(err error) bool {
 
 // PurgeJournal removes the journal records (messages whose recipients are all
 // final) whose latest recipient Updated is more than retention before now
-// (journal_retention, SPEC §7.1), and returns how many it removed. It walks
+// (journal_retention), and returns how many it removed. It walks
 // the retention index in time order, so its cost is proportional to what
 // it removes. Safe to run concurrently with everything else.
 func (s *Store) PurgeJournal(now time.Time, retention time.Duration) (int, error) {

@@ -17,7 +17,7 @@ import (
 // delivery) and LSM tables (envelopes, at lookups and compactions) through
 // mmaps too, so every page it touched stays resident in RSS (as RssFile)
 // until the kernel needs the memory: 100,000 5 KB messages add 500 MB of
-// RSS, while SPEC §11 wants them held in under 150 MB. trimMappings asks
+// RSS, while the goal (docs/performance.md) wants them held in under 150 MB. trimMappings asks
 // the kernel to reclaim those pages with madvise(MADV_PAGEOUT) on the
 // mappings of the *.vlog, *.mem and *.sst files under dir: clean pages
 // leave memory (dirty ones stay until written back); nothing changes for

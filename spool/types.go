@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// State is the delivery state of one recipient (SPEC §7.1).
+// State is the delivery state of one recipient (docs/admin-api.md, "A queue item").
 type State string
 
-// The recipient states of SPEC §7.1. Sent, Bounced and Cancelled are final.
+// The recipient states. Sent, Bounced and Cancelled are final.
 const (
 	StateDelayed   State = "delayed"   // send_delay not over yet
 	StateReady     State = "ready"     // due, waiting for a delivery slot
@@ -53,7 +53,7 @@ type Message struct {
 	DSN      bool      `json:"dsn,omitempty"`      // this message is itself a DSN relayd generated
 	// From and Subject are the header fields as a person reads them
 	// (decoded to UTF-8 at acceptance), so that a list of the queue never
-	// reads bodies (SPEC §9).
+	// reads bodies.
 	From       string      `json:"from,omitempty"`
 	Subject    string      `json:"subject,omitempty"`
 	Recipients []Recipient `json:"recipients"`

@@ -21,7 +21,7 @@ const (
 	mechLogin   = "LOGIN"
 )
 
-// bestMechs is the order used when auth_mechanisms is empty (SPEC §3):
+// bestMechs is the order used when auth_mechanisms is empty:
 // CRAM-MD5 never sends the password itself, PLAIN takes one round trip.
 var bestMechs = []string{mechCRAMMD5, mechPlain, mechLogin}
 
@@ -35,8 +35,8 @@ var errSASLSteps = errors.New("too many AUTH challenges")
 //
 // Upstream AUTH failures are temporary, even 535: a changed or expired
 // password would otherwise bounce every queued message, while the admin can
-// fix the profile and let the queue drain (the diagnosis says so, and SPEC
-// §3 [notify] admin gets told).
+// fix the profile and let the queue drain (the diagnosis says so, and
+// [notify] admin gets told).
 func (c *client) authenticate(ctx context.Context, prof *Target) *Error {
 	if prof.Username == "" && prof.OAuth2 == nil {
 		return nil

@@ -15,7 +15,7 @@ import (
 // max_connections, as for a smarthost (one pool entry per address).
 const maxDomainsParallel = 4
 
-// domainGroup is the recipients of one domain: one transaction (SPEC §8.2).
+// domainGroup is the recipients of one domain: one transaction.
 type domainGroup struct {
 	domain  string // as DNS knows it (lower case, A-labels), or the address literal
 	idx     []int  // Envelope.To indexes
@@ -31,7 +31,7 @@ type domainOutcome struct {
 	host string
 }
 
-// sendDirect delivers w by MX (SPEC §8.2): the recipients grouped per
+// sendDirect delivers w by MX: the recipients grouped per
 // domain, one transaction per domain, at most maxDomainsParallel domains at
 // once. It fills res as documented on Result.
 func (p *Pool) sendDirect(ctx context.Context, prof *Target, w *wire, res *Result) {

@@ -31,7 +31,7 @@ func newServerPair(t *testing.T, cfg serverConfig) (v4, v6 *testServer) {
 	return nil, nil
 }
 
-// TestDirectDNS is the acceptance test of SPEC §8.2: the production
+// TestDirectDNS is the acceptance test of direct delivery: the production
 // net.Resolver asks a real DNS server on loopback (UDP, and TCP after a
 // truncated answer), and real SMTP servers on 127.0.0.1 and ::1 receive
 // the mail.
@@ -148,7 +148,7 @@ func TestDirectDNSFailures(t *testing.T) {
 }
 
 // TestDirectLoopbackRefused: without allow_loopback an MX on 127.0.0.1 or
-// ::1 is never connected to (SPEC §8.2).
+// ::1 is never connected to.
 func TestDirectLoopbackRefused(t *testing.T) {
 	s := newTestServer(t, serverConfig{})
 	r := newFakeResolver()

@@ -12,7 +12,7 @@ import (
 // DNS server on loopback) to private (RFC 1918, RFC 4193), link-local
 // (the cloud metadata address 169.254.169.254 included), shared
 // (100.64.0.0/10) or other non-global addresses are never dialled without
-// allow_private (SPEC §8.2): a local client must not make relayd reach
+// allow_private: a local client must not make relayd reach
 // internal hosts. The injected dialer records every address it is asked
 // for (and dials only loopback).
 func TestDirectPrivateRefusedBeforeDial(t *testing.T) {

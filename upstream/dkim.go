@@ -15,7 +15,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 )
 
-// DKIMKey is one [[dkim]] key (SPEC §3, §8.3): it signs the messages whose
+// DKIMKey is one [[dkim]] key (docs/relayd.toml.5.md): it signs the messages whose
 // header From domain is Domain. It is immutable once in use; a DKIMKey
 // may be shared between goroutines (crypto.Signer implementations of the
 // standard library are safe for concurrent use).
@@ -48,7 +48,7 @@ const maxLineOctets = 998
 var ErrDKIMLongLine = errors.New("upstream: dkim: line longer than 998 octets")
 
 // SignDKIM signs msg (CRLF line endings, as relayd sends it) with the key
-// whose Domain equals the domain of the header From (RFC 6376; SPEC §8.3)
+// whose Domain equals the domain of the header From (RFC 6376)
 // and returns it with the DKIM-Signature field prepended. The signature
 // uses relaxed/relaxed canonicalization, SHA-256 (rsa-sha256 or
 // ed25519-sha256) and oversigns every listed field: each name is listed
@@ -59,7 +59,7 @@ var ErrDKIMLongLine = errors.New("upstream: dkim: line longer than 998 octets")
 // mailbox, or no empty line ending it, or whose From domain no key
 // matches, is returned unchanged.
 //
-// relay re-encodes lines over 998 octets before delivery (SPEC §4); if one
+// relay re-encodes lines over 998 octets before delivery; if one
 // is still there, SignDKIM returns an error wrapping ErrDKIMLongLine rather
 // than a signature that a downstream MTA would break by folding the line.
 // The signature time (t=) is go-msgauth's clock, time.Now. SignDKIM is

@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// Independent DKIM verifiers (STYLE §5, SPEC §8.3 "must verify with
-// standard tools"): dkimpy and OpenDKIM, with the key record injected, so
+// Independent DKIM verifiers (signatures must verify
+// with standard tools): dkimpy and OpenDKIM, with the key record injected, so
 // no DNS is involved. A missing tool skips the test locally and fails it
 // under CI=true, so CI cannot pass by skipping.
 

@@ -1,4 +1,4 @@
-// Package upstream is the outbound end of relayd's data flow (SPEC §1):
+// Package upstream is the outbound end of relayd's data flow (docs/architecture.md):
 //
 //	relay (scheduler, workers) -> upstream.Pool.Send -> the upstream SMTP server
 //	                           <- upstream.Result    -> spool (sent / deferred / bounced)
@@ -6,18 +6,18 @@
 // relay leases a message in the spool, builds an Envelope (after policy's
 // rewrites, and DKIM signing with SignDKIM) and calls Pool.Send with the
 // Target of the profile the recipients were routed to. upstream owns everything on the
-// wire of SPEC §8: parsing the host, dialling, the banner, EHLO, the TLS
+// wire of delivery: parsing the host, dialling, the banner, EHLO, the TLS
 // modes (none, starttls, starttls-required, implicit), AUTH (CRAM-MD5,
 // PLAIN, LOGIN, and XOAUTH2 / OAUTHBEARER with an OAuth2 access token),
 // one transaction per Send (type direct: one per recipient domain, to its
 // MX hosts), connection pooling per profile, destination, credentials and
-// TLS policy (SPEC §7.5: at most max_connections busy connections, at most
+// TLS policy (at most max_connections busy connections, at most
 // max_per_connection messages per connection, RSET between them).
 //
 // Every failure is an *Error: the profile, host and step that failed, the
-// upstream's reply, whether it is worth retrying (SPEC §7.3) and whether the
+// upstream's reply, whether it is worth retrying and whether the
 // message may already have been accepted (Ambiguous). Its Error method is the
-// plain-language diagnosis of SPEC §8.4. upstream never decides about
+// plain-language diagnosis (docs/operations.md). upstream never decides about
 // bounces, DSNs or retry schedules: relay does, from the Result.
 //
 // Names: a profile is relay's (relay.Profile, the [[profile]] table);
@@ -42,7 +42,7 @@
 //   - auth_oauth.go, oauth.go: XOAUTH2 / OAUTHBEARER (RFC 7628) and the
 //     cached OAuth2 token source (refresh before expiry and after a
 //     rejection, rotated refresh tokens written back).
-//   - direct.go, mx.go: direct delivery (SPEC §8.2): grouping
+//   - direct.go, mx.go: direct delivery: grouping
 //     per domain, MX lookup (RFC 5321 §5.1, RFC 7505), MX order;
 //     private.go: the non-global addresses refused without allow_private.
 //   - dkim.go, dkimkey.go: DKIM signing (RFC 6376, RFC 8463) and keys.

@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-// Step names one stage of an upstream SMTP dialogue, for diagnoses (SPEC §8.4).
+// Step names one stage of an upstream SMTP dialogue, for diagnoses.
 type Step string
 
 // Steps of a delivery attempt, in order.
@@ -31,7 +31,7 @@ const (
 
 // Error is every delivery failure: which profile, host and step failed, the
 // SMTP reply if there was one, and whether it is worth retrying.
-// Error() returns the plain-language diagnosis of SPEC §8.4; it never contains
+// Error() returns the plain-language diagnosis (docs/operations.md); it never contains
 // a password or AUTH payload. An Error is not modified after Send returns it
 // and may be shared between goroutines.
 type Error struct {
@@ -52,7 +52,7 @@ type Error struct {
 }
 
 // Error returns the diagnosis: the profile, the host, the step, what went
-// wrong and what to do about it (SPEC §8.4).
+// wrong and what to do about it.
 func (e *Error) Error() string {
 	return "profile " + e.Profile + ": " + e.diagnosis()
 }
@@ -171,7 +171,7 @@ func (c *client) localError(step Step, text string) *Error {
 }
 
 // replyError is a failure reply about the message: 4xx and unknown codes
-// are temporary, 5xx permanent (SPEC §7.3).
+// are temporary, 5xx permanent.
 func (c *client) replyError(step Step, subject string, r *reply) *Error {
 	return &Error{Profile: c.profile, Host: c.addr, Step: step, Code: r.code, Enhanced: r.enhanced,
 		Text: r.text, Temporary: r.code < 500 || r.code > 599, Subject: subject}

@@ -14,7 +14,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// TestDiagnoses pins the wording of every diagnosis (SPEC §8.4) in
+// TestDiagnoses pins the wording of every diagnosis (docs/operations.md, "Why doesn't my mail go?") in
 // testdata/diagnoses.golden; run with -update after an intended change.
 func TestDiagnoses(t *testing.T) {
 	const host = "smtp.example.com:587"

@@ -9,7 +9,7 @@ import (
 )
 
 // connect opens a new connection to d for prof and runs the session
-// setup of SPEC §8.1: dial, banner, EHLO, STARTTLS or implicit TLS (the
+// setup: dial, banner, EHLO, STARTTLS or implicit TLS (the
 // certificate is checked before AUTH), AUTH. d.serverName is the name the
 // certificate must carry. Direct delivery calls it once per MX address in
 // preference order. When the upstream rejects an OAuth2 access token, the

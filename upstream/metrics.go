@@ -8,10 +8,10 @@ import (
 )
 
 // connectionResults are the result label values of
-// relayd_upstream_connections_total (SPEC §9).
+// relayd_upstream_connections_total (docs/metrics.md).
 var connectionResults = []string{"ok", "refused", "timeout", "tls_error", "auth_failed", "error"}
 
-// metrics are upstream's Prometheus counters (SPEC §9). Label values come
+// metrics are upstream's Prometheus counters (docs/metrics.md). Label values come
 // only from profile names and fixed result words.
 type metrics struct {
 	connections *prometheus.CounterVec // profile, result

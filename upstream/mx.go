@@ -104,8 +104,8 @@ func shuffled(mxs []*net.MX) []*net.MX {
 }
 
 // lookupAddrs returns the IPv4 and IPv6 addresses of h to connect to.
-// Loopback and unspecified ones are dropped unless allow_loopback (SPEC
-// §8.2): a DNS mistake must not loop mail back. Private, link-local,
+// Loopback and unspecified ones are dropped unless allow_loopback:
+// a DNS mistake must not loop mail back. Private, link-local,
 // shared and other non-global ones (nonGlobal) are dropped unless
 // allow_private: a local client must not make relayd reach internal hosts.
 // Both happen before any dial. An implicit MX that does not resolve means

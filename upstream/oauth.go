@@ -32,7 +32,7 @@ const (
 // credentials, the queue waits.
 var ErrOAuth2 = errors.New("upstream: OAuth2")
 
-// OAuth2 is a profile's [profile.oauth2] (SPEC §3, §8.1): where relayd gets
+// OAuth2 is a profile's [profile.oauth2] (docs/relayd.toml.5.md): where relayd gets
 // the access token it presents with AUTH XOAUTH2 or OAUTHBEARER. It is
 // immutable once handed to a Pool. ClientSecret and the refresh token are
 // secrets: they never appear in an Error, a log line or on the SMTP wire.

@@ -20,13 +20,13 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 )
 
-// Login obtains a profile's first refresh token (SPEC §15, `relayd oauth
-// login`) with the device code flow (RFC 8628) or the authorization code
+// Login obtains a profile's first refresh token (`relayd oauth
+// login`, docs/operations.md) with the device code flow (RFC 8628) or the authorization code
 // flow with PKCE (RFC 7636, S256) and a loopback redirect (RFC 8252), and
 // writes it to OAuth2.RefreshTokenFile (mode 0600, atomically). The
 // running daemon reads that file before its next refresh.
 //
-// What the person must do is printed to Out as the lines SPEC §15 fixes.
+// What the person must do is printed to Out as the lines docs/operations.md shows.
 // No secret (client secret, refresh or access token) is printed or put in
 // an error.
 type Login struct {

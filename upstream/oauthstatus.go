@@ -7,7 +7,7 @@ import (
 )
 
 // OAuthStatus is what the running daemon knows about one profile's OAuth2
-// token (SPEC §15, `relayd oauth status`). It holds no secret.
+// token (`relayd oauth status`). It holds no secret.
 type OAuthStatus struct {
 	Grant string // GrantRefreshToken or GrantClientCredentials
 	// RefreshTokenFile is the configured file; RefreshTokenPresent

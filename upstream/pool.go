@@ -31,7 +31,7 @@ type Options struct {
 	// err, duration and msg_id. AUTH data is never logged. nil = discard.
 	Logger *slog.Logger
 	// Registerer gets relayd_upstream_connections_total and
-	// relayd_delivery_ambiguous_total (SPEC §9). nil = no metrics.
+	// relayd_delivery_ambiguous_total (docs/metrics.md). nil = no metrics.
 	Registerer prometheus.Registerer
 	// Dialer opens the TCP connections; it must honour ctx. nil = net.Dialer.
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -56,7 +56,7 @@ type Options struct {
 
 // Pool delivers envelopes to upstreams over pooled connections. Connections
 // are kept per profile, host, credentials and TLS policy and never shared
-// across them (SPEC §8.1). A Pool is safe for concurrent use; Send blocks
+// across them. A Pool is safe for concurrent use; Send blocks
 // while the profile has max_connections busy connections.
 type Pool struct {
 	log         *slog.Logger
@@ -137,8 +137,8 @@ func (p *Pool) Precreate(prof *Target) {
 }
 
 // Send delivers env through prof in one transaction and returns the outcome
-// per recipient (SPEC §8.1); for a direct profile, in one transaction per
-// recipient domain to that domain's MX hosts (SPEC §8.2, see Result). It
+// per recipient; for a direct profile, in one transaction per
+// recipient domain to that domain's MX hosts (see Result). It
 // blocks while prof already has MaxConns busy connections (direct: per MX
 // address), reuses an idle connection of the same key (RSET first; one
 // found dead before MAIL is accepted is replaced by a new one, once), and

@@ -50,7 +50,7 @@ var (
 
 // nonGlobal reports whether a is a private (RFC 1918, RFC 4193),
 // link-local, shared (100.64.0.0/10) or other not globally reachable
-// address, which direct delivery refuses unless allow_private (SPEC §8.2):
+// address, which direct delivery refuses unless allow_private:
 // a local client must not make relayd connect to internal hosts through a
 // recipient domain whose MX points at them. Loopback and unspecified
 // addresses are not reported (see allow_loopback).

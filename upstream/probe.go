@@ -17,13 +17,13 @@ const (
 )
 
 // ProbeStep is one step of a connection test: one line of `relayd test`
-// (SPEC §2) and of the admin API's POST /api/v1/profiles/{name}/test.
+// (docs/relayd.8.md) and of the admin API's POST /api/v1/profiles/{name}/test.
 type ProbeStep struct {
 	Step     Step
 	OK       bool
 	Detail   string        // what was seen: addresses, the reply, TLS version and certificate, AUTH mechanism; never a secret
 	Duration time.Duration // since the previous step ended (the first: since Probe started)
-	Err      *Error        // why the step failed, nil when OK; Err.Error() is the SPEC §8.4 diagnosis
+	Err      *Error        // why the step failed, nil when OK; Err.Error() is the diagnosis
 }
 
 // ProbeOptions say how far Probe goes and what it reports to.

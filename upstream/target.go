@@ -34,7 +34,7 @@ type Target struct {
 	Transcript     string         // debug_transcript: file that every session of this profile (deliveries and probes) appends its SMTP dialogue to, AUTH redacted (transcript.go); "" = none
 }
 
-// Defaults for zero Target fields; cmd/relayd normally sets them (SPEC §3).
+// Defaults for zero Target fields; cmd/relayd normally sets them (docs/relayd.toml.5.md).
 const (
 	defaultTimeout     = 30 * time.Second
 	defaultDataTimeout = 10 * time.Minute
@@ -45,7 +45,7 @@ const (
 // smarthostAddr returns the TLS server name and the host:port to dial for a
 // smarthost profile. Host may be "host", "host:port", "host,port",
 // "[v6]:port" or a bare IPv6 literal; a non-zero Port overrides the one in
-// Host; the default is 25, or 465 with implicit TLS (SPEC §3).
+// Host; the default is 25, or 465 with implicit TLS.
 func smarthostAddr(prof *Target) (serverName, addr string, err error) {
 	host, port, err := splitHost(prof.Host)
 	if err != nil {
@@ -95,7 +95,7 @@ func splitHost(s string) (host string, port int, err error) {
 }
 
 // tlsMode is the profile's TLS mode; "" is the smarthost default
-// starttls-required, or opportunistic starttls for direct (SPEC §3).
+// starttls-required, or opportunistic starttls for direct.
 func tlsMode(prof *Target) TLSMode {
 	switch {
 	case prof.TLS != "":

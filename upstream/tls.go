@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// tlsConfig is the client TLS configuration of SPEC §8.1: the certificate
+// tlsConfig is the client TLS configuration: the certificate
 // must name serverName (the profile's host, or the MX host) and chain to
 // RootCAs (nil = system roots), unless tls_verify = false.
 func tlsConfig(prof *Target, serverName string) *tls.Config {
@@ -21,7 +21,7 @@ func tlsConfig(prof *Target, serverName string) *tls.Config {
 }
 
 // describeTLS turns a handshake error into the reason and what to do
-// (SPEC §8.4 "TLS failure → the certificate or protocol reason").
+// (a TLS failure names the certificate or protocol reason).
 func describeTLS(err error) string {
 	var (
 		unknown  x509.UnknownAuthorityError

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Debug transcripts (profile key debug_transcript, SPEC §3).
+// Debug transcripts (profile key debug_transcript, docs/relayd.toml.5.md).
 //
 // Every SMTP session of a profile with Target.Transcript set appends its
 // dialogue to that file, one line per command, reply line or event:

@@ -27,7 +27,7 @@ type wire struct {
 
 // prepare formats every address before anything is sent. A bad sender
 // fails the transaction, a bad recipient only itself; both are permanent
-// (SPEC §7.3; RFC 3463 5.1.7 and 5.1.3).
+// (RFC 3463 5.1.7 and 5.1.3).
 func prepare(prof *Target, env *Envelope, res *Result) (*wire, *Error) {
 	w := &wire{env: env, rcpts: make([]string, len(env.To)), utf8: env.UTF8, body: env.Body}
 	if env.From != "" {
@@ -59,7 +59,7 @@ type txOutcome struct {
 }
 
 // transact runs one transaction (RFC 5321 §3.3) on c and fills res. On a
-// reused connection it starts with RSET (SPEC §7.5).
+// reused connection it starts with RSET.
 func (c *client) transact(ctx context.Context, w *wire, reused bool, res *Result) txOutcome {
 	if res.Err = c.checkUTF8(w); res.Err != nil {
 		return txOutcome{reuse: true}
@@ -132,8 +132,8 @@ func (c *client) checkUTF8(w *wire) *Error {
 // errNoSevenBit is fitBody's cause when the Envelope has no SevenBit.
 var errNoSevenBit = errors.New("relayd has no 7-bit form of it")
 
-// fitBody returns w with the body this connection may carry (SPEC §8.1:
-// never 8-bit octets on a 7-bit wire): env.Body when it is 7-bit, when the
+// fitBody returns w with the body this connection may carry
+// (never 8-bit octets on a 7-bit wire): env.Body when it is 7-bit, when the
 // upstream offers 8BITMIME (RFC 6152), or when the transaction uses
 // SMTPUTF8 (RFC 6531 §3.1: its servers support 8-bit mail); else the
 // 7-bit form from Envelope.SevenBit. The octets are checked, not only

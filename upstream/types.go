@@ -1,9 +1,9 @@
 package upstream
 
-// TLSMode is how a connection to an upstream is secured (SPEC §8.1).
+// TLSMode is how a connection to an upstream is secured (tls in docs/relayd.toml.5.md).
 type TLSMode string
 
-// TLS modes of SPEC §8.1.
+// TLS modes, the values of a profile's tls key.
 const (
 	TLSNone             TLSMode = "none"              // plain text
 	TLSStartTLS         TLSMode = "starttls"          // STARTTLS when offered, else plain
@@ -22,7 +22,7 @@ type Envelope struct {
 	EightBit bool     // body has 8-bit octets (8BITMIME)
 	// SevenBit returns the message made 7-bit (its 8-bit MIME parts
 	// re-encoded, then signed again), for an upstream that does not offer
-	// 8BITMIME (SPEC §8.1). An error means it cannot be (8-bit header
+	// 8BITMIME. An error means it cannot be (8-bit header
 	// fields): the recipients bounce with 5.6.3. It is called only when
 	// needed, possibly from several goroutines (type direct delivers
 	// domains in parallel), so it must be safe for that and should

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 )
 
-// relaydConfig is what the benchmark's relayd.toml (SPEC §3) depends on.
+// relaydConfig is what the benchmark's relayd.toml (docs/relayd.toml.5.md) depends on.
 // Everything else is relayd's default, as a user would run it.
 type relaydConfig struct {
 	Listen        string // SMTP listener host:port
@@ -22,7 +22,7 @@ type relaydConfig struct {
 
 	SendmailSocket string // [sendmail] socket; "" = relayd's default (<state_dir>/sendmail.sock)
 
-	// Attachments (SPEC §14): when AttachMode is set, the profile gets
+	// Attachments: when AttachMode is set, the profile gets
 	// attachments_as_url and max_attachment_size, and [attachments] its
 	// base_url, listen and dir.
 	AttachMode    string // [[profile]] attachments_as_url

@@ -18,7 +18,7 @@ import (
 //	smtp-source (load) --SMTP--> target (relay under test) --SMTP--> smtp-sink (upstream)
 //
 // Every figure is measured as the project's original shell harness
-// (peer-bench.sh) measured it, so that SPEC §11 ratios stay comparable with
+// (peer-bench.sh) measured it, so that the ratios to the goals stay comparable with
 // earlier results: each target first gets Warmup unmeasured messages, then
 // Repeat measured runs of N messages over C sessions, one TCP connection
 // per message, one recipient, S KiB bodies.

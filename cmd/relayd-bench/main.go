@@ -1,4 +1,4 @@
-// Command relayd-bench is relayd's benchmark (SPEC §11): it builds relayd
+// Command relayd-bench is relayd's benchmark (its goals are in docs/performance.md): it builds relayd
 // and measures it side by side with Postfix, in one run, on this machine.
 // It needs nothing but this repository, Go and Debian's postfix package
 // (smtp-source, smtp-sink and postfix itself).
@@ -18,7 +18,7 @@
 //   - runs a short Go-driven phase against a fresh relayd and a fresh
 //     private Postfix, in a private network namespace, for the accept
 //     latency p50/p99;
-//   - prints relayd's and Postfix's figures, their ratio and SPEC §11's goal.
+//   - prints relayd's and Postfix's figures, their ratio and the goal.
 //
 // The figures are measured as the project's earlier shell harness
 // (peer-bench.sh) measured them, so ratios compare with older results.

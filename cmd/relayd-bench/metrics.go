@@ -15,7 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// syncStats is relayd_spool_sync_duration_seconds (SPEC §9): how many group
+// syncStats is relayd_spool_sync_duration_seconds (docs/metrics.md): how many group
 // fsyncs the spool ran and their total duration. Per accepted message it
 // tells whether commits share their fsync.
 type syncStats struct {

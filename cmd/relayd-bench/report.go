@@ -22,7 +22,7 @@ type report struct {
 	Attach   *attachResult
 }
 
-// goal is a SPEC §11 target for relayd/Postfix of one figure: at least
+// goal is a target (docs/performance.md) for relayd/Postfix of one figure: at least
 // (Min) or at most (Max) the ratio.
 type goal struct {
 	Min, Max float64
@@ -49,7 +49,7 @@ func (g goal) verdict(ratio float64, ok bool) string {
 	return "MISS"
 }
 
-// goals returns the SPEC §11 goals of a shape: accept >= 5x with 20
+// goals returns the goals (docs/performance.md) of a shape: accept >= 5x with 20
 // concurrent clients and 5 KB, >= 3x with one serial client; end to end
 // >= 5x (5 KB) and >= 3x with 100 KB; CPU per message <= 1/5 always.
 func goals(sh shape) map[string]goal {
@@ -204,7 +204,7 @@ func (rep *report) printShape(w io.Writer, sh shape, hr *harnessRun, lat *latenc
 	}
 	g := goals(sh)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "figure\trelayd\tpostfix\trelayd/postfix\tSPEC §11\t\t")
+	fmt.Fprintln(tw, "figure\trelayd\tpostfix\trelayd/postfix\tgoal\t\t")
 	for _, rw := range rows {
 		fmt.Fprintln(tw, strings.Join(rw.cells(g), "\t")+"\t")
 	}
@@ -261,14 +261,14 @@ func (s *scaleResult) print(w io.Writer) {
 	if l.Accepted > 0 {
 		perMsg = float64(s.DiskUsed) / float64(l.Accepted) / 1024
 	}
-	fmt.Fprintf(w, "RSS with %d queued (%.0f s after the load): %s, peak during load %.1f MB  SPEC < 150 MB: %s\n",
+	fmt.Fprintf(w, "RSS with %d queued (%.0f s after the load): %s, peak during load %.1f MB  goal < 150 MB: %s\n",
 		l.Accepted, s.Settled, s.Mem, float64(s.Mem.HWM)/1024, okIf(s.Mem.RSS > 0 && s.Mem.HWM < 150*1024))
 	fmt.Fprintf(w, "disk (du state_dir): %.1f MB allocated, %.1f MB apparent (%.1f KB/msg)\n",
 		float64(s.DiskUsed)/(1<<20), float64(s.DiskApp)/(1<<20), perMsg)
 	fmt.Fprintf(w, "stop (SIGTERM to exit): %.2f s\n", s.Stop)
-	fmt.Fprintf(w, "start to 220: %.3f s with %d queued (empty spool: %.3f s)  SPEC <= 2 s: %s\n",
+	fmt.Fprintf(w, "start to 220: %.3f s with %d queued (empty spool: %.3f s)  goal <= 2 s: %s\n",
 		s.Ready, l.Accepted, s.ReadyEmpty, okIf(s.Ready > 0 && s.Ready <= 2))
-	fmt.Fprintf(w, "RSS 2 s after the restart, idle, %d queued: %s  SPEC < 150 MB: %s\n", l.Accepted, s.MemRestart,
+	fmt.Fprintf(w, "RSS 2 s after the restart, idle, %d queued: %s  goal < 150 MB: %s\n", l.Accepted, s.MemRestart,
 		okIf(s.MemRestart.RSS > 0 && s.MemRestart.RSS < 150*1024))
 	s.Console.print(w, l.Accepted)
 	fmt.Fprintf(w, "drain (sink up; retry -all took %.2f s for %d): %.1f s, %.0f msg/s; delivered %d, lost %d, dup %d\n",
@@ -413,7 +413,7 @@ func (a *attachResult) print(w io.Writer) {
 
 // printCluster is the -cluster table of a shape: relayd with [cluster]
 // redis (a local redis-server, a rate that never binds) against Postfix,
-// with SPEC §11's goals, and plain relayd of the same run beside it.
+// with the goals of docs/performance.md, and plain relayd of the same run beside it.
 func printCluster(w io.Writer, sh shape, hr *harnessRun, cr, rr, pr []map[string]string) {
 	fmt.Fprintf(w, "with [cluster] (local redis-server, rate = %q: every message runs the shared window script):\n", clusterRate)
 	var rows []row
@@ -437,7 +437,7 @@ func printCluster(w io.Writer, sh shape, hr *harnessRun, cr, rr, pr []map[string
 	plain = append(plain, naOr(wr/1024, wrok, "%.1f"))
 	g := goals(sh)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "figure\trelayd+cluster\tpostfix\tcluster/postfix\tSPEC §11\t\trelayd (no cluster)\t")
+	fmt.Fprintln(tw, "figure\trelayd+cluster\tpostfix\tcluster/postfix\tgoal\t\trelayd (no cluster)\t")
 	for i, rw := range rows {
 		fmt.Fprintln(tw, strings.Join(rw.cells(g), "\t")+"\t"+plain[i]+"\t")
 	}
@@ -466,7 +466,7 @@ func (c *consoleResult) print(w io.Writer, queued int) {
 		fmt.Fprintf(w, "  GET %s: %d, %d rows, %.1f ms, relayd RSS after %.1f MB\n", q.Path, q.Status, q.Rows, q.Ms, float64(q.RSS)/1024)
 	}
 	if first := c.firstPageMs(); len(first) > 0 {
-		fmt.Fprintf(w, "  Outbox first page: max %.1f ms over %d  SPEC §12.2 < 300 ms: %s; max RSS after a request %.1f MB  SPEC < 150 MB: %s\n",
+		fmt.Fprintf(w, "  Outbox first page: max %.1f ms over %d  goal < 300 ms: %s; max RSS after a request %.1f MB  goal < 150 MB: %s\n",
 			slices.Max(first), len(first), okIf(slices.Max(first) < 300 && c.allOK()), float64(c.MaxRSS)/1024,
 			okIf(c.MaxRSS > 0 && c.MaxRSS < 150*1024))
 	}

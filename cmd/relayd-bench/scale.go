@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// scaleResult is the scale mode (SPEC §11: 100,000 queued messages in under
+// scaleResult is the scale mode (goal, docs/performance.md: 100,000 queued messages in under
 // 150 MB RSS, ready to accept within 2 s of start).
 type scaleResult struct {
 	N        int

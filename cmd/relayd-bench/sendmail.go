@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The sendmail phase (SPEC §13, issue 18): N invocations of `relayd
+// The sendmail phase (issue 18): N invocations of `relayd
 // sendmail`, one process each, one after the other as a shell loop, cron or
 // PHP's mail() run them, against a running relayd's [sendmail] socket; then
 // the same N invocations of Postfix's own sendmail into the private Postfix

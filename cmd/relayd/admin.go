@@ -21,7 +21,7 @@ func adminPatterns() []string {
 	return append(append([]string{}, adminOwnPatterns...), relay.APIPatterns()...)
 }
 
-// adminMux serves SPEC §9's admin HTTP endpoints: /metrics, /healthz,
+// adminMux serves the admin HTTP endpoints (docs/admin-api.md): /metrics, /healthz,
 // /readyz and the relay's /api/v1/ handler. startAdmin serves it behind
 // adminGuard's chain (Host, body limit, CSRF, bearer token).
 //

@@ -16,7 +16,7 @@ import (
 	"github.com/relayd/relayd/relay"
 )
 
-// The admin listener's request rules (SPEC §9, STYLE §6): one chain wraps
+// The admin listener's request rules (docs/admin-api.md, "Access rules"): one chain wraps
 // every route, in this order:
 //
 //	Host allowlist (403) → body limit (413) → for POST/DELETE: content type
@@ -37,8 +37,8 @@ type adminGuard struct {
 	allowed []config.AllowedHost // listen address, [admin] allowed_hosts
 	token   string               // bearer token; "" = none
 	// tokenRequired: every request must carry the token (token_file set);
-	// otherwise a request without Authorization is trusted (loopback, SPEC
-	// §9) and one that carries a token must carry the right one.
+	// otherwise a request without Authorization is trusted (loopback)
+	// and one that carries a token must carry the right one.
 	tokenRequired bool
 	// console: the web console serves every path that is not the API's
 	// (consolePath); it does its own login and CSRF token check, so the

@@ -14,12 +14,12 @@ import (
 	"github.com/relayd/relayd/cmd/relayd/config"
 )
 
-// The admin token (SPEC §12.1). With [admin] token_file set, that file's
+// The admin token (docs/admin-api.md, "Access rules"). With [admin] token_file set, that file's
 // token is required on every admin request. Without it, relayd creates
 // <state_dir>/admin.token at first start (random, mode 0600) and keeps it
 // across restarts: the console's admin login uses it, and CLI commands on
 // the machine send it; on loopback the API still trusts a request that
-// carries no token at all (SPEC §9), but one that carries a wrong token is
+// carries no token at all, but one that carries a wrong token is
 // refused.
 
 // adminTokenName is the generated token's file name in state_dir.

@@ -20,7 +20,7 @@ import (
 // are removed.
 const attachmentsGCEvery = 10 * time.Minute
 
-// openAttachments opens the attachment store of SPEC §14 and binds its
+// openAttachments opens the attachment store ([attachments] in docs/relayd.toml.5.md) and binds its
 // download server; nil, nil when [attachments] base_url is not set. The
 // server runs and GC starts on start(ctx); stop closes the server.
 func openAttachments(f *config.File, reg prometheus.Registerer, store *spool.Store, log *slog.Logger) (

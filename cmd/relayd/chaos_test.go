@@ -2,8 +2,8 @@ package main
 
 // TestE2EChaos (issue 7): bounded load against the built relayd while it is
 // SIGKILLed and restarted on the same state_dir and while its upstream
-// flaps. SPEC §4: "A message answered 250 is never lost: not on crash,
-// kill -9 ... restart". Duplicates are allowed (SPEC §7.3: a connection lost
+// flaps. A message answered 250 is never lost: not on a crash, kill -9
+// or restart (docs/smtp.md). Duplicates are allowed (a connection lost
 // after the final dot is retried) and only reported.
 //
 // Everything talks to 127.0.0.1. The chaos schedule is random but

@@ -25,7 +25,7 @@ type cli struct {
 }
 
 // run executes the command line args (without the program name) and returns
-// the exit status: 0 ok, 1 failure, 2 bad usage or bad config (SPEC §2).
+// the exit status: 0 ok, 1 failure, 2 bad usage or bad config (docs/relayd.8.md, EXIT STATUS).
 func run(args []string, stdout, stderr io.Writer) int {
 	c := &cli{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, systemConfig: config.SystemPath}
 	return c.run(args)
@@ -214,7 +214,7 @@ func (c *cli) loadConfigFor(flagPath string, mode config.LoadMode) (*config.File
 	return f, warnings, true
 }
 
-// resolveConfig finds the config file of every command (SPEC §2): -config
+// resolveConfig finds the config file of every command (docs/relayd.8.md, FILES): -config
 // (flagPath), else $RELAYD_CONFIG from c.getenv, else c.systemConfig if it
 // exists, else "" (the embedded default).
 func (c *cli) resolveConfig(flagPath string) (string, error) {

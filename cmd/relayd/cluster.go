@@ -13,7 +13,7 @@ import (
 	"github.com/relayd/relayd/relay"
 )
 
-// newCluster builds the [cluster] of f (SPEC §15), nil without one. It
+// newCluster builds the [cluster] of f, nil without one. It
 // contacts no one: startCluster does.
 func newCluster(f *config.File, reg prometheus.Registerer, log *slog.Logger) (*cluster.Cluster, error) {
 	c := &f.Cluster

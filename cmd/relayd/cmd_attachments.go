@@ -13,7 +13,7 @@ import (
 )
 
 // `relayd attachments` is, like `relayd queue`, a client of the running
-// daemon's admin API (SPEC §14): list the attachments replaced by links,
+// daemon's admin API: list the attachments replaced by links,
 // revoke a link.
 
 const attachmentsUsage = `usage: relayd attachments list [-message ID] [-json]

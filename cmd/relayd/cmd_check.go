@@ -198,7 +198,7 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// skipNote marks a route target that routing skips (SPEC §6).
+// skipNote marks a route target that routing skips (a disabled or missing profile).
 func skipNote(f *config.File, name string) string {
 	for i := range f.Profiles {
 		if f.Profiles[i].Name == name {

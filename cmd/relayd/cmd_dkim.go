@@ -14,7 +14,7 @@ import (
 // dkimKeygen is `relayd dkim-keygen -domain D -selector S [-type rsa|ed25519]
 // [-bits 2048] [-out FILE]`: it writes a new DKIM private key (PKCS#8 PEM,
 // mode 0600, never over an existing file) and prints the DNS TXT record to
-// publish and the [[dkim]] table to add (SPEC §3, §8.3). Exit 0; 1 when the
+// publish and the [[dkim]] table to add (docs/relayd.toml.5.md). Exit 0; 1 when the
 // file cannot be written (or exists); 2 on bad flags.
 func (c *cli) dkimKeygen(args []string) int {
 	flags, _ := c.newFlags("dkim-keygen")

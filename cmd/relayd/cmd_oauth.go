@@ -52,7 +52,7 @@ func (c *cli) newOAuthFlags() *oauthOptions {
 	return o
 }
 
-// oauth is `relayd oauth login|status` (SPEC §15). Exit 0 ok; 1 a failed
+// oauth is `relayd oauth login|status` (docs/relayd.8.md). Exit 0 ok; 1 a failed
 // login, or a status with a profile that needs a login; 2 bad usage or
 // config.
 func (c *cli) oauth(args []string) int {

@@ -217,7 +217,7 @@ func checkRefreshFile(t *testing.T, file, want string) {
 	}
 }
 
-// TestOAuthLoginDevice: the device code flow prints SPEC §15's line,
+// TestOAuthLoginDevice: the device code flow prints the "To sign in" line (docs/operations.md),
 // polls at the provider's interval through two authorization_pending
 // answers (injected wait: no real sleep) and saves the refresh token.
 func TestOAuthLoginDevice(t *testing.T) {

@@ -35,10 +35,10 @@ func (c *cli) newTestFlags() *testOptions {
 	return o
 }
 
-// test is `relayd test PROFILE [-from ADDR] [-to ADDR]... [-send]` (SPEC
-// §2): upstream.Pool.Probe on the profile as the daemon would configure
-// it, one line per step with its timing, and on failure the diagnosis of
-// SPEC §8.4. MAIL and RCPT (then RSET) run when -from, -to or -send is
+// test is `relayd test PROFILE [-from ADDR] [-to ADDR]... [-send]`
+// (docs/relayd.8.md): upstream.Pool.Probe on the profile as the daemon would configure
+// it, one line per step with its timing, and on failure the diagnosis
+// (docs/operations.md, "Why doesn't my mail go?"). MAIL and RCPT (then RSET) run when -from, -to or -send is
 // given, with the envelope of relay.PlanTest (the same as the admin API's
 // test), which the output names. Exit 0 when every step worked, 1 when one failed, 2 on bad usage,
 // a bad config or an unknown profile.

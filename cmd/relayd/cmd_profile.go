@@ -17,7 +17,7 @@ import (
 )
 
 // `relayd profile` shows the profiles of the running daemon and pauses or
-// resumes one at run time (SPEC §2, §12.3). Like `relayd queue`, it is a
+// resumes one at run time (docs/relayd.8.md). Like `relayd queue`, it is a
 // client of the admin API.
 
 const profileUsage = `usage: relayd profile list [-json]

@@ -20,9 +20,9 @@ import (
 	"github.com/relayd/relayd/relay"
 )
 
-// `relayd queue` is a client of the running daemon's admin API (SPEC §2,
-// §9): the CLI never opens the spool, whose Badger directory lock belongs
-// to the daemon (STYLE §4, like mox ctl.go).
+// `relayd queue` is a client of the running daemon's admin API
+// (docs/admin-api.md): the CLI never opens the spool, whose Badger directory lock belongs
+// to the daemon (like mox ctl.go).
 
 const queueUsage = `usage: relayd queue list [-state S | -all] [-json]
        relayd queue show ID [-json]
@@ -47,7 +47,7 @@ const (
 	subjectWidth   = 40
 )
 
-// queueItem is the admin API's queue item (SPEC §9).
+// queueItem is the admin API's queue item (docs/admin-api.md).
 type queueItem = relay.QueueItem
 
 // queueAction is one per-message action: its HTTP method and path suffix
@@ -238,7 +238,7 @@ func printQueueList(w io.Writer, items []queueItem, state string, all bool, now 
 		if len(it.Recipients) == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t-\t\t\t\n", msg...)
 		}
-		// One row per recipient with its own state (SPEC §7.1 states are
+		// One row per recipient with its own state (states are
 		// per recipient); the message's columns only on its first row.
 		for _, r := range it.Recipients {
 			msg[1] = r.State
@@ -367,7 +367,7 @@ func plural(n int, word string) string {
 	return word + "s"
 }
 
-// adminClient is an HTTP client of the admin API of SPEC §9.
+// adminClient is an HTTP client of the admin API (docs/admin-api.md).
 type adminClient struct {
 	base  string // "http://HOST:PORT"
 	addr  string // HOST:PORT, for messages
@@ -431,7 +431,7 @@ func (ac *adminClient) doBody(method, path, id string, reqBody []byte, out any) 
 	}
 	req.Header.Set("Accept", "application/json")
 	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/json") // SPEC §9: else 415
+		req.Header.Set("Content-Type", "application/json") // else 415
 	}
 	if ac.token != "" {
 		req.Header.Set("Authorization", "Bearer "+ac.token)
@@ -458,7 +458,7 @@ func (ac *adminClient) doBody(method, path, id string, reqBody []byte, out any) 
 	return body, nil
 }
 
-// statusError maps an error answer of SPEC §9 ({"error": "..."}) to what
+// statusError maps an error answer of the admin API ({"error": "..."}) to what
 // the user reads.
 func (ac *adminClient) statusError(status int, body []byte, id string) error {
 	var e struct {

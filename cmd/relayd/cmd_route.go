@@ -9,7 +9,7 @@ import (
 
 // route is `relayd route -from ADDR [-team T] [-to ADDR]...`: one line per
 // recipient, "RECIPIENT -> PROFILE (RULE)", routed by the same policy.Router
-// the daemon uses (SPEC §6), followed by an indented line for each candidate
+// the daemon uses (docs/relayd.toml.5.md, ROUTING), followed by an indented line for each candidate
 // that applied but was skipped ("  route #3 skipped: profile old is
 // disabled"). Recipients may also be given as arguments.
 // Exit 0; 1 when a recipient has no enabled profile; 2 on bad usage or a bad

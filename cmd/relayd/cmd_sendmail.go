@@ -14,7 +14,7 @@ import (
 	"github.com/relayd/relayd/sendmail"
 )
 
-// `relayd sendmail` (SPEC §13), also run as `sendmail` or `mailq` through
+// `relayd sendmail` (docs/relayd.8.md), also run as `sendmail` or `mailq` through
 // a link: parsing, the message and the SMTP client are in package
 // sendmail; this file finds the socket in the config and runs the modes.
 

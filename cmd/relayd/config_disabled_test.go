@@ -48,7 +48,7 @@ recipient = "*@support.example.net"
 profile = "support"
 `
 
-// TestDisabledAndMissingProfilesAreValid: SPEC §6 — a disabled default or
+// TestDisabledAndMissingProfilesAreValid: a disabled default or
 // route target is valid, a missing one is a warning; check-config exits 0
 // and says what routing skips; relayd route shows the skipped candidates.
 func TestDisabledAndMissingProfilesAreValid(t *testing.T) {

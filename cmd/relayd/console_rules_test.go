@@ -240,7 +240,7 @@ func TestConsoleCSRF(t *testing.T) {
 	}
 }
 
-// TestConsoleHostOrigin: SPEC §9's Host and Origin rules hold for the
+// TestConsoleHostOrigin: the admin API's Host and Origin rules (docs/admin-api.md) hold for the
 // console's pages and forms, whose refusals are pages a browser shows; the
 // API keeps its JSON.
 func TestConsoleHostOrigin(t *testing.T) {

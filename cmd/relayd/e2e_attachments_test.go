@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// TestE2EAttachmentLinkAfterKill9 (SPEC §14): relayd is SIGKILLed right
+// TestE2EAttachmentLinkAfterKill9: relayd is SIGKILLed right
 // after the 250 of a message whose attachment is over the limit of an
 // "oversize" profile, while the upstream is down; after a restart the
 // message goes out with a link, and the link answers the original octets.

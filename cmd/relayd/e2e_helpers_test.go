@@ -1,7 +1,6 @@
 package main
 
-// Helpers for the black-box end-to-end tests in e2e_test.go (STYLE §5 "E2E
-// in cmd/relayd"): they build the relayd binary once, run it on a temp
+// Helpers for the black-box end-to-end tests in e2e_test.go: they build the relayd binary once, run it on a temp
 // config and free loopback ports, and stand up a real go-smtp upstream
 // (STARTTLS + AUTH PLAIN) that records what relayd delivers to it.
 // Everything here talks to 127.0.0.1 only.
@@ -75,7 +74,7 @@ func TestMain(m *testing.M) {
 
 // relaydBinary returns the path of the relayd binary built from this
 // package (building it now if TestMain did not). A missing Go toolchain
-// skips the test locally and fails it under CI=true (STYLE §5).
+// skips the test locally and fails it under CI=true.
 func relaydBinary(t *testing.T) string {
 	t.Helper()
 	buildRelayd()
@@ -696,7 +695,7 @@ type cfgParams struct {
 	Listeners                         string // extra TOML appended after the first listener
 }
 
-// e2eConfig is the SPEC §3 config of the tests: one loopback listener, one
+// e2eConfig is the relayd.toml of the tests: one loopback listener, one
 // smarthost profile "up" (STARTTLS required, AUTH) and a 1 s retry.
 func e2eConfig(p cfgParams) string {
 	if p.Secret == "" {

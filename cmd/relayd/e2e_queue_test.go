@@ -108,7 +108,7 @@ func queueState(t *testing.T, queue func(...string) (int, string, string), id st
 }
 
 // TestE2ETestCommand runs the built `relayd test` against a closed port and
-// a good upstream: the SPEC §8.4 diagnosis and exit 1, then every step ok
+// a good upstream: the diagnosis and exit 1, then every step ok
 // and exit 0, and never the password on the terminal.
 func TestE2ETestCommand(t *testing.T) {
 	pki := newPKI(t, t.TempDir())

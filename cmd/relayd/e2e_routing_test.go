@@ -12,7 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// TestE2EDisabledDefault451: SPEC §6 — a config whose system default is
+// TestE2EDisabledDefault451: a config whose system default is
 // disabled starts and reloads; a recipient that a route sends to an enabled
 // profile is accepted, and one with no candidate left gets 451 4.3.5 naming
 // the sender and the recipient, on the wire.

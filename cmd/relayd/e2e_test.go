@@ -1,8 +1,9 @@
 package main
 
 // Black-box end-to-end tests: they run the built relayd binary (see
-// e2e_helpers_test.go) against SPEC §2 (CLI, exit codes, signals), §3
-// (TOML), §4 (SMTP replies, added headers) and §7 (a 250 is never lost).
+// e2e_helpers_test.go) against docs/relayd.8.md (CLI, exit codes, signals),
+// docs/relayd.toml.5.md (TOML) and docs/smtp.md (SMTP replies, added
+// headers, a 250 is never lost).
 
 import (
 	"bufio"
@@ -69,7 +70,8 @@ func TestE2EStartTLSAuthUpstream(t *testing.T) {
 	}
 }
 
-// checkDelivered asserts the envelope, TLS/AUTH state and SPEC §4 headers.
+// checkDelivered asserts the envelope, TLS/AUTH state and the added headers
+// (docs/smtp.md).
 func checkDelivered(t *testing.T, m upMsg, queueID string, rcpts []string) {
 	t.Helper()
 	if m.From != "app@example.com" {
@@ -168,8 +170,8 @@ func (l *crashLoad) acceptedCount() int {
 	return len(l.accepted)
 }
 
-// TestE2ECrashKill9: SPEC §4 "a message answered 250 is never lost: not on
-// crash, kill -9 ... restart". The upstream is down while 300 messages are
+// TestE2ECrashKill9: a message answered 250 is never lost: not on a
+// crash, kill -9 or restart. The upstream is down while 300 messages are
 // sent by 10 clients; relayd is SIGKILLed mid-way and restarted; then the
 // upstream comes up and every accepted message must arrive.
 func TestE2ECrashKill9(t *testing.T) {
@@ -269,7 +271,7 @@ func countSeqs(msgs []upMsg) map[int]int {
 	return n
 }
 
-// TestE2ECheckConfigTypo: SPEC §2/§3 — an unknown key is an error naming
+// TestE2ECheckConfigTypo: an unknown key is an error naming
 // the key and its line (exit 2); a valid file exits 0; a missing -config
 // or $RELAYD_CONFIG path exits 2, never falling back.
 func TestE2ECheckConfigTypo(t *testing.T) {
@@ -331,7 +333,7 @@ func TestE2EVersion(t *testing.T) {
 	}
 }
 
-// TestE2ESighupBadConfigRefused: SPEC §2 — a config that does not validate
+// TestE2ESighupBadConfigRefused: a config that does not validate
 // on SIGHUP is refused and counted, and the running one stays.
 func TestE2ESighupBadConfigRefused(t *testing.T) {
 	pki := newPKI(t, t.TempDir())
@@ -378,7 +380,7 @@ func grepLines(text, substr string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestE2EEmbeddedDefault: SPEC §2/§3.1 — `relayd` with no config file runs
+// TestE2EEmbeddedDefault: `relayd` with no config file runs
 // on the embedded default: SMTP on 127.0.0.1:2525, admin on 127.0.0.1:9425,
 // state in ./relayd-data.
 func TestE2EEmbeddedDefault(t *testing.T) {
@@ -416,7 +418,7 @@ func TestE2EEmbeddedDefault(t *testing.T) {
 	}
 
 	// The embedded default's profile is direct: an address-literal
-	// recipient is refused at RCPT with 550 5.1.2 (SPEC §8.2). (A message
+	// recipient is refused at RCPT with 550 5.1.2. (A message
 	// to a domain would make relayd ask the system's DNS, which tests
 	// never do.)
 	msg := "From: app@example.com\r\nTo: postmaster@[127.0.0.1]\r\nSubject: first run\r\n\r\nhello\r\n"

@@ -11,12 +11,12 @@ import (
 )
 
 // The monitoring examples in examples/ must only use metrics relayd
-// exports: SPEC §9's names, plus what relayd adds (panics, upstream_*) and
+// exports: the names of docs/metrics.md, plus what relayd adds (panics, upstream_*) and
 // the Go and process collectors. Without a YAML library in go.mod the
 // alert rules are read by a line scan, the dashboard with encoding/json;
 // PromQL is read by a small lexer that finds the metric names.
 
-// specMetrics are the metrics SPEC §9 names that relayd exports today.
+// specMetrics are the metrics of docs/metrics.md that relayd exports today.
 var specMetrics = []string{
 	"relayd_messages_accepted_total", "relayd_messages_rejected_total", "relayd_deliveries_total",
 	"relayd_delivery_duration_seconds", "relayd_queue_messages", "relayd_queue_oldest_age_seconds",
@@ -159,7 +159,7 @@ func checkMetrics(t *testing.T, where, expr string, used map[string]bool) {
 	}
 	for _, n := range names {
 		if !knownMetric(n) {
-			t.Errorf("%s: %s is not a metric relayd exports (SPEC §9): %q", where, n, expr)
+			t.Errorf("%s: %s is not a metric relayd exports (docs/metrics.md): %q", where, n, expr)
 		}
 		used[n] = true
 	}
@@ -226,7 +226,7 @@ func TestExamplePrometheusAlerts(t *testing.T) {
 	}
 	rules := scanAlerts(t, text)
 	if len(rules) < 10 {
-		t.Fatalf("%s: %d alert rules, want the SPEC §9 set", alertsFile, len(rules))
+		t.Fatalf("%s: %d alert rules, want at least 10", alertsFile, len(rules))
 	}
 	used, names, exprs := map[string]bool{}, map[string]bool{}, ""
 	for _, r := range rules {

@@ -14,7 +14,7 @@ import (
 	"github.com/relayd/relayd/upstream"
 )
 
-// TestInteropDKIMThroughPostfix (SPEC §8.3): relayd signs, a real Postfix
+// TestInteropDKIMThroughPostfix: relayd signs, a real Postfix
 // 3.7 relays it on (STARTTLS, SASL), and the signature still verifies at
 // the far end, even for a message with a 3000-octet line that Postfix
 // would fold had relayd not re-encoded it at acceptance.

@@ -28,7 +28,8 @@ import (
 	"github.com/relayd/relayd/cmd/internal/postfixpeer"
 )
 
-// peerInCI reports whether a missing peer must fail the test (STYLE §5).
+// peerInCI reports whether a missing peer must fail the test (CI=true)
+// rather than skip it.
 func peerInCI() bool { return os.Getenv("CI") == "true" }
 
 // missingPeer skips the test locally and fails it under CI=true.

@@ -1,6 +1,6 @@
 package main
 
-// Interop with real peers from Debian packages (issue 7, STYLE §5): SMTP
+// Interop with real peers from Debian packages (issue 7): SMTP
 // clients (swaks, curl, Python's smtplib, msmtp) submit to the built relayd,
 // with and without AUTH against a [[team.user]]; a private Postfix is
 // relayd's upstream (STARTTLS and Cyrus SASL) and relays on to a Go sink;

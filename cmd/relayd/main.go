@@ -1,5 +1,5 @@
 // Command relayd is the local SMTP relay daemon and its command line
-// (SPEC §2). This package is the composition root: it finds the config file
+// (docs/relayd.8.md). This package is the composition root: it finds the config file
 // the way every command does (cli.resolveConfig), loads it with package
 // config (cmd/relayd/config: the TOML schema, defaults, the embedded
 // default, validation, the translation into relay.Config), and dispatches

@@ -11,14 +11,14 @@ import (
 	"testing"
 )
 
-// specCite is how an internal document is cited: "SPEC §8.2", "(SPEC
-// section 6)". Admins never have SPEC.md; they read the README and docs/.
+// specCite is how a text cites an internal design document that is not in
+// the repository: its name, then "§" or "section". Admins and newcomers
+// read the README and docs/ instead.
 var specCite = regexp.MustCompile(`SPEC\s*(§|section)`)
 
 // TestNoSpecCitationsInTexts: no string in relayd's code (what becomes an
-// error, a log line, a reply or an API answer) cites the SPEC; comments
-// may. The benchmark's report (cmd/relayd-bench) is for developers and
-// names its goals by SPEC section on purpose.
+// error, a log line, a reply or an API answer) cites that document. The
+// benchmark (cmd/relayd-bench) is a developers' tool and is not checked.
 func TestNoSpecCitationsInTexts(t *testing.T) {
 	root := filepath.Join("..", "..")
 	fset := token.NewFileSet()
@@ -37,7 +37,7 @@ func TestNoSpecCitationsInTexts(t *testing.T) {
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && specCite.MatchString(lit.Value) {
-				t.Errorf("%s: a text cites the SPEC: %s", fset.Position(lit.Pos()), lit.Value)
+				t.Errorf("%s: a text cites a document that is not in the repository (say the rule, or name a file in docs/): %s", fset.Position(lit.Pos()), lit.Value)
 			}
 			return true
 		})

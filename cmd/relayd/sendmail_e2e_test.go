@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// `relayd sendmail` end to end (SPEC §13): the built binary submits to a
+// `relayd sendmail` end to end: the built binary submits to a
 // running relayd through its sendmail socket; relayd delivers to a
 // loopback go-smtp upstream.
 
@@ -35,7 +35,7 @@ func TestSendmailDeliver(t *testing.T) {
 	}
 }
 
-// TestSendmailExitStatus: the sysexits of SPEC §13, one stderr line each.
+// TestSendmailExitStatus: the sysexits of docs/relayd.8.md, one stderr line each.
 func TestSendmailExitStatus(t *testing.T) {
 	e := startSendmailRelayd(t, "")
 	long := strings.Repeat("x", 65) + "@example.net" // local part over 64 octets: 501 5.1.3

@@ -10,7 +10,7 @@ import (
 )
 
 // Interop of `relayd sendmail` with the programs that run /usr/sbin/sendmail
-// (SPEC §13): PHP's mail(), bsd-mailx, swaks as a -bs client (the Laravel
+// (docs/relayd.8.md): PHP's mail(), bsd-mailx, swaks as a -bs client (the Laravel
 // and Symfony transports' dialogue), and cron's invocation. Each message
 // reaches the loopback upstream through relayd; envelope and headers are
 // asserted there.

@@ -35,14 +35,14 @@ const drainTime = 20 * time.Second
 // it the log only grows.
 const gcEvery = 5 * time.Minute
 
-// softMemoryLimit keeps the Go heap near SPEC §11's memory goal (Badger's
+// softMemoryLimit keeps the Go heap near the memory goal of docs/performance.md (Badger's
 // temporary buffers otherwise let it swell); GOMEMLIMIT overrides it. It is
 // a soft limit: the GC works harder, nothing fails.
 const softMemoryLimit = 96 << 20
 
 // runServe is `relayd` / `relayd serve`: the daemon in the foreground. It
 // finds the config like every command (c.resolveConfig) and logs to
-// c.stderr. Exit codes (SPEC §2): 0 clean shutdown, 1 fatal error, 2 bad
+// c.stderr. Exit codes: 0 clean shutdown, 1 fatal error, 2 bad
 // config.
 func (c *cli) runServe(args []string) int {
 	stderr := c.stderr
@@ -225,7 +225,7 @@ func handleSignals(ctx context.Context, stop context.CancelFunc, path string, sr
 }
 
 // reload re-reads the configuration and swaps it in, or keeps the running
-// one and says why (SPEC §2).
+// one and says why.
 func reload(path string, srv *relay.Server, reloads *prometheus.CounterVec, log *slog.Logger) {
 	sdNotify(sdReloading())
 	defer sdNotify("READY=1")

@@ -5,7 +5,7 @@ import (
 	"os"
 )
 
-// shareStateDir sets the modes SPEC §13 asks for once the spool is open:
+// shareStateDir sets the modes the sendmail socket needs (docs/relayd.toml.5.md, [sendmail]) once the spool is open:
 // state_dir searchable by every user (0711, so each local user can reach
 // the sendmail socket inside it, but not list the directory) and the spool
 // private (0700). A directory relayd may not chmod (owned by someone else)

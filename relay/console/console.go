@@ -1,4 +1,4 @@
-// Package console is relayd's web console (SPEC §12): the seeds' settings
+// Package console is relayd's web console (docs/console.md): the seeds' settings
 // pages — Overview, Outbox, a message, Servers — served on the admin
 // listener for the office admins and agents who will not type `relayd
 // queue`. It renders html/template pages from assets embedded in the

@@ -13,7 +13,8 @@ import (
 	"github.com/relayd/relayd/spool"
 )
 
-// states are the Outbox's filter choices, in the order of SPEC §7.1.
+// states are the Outbox's filter choices: the states a message waits in,
+// then the final ones (docs/admin-api.md, "A queue item").
 var states = []string{"delayed", "ready", "sending", "deferred", "held", "sent", "bounced", "cancelled"}
 
 // overviewData is what the Overview shows first: how many messages are in
@@ -205,7 +206,7 @@ func (c *Console) outboxAction(w http.ResponseWriter, r *http.Request) {
 	}
 	verb := map[string]string{"hold": "Held", "release": "Released", "retry": "Retrying", "delete": "Deleted", "retract": "Retracted"}[action]
 	if action == "retract" {
-		action = "delete" // Retract is Delete during the send delay (SPEC §7.2)
+		action = "delete" // Retract is Delete during the send delay
 	}
 	var done, failed []string
 	for _, id := range ids {

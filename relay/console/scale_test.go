@@ -18,7 +18,7 @@ import (
 
 // TestOutboxFirstPageScale: with 100,000 queued messages the Outbox's
 // first page (and a filtered one) answers in well under 300 ms: it reads
-// the newest envelopes, never the whole queue or a body (SPEC §12.2). A
+// the newest envelopes, never the whole queue or a body. A
 // search reads at most MaxScan envelopes per page; its time is logged.
 // RELAYD_CONSOLE_SCALE changes the count; -short skips it.
 func TestOutboxFirstPageScale(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 )
 
 // Errors of Downgrade: the message cannot be made 7-bit without changing
-// what its reader sees (SPEC §8.1: it bounces with 5.6.3). The texts are
+// what its reader sees (it bounces with 5.6.3). The texts are
 // sentences a person reads in a DSN.
 var (
 	// ErrEightBitHeader: a header field (of the message or of a part) has
@@ -25,7 +25,7 @@ var (
 )
 
 // Downgrade makes the message 7-bit for an upstream that offers no
-// 8BITMIME (RFC 6152 3; SPEC §8.1), changing only the MIME leaf parts that
+// 8BITMIME (RFC 6152 3), changing only the MIME leaf parts that
 // hold 8-bit octets, as FixLongLines does for long lines (the same walk):
 //
 //   - a leaf in 7bit, 8bit, binary or an unknown encoding is re-encoded:

@@ -141,7 +141,7 @@ func TestDowngradeMessageGlobal(t *testing.T) {
 
 // TestDowngradeImpossible: 8-bit header fields, a signed multipart and a
 // multipart without its boundary cannot be made 7-bit without changing
-// what the reader sees (SPEC §8.1: 5.6.3).
+// what the reader sees (a 5.6.3 bounce).
 func TestDowngradeImpossible(t *testing.T) {
 	for name, c := range map[string]struct {
 		in   string

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// DSN subjects (SPEC §7.3 bounce and warn_after "still trying" notice).
+// DSN subjects (the bounce and the warn_after "still trying" notice).
 const (
 	SubjectFailed  = "Undelivered Mail Returned to Sender"
 	SubjectDelayed = "Delayed Mail (still being retried)"

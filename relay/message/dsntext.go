@@ -7,7 +7,7 @@ import (
 
 // explainDSN writes the human-readable first part of a DSN: what happened,
 // to which recipient, with the upstream's own words, in plain language
-// (SPEC §8.4 spirit: say what happened and what to do).
+// (say what happened and what to do).
 func explainDSN(info DSNInfo) string {
 	var failed, delayed []DSNRecipient
 	for _, r := range info.Recipients {

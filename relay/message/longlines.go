@@ -18,7 +18,7 @@ const maxBoundary = 200
 
 // FixLongLines makes every line of the message at most 998 octets
 // (RFC 5322 2.1.1), so no downstream MTA breaks lines itself (which would
-// corrupt the content and any DKIM signature, SPEC §4). It reports whether
+// corrupt the content and any DKIM signature). It reports whether
 // anything changed. It is idempotent: a second call changes nothing.
 //
 //   - A header line over 998 octets is folded at whitespace (RFC 5322

@@ -159,7 +159,7 @@ const (
 )
 
 // Edit is one header edit decided elsewhere (policy's header rewrites,
-// SPEC §3 [[profile]] and §6). Name is case-insensitive.
+// [[profile]] in docs/relayd.toml.5.md). Name is case-insensitive.
 type Edit struct {
 	Op    EditOp
 	Name  string

@@ -10,7 +10,7 @@ import (
 	"sync"
 )
 
-// Defaults used by Read for a zero Limits field (SPEC §3 [[listener]] and §4).
+// Defaults used by Read for a zero Limits field (docs/relayd.toml.5.md [[listener]], docs/smtp.md).
 const (
 	DefaultMaxSize        = 25 << 20 // octets: max_message_size = "25MB"
 	DefaultMaxLineLength  = 1 << 20  // octets: max_line_length = "1MB"
@@ -19,7 +19,7 @@ const (
 )
 
 // Sentinel errors returned by Read. Compare with errors.Is; relay maps each
-// one to its SPEC §4 reply.
+// one to its reply (docs/smtp.md).
 var (
 	// ErrTooBig: more than Limits.MaxSize octets were received (552 5.3.4).
 	ErrTooBig = errors.New("message: message too big")
@@ -44,8 +44,8 @@ var (
 // matching Default* constant; a negative field means "no limit".
 type Limits struct {
 	// MaxSize is the most octets accepted, counted as received after
-	// dot-unstuffing and before any normalisation or added header
-	// (SPEC §4). Exceeding it stops reading with ErrTooBig.
+	// dot-unstuffing and before any normalisation or added header.
+	// Exceeding it stops reading with ErrTooBig.
 	MaxSize int64
 	// MaxLineLength is the longest line accepted, in octets without the
 	// line ending. Legacy applications send unwrapped HTML, so this is far
@@ -135,7 +135,7 @@ func newMessage(buf []byte, off int, lim Limits) (*Message, error) {
 	return m, nil
 }
 
-// check runs the header section checks of SPEC §4.
+// check runs the header section checks (docs/smtp.md, "Message content").
 func (m *Message) check(lim Limits) error {
 	if lim.MaxHeaderBytes >= 0 && m.h.size()+2 > lim.MaxHeaderBytes {
 		return ErrHeaderTooBig

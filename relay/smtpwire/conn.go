@@ -11,8 +11,7 @@ import (
 	"time"
 )
 
-// commandLineLimit is the longest command line accepted, CRLF included
-// (SPEC §4: "command lines are always limited to 2000 octets").
+// commandLineLimit is the longest command line accepted, CRLF included.
 const commandLineLimit = 2000
 
 // Conn is the connection go-smtp reads from: above TLS for implicit-TLS

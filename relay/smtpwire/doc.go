@@ -2,7 +2,7 @@
 // relayd's listeners hand go-smtp's Server, which owns what crosses the
 // socket so that go-smtp only ever sees a well-formed dialogue.
 //
-// In the SPEC data flow it sits between the accepted socket and relay's
+// In relayd's data flow (docs/architecture.md) it sits between the accepted socket and relay's
 // go-smtp Session (relay/session.go): client → socket → smtpwire.Conn →
 // go-smtp → relay.session → policy, spool. It owns:
 //

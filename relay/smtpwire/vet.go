@@ -202,7 +202,7 @@ func (l *Conn) saslResponse(line string, i int) {
 
 // refuse answers a command line itself with e, counts it (reason) and,
 // once the connection has had more than max_errors errors, answers 421
-// instead and closes (SPEC §3: relayd's max_errors, not go-smtp's).
+// instead and closes (relayd's max_errors, not go-smtp's).
 func (l *Conn) refuse(e *smtp.SMTPError, reason string) error {
 	if reason != "" { // "": not the client's error (errHeloFirst)
 		l.opts.Reject(reason)

@@ -92,8 +92,8 @@ func (l *Conn) Interrupt() {
 
 // AddError counts an error of the session (a refused command or message)
 // and reports whether that makes more than max errors (max 0: no limit),
-// after which the caller answers 421 and kills the connection (SPEC §3
-// max_errors). The count is the connection's, shared with this layer's own
+// after which the caller answers 421 and kills the connection (max_errors,
+// docs/relayd.toml.5.md). The count is the connection's, shared with this layer's own
 // refusals. Safe for concurrent use (a BDAT message is read on its own
 // goroutine).
 func (l *Conn) AddError(max int) bool { return l.raw.addError(max) }

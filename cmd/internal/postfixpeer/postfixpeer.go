@@ -17,7 +17,7 @@
 // postfix package (/usr/sbin/postfix, postconf, sendmail); with SASL also
 // sasl2-bin (saslpasswd2) and libsasl2-modules. Missing reports the first
 // thing lacking, with the package to install: the interop tests skip on it
-// locally and fail under CI=true (STYLE §5); the benchmark stops with it.
+// locally and fail under CI=true; the benchmark stops with it.
 //
 // Names: an Instance is one running private Postfix; Start starts it and
 // Stop stops it (stop, then abort, then SIGKILL of its own master).

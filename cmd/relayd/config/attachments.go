@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Attachments is [attachments] (SPEC §14): where attachments replaced by
+// Attachments is [attachments] (docs/relayd.toml.5.md): where attachments replaced by
 // links are kept and the download server that answers the links.
 type Attachments struct {
 	BaseURL   string   `toml:"base_url"`

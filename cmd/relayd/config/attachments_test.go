@@ -9,7 +9,7 @@ import (
 	"github.com/relayd/relayd/cmd/relayd/config/configtest"
 )
 
-// TestConfigAttachments: the SPEC §14 keys, their defaults, inheritance
+// TestConfigAttachments: the attachment keys, their defaults, inheritance
 // through extends, and the translation for relay.
 func TestConfigAttachments(t *testing.T) {
 	f, _ := mustLoad(t, configtest.Minimal+`

@@ -4,7 +4,7 @@ import (
 	"github.com/relayd/relayd/cluster"
 )
 
-// validateCluster checks [cluster] (SPEC §15) and reads its password file.
+// validateCluster checks [cluster] (docs/relayd.toml.5.md) and reads its password file.
 // The URL is never quoted in a message: it may hold a password.
 func validateCluster(f *File, p *problems) {
 	c := &f.Cluster

@@ -1,6 +1,6 @@
-// Package config is relayd's configuration file: finding it (SPEC §2),
+// Package config is relayd's configuration file: finding it (docs/relayd.8.md, FILES),
 // the TOML schema, decoding, extends, defaults, validation and warnings
-// (SPEC §3), the embedded default (SPEC §3.1), and the translation into
+// (docs/relayd.toml.5.md), the embedded default (default.toml), and the translation into
 // what the other packages take.
 //
 // It sits at the start of the data flow, wired by cmd/relayd:
@@ -33,7 +33,8 @@ import (
 	"os"
 )
 
-// defaultTOML is the embedded default configuration of SPEC §3.1.
+// defaultTOML is the embedded default configuration (docs/relayd.toml.5.md,
+// EMBEDDED DEFAULT).
 //
 //go:embed default.toml
 var defaultTOML string
@@ -60,7 +61,7 @@ func Load(path string) (*File, []string, error) {
 	return LoadWith(path, LoadMode{Full: true})
 }
 
-// LoadMode says which secrets LoadWith reads (SPEC §3: a command reads only
+// LoadMode says which secrets LoadWith reads (a command reads only
 // the secrets it uses, so `relayd route` works while another profile's
 // password_env is unset) and whether it checks the config against the
 // machine's state (the spool's encryption, transcript files).
@@ -163,7 +164,7 @@ func hostname() string {
 	return h
 }
 
-// Resolve finds the configuration file per SPEC §2: flagPath
+// Resolve finds the configuration file (docs/relayd.8.md, FILES): flagPath
 // (-config), else envPath ($RELAYD_CONFIG), else systemPath
 // (/etc/relayd/relayd.toml) if it exists, else the embedded default,
 // returned as "". A path given by -config or $RELAYD_CONFIG that does not

@@ -19,10 +19,10 @@ var defaultRetrySchedule = []Duration{
 	Duration(30 * time.Minute), Duration(time.Hour), Duration(2 * time.Hour), Duration(4 * time.Hour),
 }
 
-// setDefaults fills every key the file did not set (SPEC §3; the one place
+// setDefaults fills every key the file did not set (the one place
 // defaults live, like chasquid's config.go). It runs after extends, so a
 // profile's inherited value is not overwritten. String keys set to "" take
-// their default too (the SPEC example writes helo = ""); numbers, booleans
+// their default too (an example may write helo = ""); numbers, booleans
 // and durations keep what the file says, and validation judges it.
 func setDefaults(f *File, hostname string) {
 	s := &f.Server

@@ -173,7 +173,7 @@ func loadDKIMKey(path string) (crypto.Signer, error) {
 }
 
 // loadCAFile returns the system roots plus the certificates of path, as
-// SPEC §8.1 asks for the upstream and its OAuth2 token endpoint.
+// relayd uses for the upstream and its OAuth2 token endpoint.
 func loadCAFile(path string) (*x509.CertPool, error) {
 	b, _, err := readSmallFile(path, maxPEMFile)
 	if err != nil {

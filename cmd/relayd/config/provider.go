@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Provider presets (SPEC §15): what an admin would otherwise copy from the
+// Provider presets (docs/operations.md, OAuth2 recipes): what an admin would otherwise copy from the
 // provider's documentation. Each value applies only where the config does
 // not set it.
 //

@@ -6,7 +6,7 @@ import (
 	"crypto/x509"
 )
 
-// The TOML schema of relayd.toml (SPEC §3). Every exported field with a toml
+// The TOML schema of relayd.toml (docs/relayd.toml.5.md). Every exported field with a toml
 // tag is a key; config.example.toml documents each of them (a test checks).
 // Values are decoded key by key (decode.go), so each table records
 // which keys the file set: defaults and `extends` fill only the others.
@@ -25,7 +25,7 @@ type File struct {
 	Notify     Notify         `toml:"notify"`
 	Sendmail   Sendmail       `toml:"sendmail"` // sendmail.go
 	Cluster    Cluster        `toml:"cluster"`
-	// Attachments is [attachments] (SPEC §14, attachments.go).
+	// Attachments is [attachments] (attachments.go).
 	Attachments Attachments `toml:"attachments"`
 
 	// Path is the file it was loaded from; "" for the embedded default.
@@ -75,9 +75,9 @@ type Admin struct {
 	Listen    string `toml:"listen"` // "" = no admin server
 	TokenFile string `toml:"token_file"`
 	// AllowedHosts are the extra names the admin server answers to in
-	// Host: "name" (any port) or "name:port" (SPEC §9).
+	// Host: "name" (any port) or "name:port" (docs/admin-api.md).
 	AllowedHosts []string `toml:"allowed_hosts"`
-	// Console serves the web console at "/" (SPEC §12); default true.
+	// Console serves the web console at "/" (docs/console.md); default true.
 	Console bool `toml:"console"`
 	// SessionTimeout is how long a console login lasts; default 12h.
 	SessionTimeout Duration `toml:"session_timeout"`
@@ -142,7 +142,7 @@ type Team struct {
 	Networks       []CIDR   `toml:"networks"`
 	Profiles       []string `toml:"profiles"`
 	Users          []User   `toml:"user"`
-	UnixUsers      []string `toml:"unix_users"` // local users whose `relayd sendmail` mail is this team's (SPEC §13)
+	UnixUsers      []string `toml:"unix_users"` // local users whose `relayd sendmail` mail is this team's
 
 	tableMeta
 }
@@ -182,7 +182,7 @@ type ProfileTable struct {
 	MaxPerConnection  int             `toml:"max_per_connection"`
 	MaxConnections    int             `toml:"max_connections"`
 	Rate              Rates           `toml:"rate"`
-	QuotaReplies      []string        `toml:"quota_replies"` // reply patterns added to the built-in quota replies (SPEC §15)
+	QuotaReplies      []string        `toml:"quota_replies"` // reply patterns added to the built-in quota replies
 	QuotaPause        Duration        `toml:"quota_pause"`   // how long a quota reply pauses the profile
 	FromAddress       string          `toml:"from_address"`
 	RewriteHeaderFrom bool            `toml:"rewrite_header_from"`
@@ -195,7 +195,7 @@ type ProfileTable struct {
 	AllowLoopback     bool            `toml:"allow_loopback"`
 	AllowPrivate      bool            `toml:"allow_private"`
 	OAuth2            *OAuth2         `toml:"oauth2"`
-	// SPEC §14: attachment limit and links.
+	// Attachment limit and links.
 	MaxAttachmentSize Size            `toml:"max_attachment_size"`
 	AttachmentsAsURL  AttachmentsMode `toml:"attachments_as_url"`
 
@@ -224,7 +224,7 @@ type OAuth2 struct {
 	RefreshTokenFile string   `toml:"refresh_token_file"`
 	Scopes           []string `toml:"scopes"`
 	// Provider fills the endpoints, scopes and the profile's host, port
-	// and TLS mode (SPEC §15); Tenant is Microsoft's directory.
+	// and TLS mode; Tenant is Microsoft's directory.
 	Provider      Provider `toml:"provider"`
 	Tenant        string   `toml:"tenant"`
 	AuthURL       string   `toml:"auth_url"`
@@ -271,7 +271,7 @@ type Notify struct {
 	tableMeta
 }
 
-// Cluster is [cluster] (SPEC §15): the Redis that several relayd share
+// Cluster is [cluster]: the Redis that several relayd share
 // their rate windows and pauses through. Without redis, relayd counts alone.
 type Cluster struct {
 	Redis             string `toml:"redis"`               // redis://[user@]host:port/db or rediss://...

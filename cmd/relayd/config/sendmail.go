@@ -7,7 +7,7 @@ import (
 	"github.com/relayd/relayd/relay"
 )
 
-// [sendmail] and [[team]] unix_users (SPEC §13): the unix socket that
+// [sendmail] and [[team]] unix_users (docs/relayd.toml.5.md): the unix socket that
 // `relayd sendmail` submits to. The daemon runs it as one more listener,
 // named SendmailListenerName, with a [[listener]]'s default limits, no TLS
 // and no AUTH: the kernel names the local user instead (SO_PEERCRED).

@@ -10,7 +10,7 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// SendmailClient is what `relayd sendmail` (SPEC §13) needs from the config
+// SendmailClient is what `relayd sendmail` (docs/relayd.8.md) needs from the config
 // file. It is read leniently, without Load: a local user may not read the
 // secrets, keys and certificates the file names (or the file itself, see
 // ReadSendmailClient).

@@ -385,7 +385,7 @@ func (r *Rate) UnmarshalText(b []byte) error {
 }
 
 // Rates is a profile's `rate`: one window ("30/m") or a list of windows
-// (["30/m", "10000/d"]) that must all allow a delivery (SPEC §15). Empty is
+// (["30/m", "10000/d"]) that must all allow a delivery. Empty is
 // unlimited.
 type Rates []Rate
 

@@ -38,7 +38,7 @@ func validate(f *File, p *problems) {
 
 // checkLiteralSecrets warns when a config file that readers (configReaders:
 // "every user", "group staff") can read holds a password or client secret
-// in clear (SPEC §3). The documented root:relayd 0640 gets no warning.
+// in clear. The documented root:relayd 0640 gets no warning.
 func checkLiteralSecrets(f *File, mode fs.FileMode, readers string, p *problems) {
 	if readers == "" {
 		return
@@ -174,7 +174,7 @@ func isLoopbackHost(host string) bool {
 
 func validateRelay(r *RelayTable, profiles map[string]*ProfileTable, p *problems) {
 	m := &r.tableMeta
-	// A disabled or missing default is valid (SPEC §6): routing skips it,
+	// A disabled or missing default is valid: routing skips it,
 	// and a recipient that nothing else routes gets 451 4.3.5.
 	switch pr := profiles[r.DefaultProfile]; {
 	case r.DefaultProfile == "":
@@ -309,7 +309,7 @@ func validateListenAddress(l *Listener, seen map[string]string, p *problems) {
 }
 
 // validateNotifyProfile warns about a [notify] profile that alerts cannot
-// go through; like a route's profile (SPEC §6) it never refuses the
+// go through; like a route's profile it never refuses the
 // config, and alerts then take another enabled profile.
 func validateNotifyProfile(n *Notify, profiles map[string]*ProfileTable, p *problems) {
 	switch pr := profiles[n.Profile]; {

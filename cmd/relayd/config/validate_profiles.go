@@ -229,7 +229,7 @@ func validateTeams(f *File, profiles map[string]*ProfileTable, p *problems) map[
 		default:
 			byName[t.Name] = t
 		}
-		// Missing profiles are warnings (SPEC §6): routing skips them.
+		// Missing profiles are warnings: routing skips them.
 		for _, name := range t.Profiles {
 			if profiles[name] == nil {
 				p.warn(m, "profiles", "no profile is named %q: the team cannot use it", name)

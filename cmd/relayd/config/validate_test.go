@@ -158,7 +158,7 @@ profile = "missing"
 			t.Errorf("no error for %s in:\n%v", key, err)
 		}
 	}
-	// Missing profiles named by routes and defaults are warnings (SPEC §6).
+	// Missing profiles named by routes and defaults are warnings.
 	for _, key := range []string{"relay.default_profile", "route.profile"} {
 		if findError(list, key, "") != nil || !strings.Contains(strings.Join(warnings, "\n"), ": "+key+": ") {
 			t.Errorf("%s: want a warning, not an error; errors:\n%v\nwarnings: %q", key, err, warnings)
