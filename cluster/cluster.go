@@ -320,6 +320,7 @@ func urlPassword(s string) string {
 // process): they would bypass slog, and relayd logs each outage itself.
 type quiet struct{}
 
+// Printf implements go-redis's internal logger interface.
 func (quiet) Printf(context.Context, string, ...any) {}
 
 var quietOnce sync.Once

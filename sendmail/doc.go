@@ -34,6 +34,7 @@ type Error struct {
 	Msg  string
 }
 
+// Error implements error.
 func (e *Error) Error() string { return e.Msg }
 
 func errorf(code int, format string, a ...any) *Error {

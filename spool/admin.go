@@ -29,6 +29,7 @@ type SendingError struct {
 	Recipient string // the first recipient in "sending"
 }
 
+// Error implements error.
 func (e *SendingError) Error() string {
 	return fmt.Sprintf("message %s is being delivered to %s right now; its outcome is recorded when "+
 		"this attempt ends (within the profile's timeouts): look at the message again then, and "+

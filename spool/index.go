@@ -221,15 +221,24 @@ type schedItem struct {
 // schedHeap is a min-heap by (due, id) for container/heap.
 type schedHeap []schedItem
 
+// Len implements heap.Interface.
 func (h schedHeap) Len() int { return len(h) }
+
+// Less implements heap.Interface.
 func (h schedHeap) Less(i, j int) bool {
 	if h[i].due != h[j].due {
 		return h[i].due < h[j].due
 	}
 	return h[i].id < h[j].id
 }
+
+// Swap implements heap.Interface.
 func (h schedHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *schedHeap) Push(x any)   { *h = append(*h, x.(schedItem)) }
+
+// Push implements heap.Interface.
+func (h *schedHeap) Push(x any) { *h = append(*h, x.(schedItem)) }
+
+// Pop implements heap.Interface.
 func (h *schedHeap) Pop() any {
 	old := *h
 	it := old[len(old)-1]

@@ -138,13 +138,18 @@ func checkOptions(opts Options) error {
 // since Badger logs routine compactions at info level.
 type badgerLogger struct{ l *slog.Logger }
 
+// Errorf implements badger.Logger.
 func (b badgerLogger) Errorf(f string, a ...any) {
 	b.l.Error(strings.TrimSpace(fmt.Sprintf(f, a...)), "subsystem", "badger")
 }
 
+// Warningf implements badger.Logger.
 func (b badgerLogger) Warningf(f string, a ...any) {
 	b.l.Warn(strings.TrimSpace(fmt.Sprintf(f, a...)), "subsystem", "badger")
 }
 
-func (badgerLogger) Infof(string, ...any)  {}
+// Infof implements badger.Logger.
+func (badgerLogger) Infof(string, ...any) {}
+
+// Debugf implements badger.Logger.
 func (badgerLogger) Debugf(string, ...any) {}

@@ -16,6 +16,7 @@ const maxConflictRetries = 10
 // is returned to the caller unchanged.
 type fnError struct{ err error }
 
+// Error implements error.
 func (e fnError) Error() string { return e.err.Error() }
 
 // Update changes message id in one read-modify-write transaction: fn gets a

@@ -181,8 +181,10 @@ func newSASL(mech, user, pass string) sasl.Client {
 // challenge is "user HEX(HMAC-MD5(password, challenge))".
 type cramMD5 struct{ user, pass string }
 
+// Start implements sasl.Client.
 func (a *cramMD5) Start() (string, []byte, error) { return mechCRAMMD5, nil, nil }
 
+// Next implements sasl.Client.
 func (a *cramMD5) Next(challenge []byte) ([]byte, error) {
 	h := hmac.New(md5.New, []byte(a.pass))
 	h.Write(challenge)
@@ -197,8 +199,10 @@ type login struct {
 	step       int
 }
 
+// Start implements sasl.Client.
 func (a *login) Start() (string, []byte, error) { return mechLogin, nil, nil }
 
+// Next implements sasl.Client.
 func (a *login) Next(challenge []byte) ([]byte, error) {
 	prompt := strings.ToLower(string(challenge))
 	a.step++

@@ -87,8 +87,10 @@ func newOAuthSASL(mech, user, token, addr string) *oauthClient {
 	return &oauthClient{mech: mech, ir: ir}
 }
 
+// Start implements sasl.Client.
 func (a *oauthClient) Start() (string, []byte, error) { return a.mech, a.ir, nil }
 
+// Next implements sasl.Client.
 func (a *oauthClient) Next(challenge []byte) ([]byte, error) {
 	if a.status != "" {
 		return nil, sasl.ErrUnexpectedServerChallenge

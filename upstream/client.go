@@ -231,6 +231,7 @@ type lineLimiter struct {
 	n int // octets since the last LF
 }
 
+// Read implements io.Reader.
 func (l *lineLimiter) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	for _, b := range p[:n] {

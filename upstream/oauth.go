@@ -291,6 +291,7 @@ func writeFileAtomic(path string, data []byte) error {
 // errRefreshFile is a refresh token file that cannot be used.
 type errRefreshFile struct{ err error }
 
+// Error implements error.
 func (e errRefreshFile) Error() string { return e.err.Error() }
 
 // tokenError is the temporary *Error of a failed token request: the

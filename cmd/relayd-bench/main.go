@@ -73,6 +73,7 @@ type shape struct {
 	N, C, SizeKB int
 }
 
+// String implements fmt.Stringer.
 func (s shape) String() string { return fmt.Sprintf("N=%d C=%d S=%dKiB", s.N, s.C, s.SizeKB) }
 
 // options are the command line; the child phases get them as JSON.

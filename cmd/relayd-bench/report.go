@@ -28,6 +28,7 @@ type goal struct {
 	Min, Max float64
 }
 
+// String implements fmt.Stringer.
 func (g goal) String() string {
 	switch {
 	case g.Min > 0:

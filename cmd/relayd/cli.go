@@ -189,7 +189,10 @@ func isBoolFlag(f *flag.Flag) bool {
 // stringList is a repeatable string flag (-to a -to b).
 type stringList []string
 
-func (l *stringList) String() string     { return strings.Join(*l, ",") }
+// String implements fmt.Stringer.
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+// Set implements flag.Value.
 func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 // loadConfigFor resolves and loads the config for a command, reading only

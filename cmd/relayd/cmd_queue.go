@@ -380,6 +380,7 @@ type adminClient struct {
 // errNotRunning is a request that could not connect: no daemon listens.
 type errNotRunning struct{ addr string }
 
+// Error implements error.
 func (e errNotRunning) Error() string {
 	return fmt.Sprintf("relayd is not running (admin API at %s unreachable)", e.addr)
 }
