@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
+	"math/rand"
 	"testing"
 )
 
@@ -36,6 +37,66 @@ func TestAttachSizeMatchesDecode(t *testing.T) {
 		}
 		if got := p.Size(msg); got != want {
 			t.Errorf("Size(%q) = %d, decoding gives %d (err %v)", c, got, want, err)
+		}
+	}
+}
+
+// TestAttachBase64MatchesStdlib: base64Reader decodes what
+// encoding/base64's decoder behind the alphabet filter decodes, and fails
+// where it fails, across chunk boundaries too.
+func TestAttachBase64MatchesStdlib(t *testing.T) {
+	raw := make([]byte, 40<<10)
+	rng := rand.New(rand.NewSource(7))
+	rng.Read(raw)
+	var wrapped []byte
+	enc := base64.StdEncoding.EncodeToString(raw)
+	for i := 0; i < len(enc); i += 76 {
+		wrapped = append(wrapped, enc[i:min(i+76, len(enc))]...)
+		wrapped = append(wrapped, "\r\n"...)
+	}
+	junk := append(append(bytes.Clone(wrapped[:20000]), "!\t-"...), wrapped[20000:]...)
+	blank := append(append(bytes.Clone(wrapped[:100]), bytes.Repeat([]byte("\r\n"), 20000)...), wrapped[100:]...)
+	cases := [][]byte{wrapped, wrapped[:len(wrapped)-5], append(wrapped[:len(wrapped):len(wrapped)], "QQ=="...), junk, blank,
+		append(bytes.Clone(wrapped[:len(wrapped)-30000]), "QQ==\r\n"...),
+		append(append(bytes.Clone(wrapped[:30000]), "QQ==\r\n"...), wrapped[30000:]...),
+		[]byte(""), []byte("QQ"), []byte("QQ==QQ=="), []byte("QUJD=\r\n"), []byte("QQ=Q")}
+	for range 300 {
+		b := make([]byte, rng.Intn(40))
+		for i := range b {
+			b[i] = "QUJD=\r\n!"[rng.Intn(8)]
+		}
+		cases = append(cases, b)
+	}
+	for _, c := range cases {
+		want, werr := io.ReadAll(base64.NewDecoder(base64.StdEncoding, &alphabetOnly{r: bytes.NewReader(c)}))
+		got, gerr := io.ReadAll(&base64Reader{r: bytes.NewReader(c)})
+		if (werr == nil) != (gerr == nil) || (werr == nil && !bytes.Equal(got, want)) {
+			t.Errorf("%.40q: decoded %d octets, err %v; encoding/base64: %d, err %v", c, len(got), gerr, len(want), werr)
+		}
+	}
+}
+
+// alphabetOnly (the filter Content used before base64Reader, the
+// reference of TestAttachBase64MatchesStdlib) passes on only the base64
+// alphabet and '=': line breaks
+// and junk a generator left between the lines are dropped.
+type alphabetOnly struct {
+	r   io.Reader
+	buf [4096]byte
+}
+
+func (a *alphabetOnly) Read(p []byte) (int, error) {
+	for {
+		n, err := a.r.Read(a.buf[:min(len(p), len(a.buf))])
+		k := 0
+		for _, c := range a.buf[:n] {
+			p[k] = c
+			if base64Class[c] != classJunk {
+				k++
+			}
+		}
+		if k > 0 || err != nil {
+			return k, err
 		}
 	}
 }
