@@ -37,18 +37,20 @@ type Options struct {
 }
 
 // Store keeps the stored attachments under Dir: files/<token> holds the
-// decoded content, messages/<id>.json the manifest of one message. Its
-// methods are safe for concurrent use.
+// decoded content, manifests.log the manifests of the messages (see
+// manifestLog; stores written before it kept messages/<id>.json, which
+// Open moves into the log). Its methods are safe for concurrent use.
 type Store struct {
-	opts    Options
-	log     *slog.Logger
-	now     func() time.Time
-	files   string
-	msgs    string
-	metrics *metrics
-	synced  *groupSync // makes Put's and persist's writes durable
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	files    string
+	filesDir *os.File // files, open for syncRound
+	msgs     string   // the manifests of stores written before the manifest log
+	mlog     *manifestLog
+	metrics  *metrics
+	synced   *groupSync // makes Put's and persist's writes durable
 
-	wmu    sync.Mutex // serialises manifest rewrites (persist), so the last state written wins
 	mu     sync.Mutex
 	byMsg  map[string]*manifest
 	tokens map[string]string // token -> message ID
@@ -62,6 +64,7 @@ type manifest struct {
 	Committed bool      `json:"committed"` // the message was seen in the spool
 	Removed   bool      `json:"removed"`   // files removed at expiry; the manifest answers 410
 	Files     []*file   `json:"files"`
+	Deleted   bool      `json:"deleted,omitempty"` // a manifest log line that forgets the message
 }
 
 type file struct {
@@ -107,7 +110,7 @@ func Open(opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, d := range []string{opts.Dir, s.files, s.msgs} {
+	for _, d := range []string{opts.Dir, s.files} {
 		if err := mkdirSync(d); err != nil {
 			return nil, fmt.Errorf("cannot create the attachments directory %s: %w", d, err)
 		}
@@ -115,39 +118,63 @@ func Open(opts Options) (*Store, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	fn, err := syncFS(opts.Dir)
+	fd, err := os.Open(s.files)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the attachments directory %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("cannot open the attachments directory %s: %w", s.files, err)
 	}
-	s.synced = newGroupSync(fn)
+	s.filesDir = fd
+	s.synced = newGroupSync(s.syncRound)
+	s.mlog.broken = s.synced.fail
 	s.metrics = newMetrics(opts.Registerer)
 	return s, nil
 }
 
-// load reads every manifest; temporary files of a crashed Put are removed.
-func (s *Store) load() error {
-	ents, err := os.ReadDir(s.msgs)
-	if err != nil {
-		return fmt.Errorf("cannot read the attachments directory %s: %w", s.msgs, err)
+// syncRound is one group-commit round: the names of the files written
+// since the last round (their content was synced by writeFile) and the
+// manifest log's new lines become durable.
+func (s *Store) syncRound() error {
+	if err := s.filesDir.Sync(); err != nil {
+		return fmt.Errorf("cannot sync the attachments directory %s: %w", s.files, err)
 	}
-	for _, e := range ents {
-		p := filepath.Join(s.msgs, e.Name())
-		if strings.HasPrefix(e.Name(), "tmp-") {
-			os.Remove(p)
-			continue
-		}
-		b, err := os.ReadFile(p)
-		var m manifest
-		if err == nil {
-			err = json.Unmarshal(b, &m)
-		}
-		if err != nil || m.MessageID == "" {
-			s.log.Warn("ignoring an unreadable attachments manifest; remove it if it stays", "file", p, "err", err)
-			continue
-		}
-		s.byMsg[m.MessageID] = &m
+	if err := s.mlog.sync(); err != nil {
+		return fmt.Errorf("cannot sync the attachments manifest log %s: %w", s.mlog.path, err)
+	}
+	return nil
+}
+
+// load reads the manifests (the manifest log, after those of a store
+// written before it), opens the log for appending and compacts it when
+// it holds more than twice the live lines or old manifests were moved in.
+// Files without a manifest (a crashed Put's) are removed.
+func (s *Store) load() error {
+	legacy, err := s.loadLegacy()
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.opts.Dir, manifestLogName)
+	logged, lines, err := readManifestLog(path)
+	if err != nil {
+		return err
+	}
+	for id, m := range logged {
+		s.byMsg[id] = m
+	}
+	for _, m := range s.byMsg {
 		for _, f := range m.Files {
 			s.tokens[f.Token] = m.MessageID
+		}
+	}
+	if s.mlog, err = openManifestLog(path); err != nil {
+		return err
+	}
+	if legacy || lines > 2*len(logged)+1000 {
+		if err := s.mlog.compact(s.live); err != nil {
+			return err
+		}
+	}
+	if legacy {
+		if err := os.RemoveAll(s.msgs); err != nil {
+			return fmt.Errorf("cannot remove the old attachments manifests %s: %w", s.msgs, err)
 		}
 	}
 	fents, err := os.ReadDir(s.files)
@@ -162,6 +189,57 @@ func (s *Store) load() error {
 	return nil
 }
 
+// loadLegacy reads the manifests of a store written before the manifest
+// log, one messages/<id>.json each, and reports whether there were any.
+func (s *Store) loadLegacy() (bool, error) {
+	ents, err := os.ReadDir(s.msgs)
+	if os.IsNotExist(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot read the attachments directory %s: %w", s.msgs, err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(s.msgs, e.Name())
+		b, err := os.ReadFile(p)
+		var m manifest
+		if err == nil {
+			err = json.Unmarshal(b, &m)
+		}
+		if strings.HasPrefix(e.Name(), "tmp-") {
+			continue // a crashed rewrite's temporary file
+		}
+		if err != nil || m.MessageID == "" {
+			s.log.Warn("ignoring an unreadable attachments manifest", "file", p, "err", err)
+			continue
+		}
+		s.byMsg[m.MessageID] = &m
+	}
+	return true, nil
+}
+
+// live copies the manifests for compact.
+func (s *Store) live() []*manifest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*manifest, 0, len(s.byMsg))
+	for _, m := range s.byMsg {
+		out = append(out, m.copy())
+	}
+	return out
+}
+
+// copy is a deep copy of m; the caller holds s.mu.
+func (m *manifest) copy() *manifest {
+	c := *m
+	c.Files = make([]*file, len(m.Files))
+	for i, f := range m.Files {
+		cf := *f
+		c.Files[i] = &cf
+	}
+	return &c
+}
+
 // newToken returns 160 random bits in lower-case base32 (32 characters).
 func newToken() string {
 	b := make([]byte, 20)
@@ -170,9 +248,10 @@ func newToken() string {
 }
 
 // Put stores the decoded content of parts of msg (the message as it is
-// committed) for message id, durably: the files and the manifest are
-// written, then one syncfs round shared with concurrent Puts makes them
-// and their directory entries durable before it returns, so the caller
+// committed) for message id, durably: the files are written and synced,
+// the manifest appended to the manifest log, then one round shared with
+// concurrent Puts makes the files' names and the log line durable
+// (syncRound) before it returns, so the caller
 // may commit the message and answer 250 (SPEC §14: same rule as the
 // spool). It returns the links by Part.Index. If the caller then fails to
 // commit, it calls Discard. A crash before Put returns leaves files and
@@ -182,10 +261,7 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 	now := s.now()
 	m := &manifest{MessageID: id, Created: now, Expires: now.Add(s.opts.Retention)}
 	fail := func(err error) (map[int]Link, error) {
-		for _, f := range m.Files {
-			os.Remove(filepath.Join(s.files, f.Token))
-		}
-		os.Remove(filepath.Join(s.msgs, id+".json"))
+		s.removeAll(m)
 		return nil, err
 	}
 	for _, p := range parts {
@@ -200,11 +276,11 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 		}
 		f.Size, f.SHA256 = n, sum
 	}
-	if err := s.writeManifest(m); err != nil {
+	if err := s.mlog.append(m); err != nil {
 		return fail(err)
 	}
 	if err := s.synced.wait(); err != nil {
-		return fail(fmt.Errorf("cannot sync the attachments directory %s: %w", s.opts.Dir, err))
+		return fail(err)
 	}
 	s.mu.Lock()
 	s.byMsg[id] = m
@@ -215,8 +291,9 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 	return s.links(m), nil
 }
 
-// writeFile writes r to files/<token>, not yet durably (Put syncs). The
-// token is new, so no one reads the file before Put returns.
+// writeFile writes r to files/<token> and syncs its content (its name
+// is made durable by Put's round). The token is new, so no one reads the
+// file before Put returns.
 func (s *Store) writeFile(token string, r io.Reader) (int64, string, error) {
 	name := filepath.Join(s.files, token)
 	fh, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
@@ -228,37 +305,17 @@ func (s *Store) writeFile(token string, r io.Reader) (int64, string, error) {
 	if err != nil { // a broken encoding: keep what decoded, like a mail reader
 		s.log.Warn("attachment encoding broken; storing what decodes", "err", err)
 	}
+	if err = fdatasync(fh); err != nil {
+		fh.Close()
+		os.Remove(name)
+		s.synced.fail(err) // the file's pages may be lost: see groupSync
+		return 0, "", fmt.Errorf("cannot sync an attachment in %s: %w", s.files, err)
+	}
 	if err = fh.Close(); err != nil {
 		os.Remove(name)
 		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
 	}
 	return n, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// writeManifest replaces messages/<id>.json atomically (a temporary file
-// renamed over it), not yet durably: the caller then waits for s.synced.
-func (s *Store) writeManifest(m *manifest) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	name := filepath.Join(s.msgs, m.MessageID+".json")
-	tmp := filepath.Join(s.msgs, "tmp-"+m.MessageID+".json")
-	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err == nil {
-		_, err = fh.Write(b)
-		if cerr := fh.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cannot write the attachments manifest %s: %w", name, err)
-	}
-	return nil
 }
 
 // links returns m's links by part index (the caller holds no lock; m's
@@ -313,29 +370,31 @@ func (s *Store) drop(m *manifest) {
 	}
 }
 
+// removeAll removes m's files and appends the line that forgets m. The
+// line is not synced: if a crash loses it, the manifest comes back and
+// GC removes it again (its message is not in the spool, or its
+// retention is over).
 func (s *Store) removeAll(m *manifest) {
 	for _, f := range m.Files {
 		os.Remove(filepath.Join(s.files, f.Token))
 	}
-	os.Remove(filepath.Join(s.msgs, m.MessageID+".json"))
+	if err := s.mlog.append(&manifest{MessageID: m.MessageID, Deleted: true}); err != nil {
+		s.log.Warn("attachments manifest log not updated; GC will remove the message's manifest again",
+			"msg_id", m.MessageID, "err", err)
+	}
 }
 
-// persist writes m's current state durably. Writers queue on wmu, each
-// copying the state under mu when its turn comes, so a later change is
-// never overwritten by an earlier one; the sync is shared with
-// concurrent Puts and persists.
+// persist appends m's current state to the manifest log durably. The
+// state is copied under the log's lock, so lines are in the order of the
+// changes and the last one wins; the sync is shared with concurrent Puts
+// and persists.
 func (s *Store) persist(m *manifest) {
-	s.wmu.Lock()
+	s.mlog.mu.Lock()
 	s.mu.Lock()
-	c := *m
-	c.Files = make([]*file, len(m.Files))
-	for i, f := range m.Files {
-		cf := *f
-		c.Files[i] = &cf
-	}
+	c := m.copy()
 	s.mu.Unlock()
-	err := s.writeManifest(&c)
-	s.wmu.Unlock()
+	err := s.mlog.appendLocked(c)
+	s.mlog.mu.Unlock()
 	if err == nil {
 		err = s.synced.wait()
 	}

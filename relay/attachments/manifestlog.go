@@ -1,0 +1,161 @@
+package attachments
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// manifestLogName is the manifest log's file in the store's directory.
+const manifestLogName = "manifests.log"
+
+// manifestLog is the store's one file of manifests: every change of a
+// message's manifest (Put, the commit mark, revoke, expiry) appends the
+// whole manifest as one JSON line, and a line with "deleted" forgets the
+// message; at load the last line of a message wins. Appending to one
+// open file costs a write and a share of a group-committed fdatasync,
+// where a file per manifest cost an inode, a rename and a directory entry
+// per change. compact rewrites the log with the live manifests only.
+type manifestLog struct {
+	path string
+
+	mu   sync.Mutex // serialises appends, the sync and compact
+	f    *os.File
+	size int64 // octets in the file
+	base int64 // size after the last compaction
+	// broken is told when compact renamed the new log in place but could
+	// not sync the directory: which log a crash leaves is unknown, so the
+	// Store fails from then on (groupSync.fail).
+	broken func(error)
+}
+
+// readManifestLog returns the manifests of the log at path by message ID
+// (none if it does not exist) and how many lines it held. A torn last
+// line (a crash while appending) is cut off, so appends start on a line
+// of their own.
+func readManifestLog(path string) (map[string]*manifest, int, error) {
+	out := map[string]*manifest{}
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return out, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot read the attachments manifest log %s: %w", path, err)
+	}
+	whole := bytes.LastIndexByte(b, '\n') + 1
+	if whole < len(b) {
+		if err := os.Truncate(path, int64(whole)); err != nil {
+			return nil, 0, fmt.Errorf("cannot repair the attachments manifest log %s: %w", path, err)
+		}
+	}
+	lines := 0
+	for line := range bytes.SplitSeq(b[:whole], []byte("\n")) {
+		var m manifest
+		if len(line) == 0 || json.Unmarshal(line, &m) != nil || m.MessageID == "" {
+			continue
+		}
+		lines++
+		if m.Deleted {
+			delete(out, m.MessageID)
+			continue
+		}
+		out[m.MessageID] = &m
+	}
+	return out, lines, nil
+}
+
+// openManifestLog opens the log at path for appending, creating it.
+func openManifestLog(path string) (*manifestLog, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the attachments manifest log %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot open the attachments manifest log %s: %w", path, err)
+	}
+	return &manifestLog{path: path, f: f, size: st.Size(), base: st.Size()}, nil
+}
+
+// appendLocked writes m as one line, not yet durably (the caller then
+// waits for the store's sync round). The caller holds l.mu.
+func (l *manifestLog) appendLocked(m *manifest) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	n, err := l.f.Write(append(b, '\n'))
+	l.size += int64(n)
+	if err != nil {
+		return fmt.Errorf("cannot write the attachments manifest log %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// append writes m as one line, not yet durably.
+func (l *manifestLog) append(m *manifest) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appendLocked(m)
+}
+
+// sync makes the appended lines durable.
+func (l *manifestLog) sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fdatasync(l.f)
+}
+
+// due reports whether the log has grown to twice its size after the last
+// compaction (and past 1 MiB), so that compact is worth its rewrite.
+func (l *manifestLog) due() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.size > 1<<20 && l.size > 2*l.base
+}
+
+// compact replaces the log by one line per manifest live returns, durably
+// (a temporary file synced, renamed over the log, the directory synced).
+// live runs with l.mu held, so no append slips between it and the switch.
+func (l *manifestLog) compact(live func() []*manifest) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	tmp := l.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot compact the attachments manifest log %s: %w", l.path, err)
+	}
+	old, oldSize := l.f, l.size
+	l.f, l.size = f, 0
+	for _, m := range live() {
+		if err = l.appendLocked(m); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = fdatasync(f)
+	}
+	if err == nil {
+		err = os.Rename(tmp, l.path)
+	}
+	if err != nil { // the old log is still in place: keep appending to it
+		l.f, l.size = old, oldSize
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("cannot compact the attachments manifest log %s: %w", l.path, err)
+	}
+	old.Close()
+	l.base = l.size
+	if err := syncDir(filepath.Dir(l.path)); err != nil {
+		err = fmt.Errorf("cannot compact the attachments manifest log %s: %w", l.path, err)
+		if l.broken != nil {
+			l.broken(err)
+		}
+		return err
+	}
+	return nil
+}
