@@ -99,8 +99,7 @@ type base64Reader struct {
 	out    []byte // decoded, not yet returned
 	carry  []byte // alphabet octets after the last whole group read (at most 3)
 	cbuf   [4]byte
-	in     [base64Chunk]byte
-	qbuf   [base64Chunk + 4]byte
+	qbuf   [base64Chunk + 4]byte // the carry, then a chunk read
 	obuf   [(base64Chunk + 4) / 4 * 3]byte
 }
 
@@ -118,10 +117,34 @@ func (d *base64Reader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteTo writes the decoded content to w chunk by chunk (io.Copy uses
+// it: no buffer of its own, no copy).
+func (d *base64Reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(d.out) > 0 {
+			n, err := w.Write(d.out)
+			total += int64(n)
+			d.out = d.out[n:]
+			if err != nil {
+				return total, err
+			}
+		}
+		if d.err != nil {
+			if d.err == io.EOF {
+				return total, nil
+			}
+			return total, d.err
+		}
+		d.fill()
+	}
+}
+
 // fill reads a chunk of r and decodes its whole groups into d.out.
 func (d *base64Reader) fill() {
-	n, err := d.r.Read(d.in[:])
-	q := append(append(d.qbuf[:0], d.carry...), d.in[:n]...)
+	c := copy(d.qbuf[:], d.carry)
+	n, err := d.r.Read(d.qbuf[c : c+base64Chunk])
+	q := d.qbuf[:c+n]
 	if err == nil && d.decodeLines(q) {
 		return
 	}

@@ -73,6 +73,11 @@ func TestAttachBase64MatchesStdlib(t *testing.T) {
 		if (werr == nil) != (gerr == nil) || (werr == nil && !bytes.Equal(got, want)) {
 			t.Errorf("%.40q: decoded %d octets, err %v; encoding/base64: %d, err %v", c, len(got), gerr, len(want), werr)
 		}
+		var buf bytes.Buffer
+		n, cerr := io.Copy(&buf, &base64Reader{r: bytes.NewReader(c)}) // WriteTo
+		if (werr == nil) != (cerr == nil) || n != int64(buf.Len()) || (werr == nil && !bytes.Equal(buf.Bytes(), want)) {
+			t.Errorf("%.40q: WriteTo wrote %d octets, err %v; encoding/base64: %d, err %v", c, n, cerr, len(want), werr)
+		}
 	}
 }
 
@@ -125,4 +130,19 @@ func BenchmarkAttachSize(b *testing.B) {
 			b.Fatal("wrong size")
 		}
 	}
+}
+
+// FuzzBase64Reader: base64Reader agrees with encoding/base64's decoder
+// behind the alphabet filter on any input (octets and failure).
+func FuzzBase64Reader(f *testing.F) {
+	for _, s := range []string{"QUJD\r\nRA==\r\n", "QQ==QQ==", "QU!JD", "Q", "\r\n\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want, werr := io.ReadAll(base64.NewDecoder(base64.StdEncoding, &alphabetOnly{r: bytes.NewReader(in)}))
+		got, gerr := io.ReadAll(&base64Reader{r: bytes.NewReader(in)})
+		if (werr == nil) != (gerr == nil) || (werr == nil && !bytes.Equal(got, want)) {
+			t.Fatalf("%q: decoded %q, err %v; encoding/base64: %q, err %v", in, got, gerr, want, werr)
+		}
+	})
 }
