@@ -1,9 +1,10 @@
 package attachments
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -33,28 +34,32 @@ type manifestLog struct {
 }
 
 // readManifestLog returns the manifests of the log at path by message ID
-// (none if it does not exist) and how many lines it held. A torn last
-// line (a crash while appending) is cut off, so appends start on a line
-// of their own.
+// (none if it does not exist) and how many lines it held, reading it a
+// line at a time. A torn last line (a crash while appending) is cut off,
+// so appends start on a line of their own.
 func readManifestLog(path string) (map[string]*manifest, int, error) {
 	out := map[string]*manifest{}
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if os.IsNotExist(err) {
 		return out, 0, nil
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("cannot read the attachments manifest log %s: %w", path, err)
 	}
-	whole := bytes.LastIndexByte(b, '\n') + 1
-	if whole < len(b) {
-		if err := os.Truncate(path, int64(whole)); err != nil {
-			return nil, 0, fmt.Errorf("cannot repair the attachments manifest log %s: %w", path, err)
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	lines, whole := 0, int64(0)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			break
 		}
-	}
-	lines := 0
-	for line := range bytes.SplitSeq(b[:whole], []byte("\n")) {
+		if err != nil {
+			return nil, 0, fmt.Errorf("cannot read the attachments manifest log %s: %w", path, err)
+		}
+		whole += int64(len(line))
 		var m manifest
-		if len(line) == 0 || json.Unmarshal(line, &m) != nil || m.MessageID == "" {
+		if json.Unmarshal(line, &m) != nil || m.MessageID == "" {
 			continue
 		}
 		lines++
@@ -63,6 +68,11 @@ func readManifestLog(path string) (map[string]*manifest, int, error) {
 			continue
 		}
 		out[m.MessageID] = &m
+	}
+	if st, err := f.Stat(); err == nil && st.Size() > whole {
+		if err := os.Truncate(path, whole); err != nil {
+			return nil, 0, fmt.Errorf("cannot repair the attachments manifest log %s: %w", path, err)
+		}
 	}
 	return out, lines, nil
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -160,4 +162,56 @@ func TestAttachLegacyManifests(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "files", "tok0")); err != nil {
 		t.Errorf("legacy file removed: %v", err)
 	}
+}
+
+// TestAttachCompactDuringPuts: a compaction running while Puts append
+// keeps every manifest whose Put returned: right after Put, the current
+// log holds it (in the rewritten log or appended after it).
+func TestAttachCompactDuringPuts(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}
+	dir := t.TempDir()
+	s, _, _ := testStore(t, dir, c)
+	msg := []byte(attachtest.Thunderbird(attachtest.Content(300, 37), attachtest.Content(100, 38)))
+	atts := Walk(msg).Attachments()
+	var swap sync.RWMutex // held by a compaction; the check reads the log between them
+	inLog := func(id string) bool {
+		swap.RLock()
+		defer swap.RUnlock()
+		b, _ := os.ReadFile(filepath.Join(dir, manifestLogName))
+		return bytes.Contains(b, []byte(`{"message_id":"`+id+`"`))
+	}
+	const sessions, each = 8, 25
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for g := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				id := fmt.Sprintf("M-%d-%d", g, i)
+				if _, err := s.Put(id, msg, atts); err != nil {
+					t.Error(err)
+					return
+				}
+				if !inLog(id) {
+					t.Errorf("%s: Put returned, its manifest is not in the log", id)
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	for compactions := 0; compactions < 100000; compactions++ { // bounded; ends when the Puts do
+		select {
+		case <-done:
+			return
+		default:
+			swap.Lock()
+			err := s.mlog.compact(s.live)
+			swap.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	<-done
 }

@@ -276,18 +276,25 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 		}
 		f.Size, f.SHA256 = n, sum
 	}
-	if err := s.mlog.append(m); err != nil {
-		return fail(err)
-	}
-	if err := s.synced.wait(); err != nil {
-		return fail(err)
-	}
+	// Known before its line is appended: a compaction (GC) that runs
+	// between the append and the sync rewrites the log from s.byMsg.
+	c := m.copy()
 	s.mu.Lock()
 	s.byMsg[id] = m
 	for _, f := range m.Files {
 		s.tokens[f.Token] = id
 	}
 	s.mu.Unlock()
+	err := s.mlog.append(c)
+	if err == nil {
+		err = s.synced.wait()
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.drop(m)
+		s.mu.Unlock()
+		return fail(err)
+	}
 	return s.links(m), nil
 }
 
