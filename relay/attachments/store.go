@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -140,104 +139,6 @@ func (s *Store) syncRound() error {
 		return fmt.Errorf("cannot sync the attachments manifest log %s: %w", s.mlog.path, err)
 	}
 	return nil
-}
-
-// load reads the manifests (the manifest log, after those of a store
-// written before it), opens the log for appending and compacts it when
-// it holds more than twice the live lines or old manifests were moved in.
-// Files without a manifest (a crashed Put's) are removed.
-func (s *Store) load() error {
-	legacy, err := s.loadLegacy()
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(s.opts.Dir, manifestLogName)
-	logged, lines, err := readManifestLog(path)
-	if err != nil {
-		return err
-	}
-	for id, m := range logged {
-		s.byMsg[id] = m
-	}
-	for _, m := range s.byMsg {
-		for _, f := range m.Files {
-			s.tokens[f.Token] = m.MessageID
-		}
-	}
-	if s.mlog, err = openManifestLog(path); err != nil {
-		return err
-	}
-	if legacy || lines > 2*len(logged)+1000 {
-		if err := s.mlog.compact(s.live); err != nil {
-			return err
-		}
-	}
-	if legacy {
-		if err := os.RemoveAll(s.msgs); err != nil {
-			return fmt.Errorf("cannot remove the old attachments manifests %s: %w", s.msgs, err)
-		}
-	}
-	fents, err := os.ReadDir(s.files)
-	if err != nil {
-		return fmt.Errorf("cannot read the attachments directory %s: %w", s.files, err)
-	}
-	for _, e := range fents {
-		if _, ok := s.tokens[e.Name()]; !ok { // a crashed Put's file: it has no manifest
-			os.Remove(filepath.Join(s.files, e.Name()))
-		}
-	}
-	return nil
-}
-
-// loadLegacy reads the manifests of a store written before the manifest
-// log, one messages/<id>.json each, and reports whether there were any.
-func (s *Store) loadLegacy() (bool, error) {
-	ents, err := os.ReadDir(s.msgs)
-	if os.IsNotExist(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("cannot read the attachments directory %s: %w", s.msgs, err)
-	}
-	for _, e := range ents {
-		p := filepath.Join(s.msgs, e.Name())
-		b, err := os.ReadFile(p)
-		var m manifest
-		if err == nil {
-			err = json.Unmarshal(b, &m)
-		}
-		if strings.HasPrefix(e.Name(), "tmp-") {
-			continue // a crashed rewrite's temporary file
-		}
-		if err != nil || m.MessageID == "" {
-			s.log.Warn("ignoring an unreadable attachments manifest", "file", p, "err", err)
-			continue
-		}
-		s.byMsg[m.MessageID] = &m
-	}
-	return true, nil
-}
-
-// live copies the manifests for compact.
-func (s *Store) live() []*manifest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*manifest, 0, len(s.byMsg))
-	for _, m := range s.byMsg {
-		out = append(out, m.copy())
-	}
-	return out
-}
-
-// copy is a deep copy of m; the caller holds s.mu.
-func (m *manifest) copy() *manifest {
-	c := *m
-	c.Files = make([]*file, len(m.Files))
-	for i, f := range m.Files {
-		cf := *f
-		c.Files[i] = &cf
-	}
-	return &c
 }
 
 // newToken returns 160 random bits in lower-case base32 (32 characters).
