@@ -129,14 +129,19 @@ func Open(opts Options) (*Store, error) {
 }
 
 // syncRound is one group-commit round: the names of the files written
-// since the last round (their content was synced by writeFile) and the
-// manifest log's new lines become durable.
+// since the last round (their content is Put's syncFiles' business) and
+// the manifest log's new lines become durable, the two syncs at the same
+// time (each waits for the disk's cache flush).
 func (s *Store) syncRound() error {
-	if err := s.filesDir.Sync(); err != nil {
-		return fmt.Errorf("cannot sync the attachments directory %s: %w", s.files, err)
+	logged := make(chan error, 1)
+	go func() { logged <- s.mlog.sync() }()
+	derr := s.filesDir.Sync()
+	lerr := <-logged
+	if derr != nil {
+		return fmt.Errorf("cannot sync the attachments directory %s: %w", s.files, derr)
 	}
-	if err := s.mlog.sync(); err != nil {
-		return fmt.Errorf("cannot sync the attachments manifest log %s: %w", s.mlog.path, err)
+	if lerr != nil {
+		return fmt.Errorf("cannot sync the attachments manifest log %s: %w", s.mlog.path, lerr)
 	}
 	return nil
 }
@@ -149,18 +154,24 @@ func newToken() string {
 }
 
 // Put stores the decoded content of parts of msg (the message as it is
-// committed) for message id, durably: the files are written and synced,
-// the manifest appended to the manifest log, then one round shared with
-// concurrent Puts makes the files' names and the log line durable
-// (syncRound) before it returns, so the caller
-// may commit the message and answer 250 (SPEC §14: same rule as the
-// spool). It returns the links by Part.Index. If the caller then fails to
+// committed) for message id, durably: the files are written and the
+// manifest appended to the manifest log; then, at the same time, the
+// files' content is synced and one round shared with concurrent Puts
+// makes the files' names and the log line durable (syncRound). Both end
+// before it returns, so the caller may commit the message and answer 250
+// (SPEC §14: same rule as the spool). It returns the links by Part.Index. If the caller then fails to
 // commit, it calls Discard. A crash before Put returns leaves files and
 // maybe a manifest of a message the spool never committed: load removes
 // files without a manifest, GC the manifest and its files.
 func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 	now := s.now()
 	m := &manifest{MessageID: id, Created: now, Expires: now.Add(s.opts.Retention)}
+	var written []*os.File
+	defer func() {
+		for _, fh := range written {
+			fh.Close()
+		}
+	}()
 	fail := func(err error) (map[int]Link, error) {
 		s.removeAll(m)
 		return nil, err
@@ -171,10 +182,11 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 			f.Name = "attachment"
 		}
 		m.Files = append(m.Files, f)
-		n, sum, err := s.writeFile(f.Token, p.Content(msg))
+		fh, n, sum, err := s.writeFile(f.Token, p.Content(msg))
 		if err != nil {
 			return fail(err)
 		}
+		written = append(written, fh)
 		f.Size, f.SHA256 = n, sum
 	}
 	// Known before its line is appended: a compaction (GC) that runs
@@ -186,9 +198,14 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 		s.tokens[f.Token] = id
 	}
 	s.mu.Unlock()
+	synced := make(chan error, 1)
+	go func() { synced <- s.syncFiles(written) }()
 	err := s.mlog.append(c)
 	if err == nil {
 		err = s.synced.wait()
+	}
+	if ferr := <-synced; err == nil {
+		err = ferr
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -199,31 +216,34 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 	return s.links(m), nil
 }
 
-// writeFile writes r to files/<token> and syncs its content (its name
-// is made durable by Put's round). The token is new, so no one reads the
-// file before Put returns.
-func (s *Store) writeFile(token string, r io.Reader) (int64, string, error) {
+// writeFile writes r to files/<token>, not yet durably, and returns the
+// file, open for syncFiles. The token is new, so no one reads the file
+// before Put returns.
+func (s *Store) writeFile(token string, r io.Reader) (*os.File, int64, string, error) {
 	name := filepath.Join(s.files, token)
 	fh, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
+		return nil, 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(fh, h), r)
 	if err != nil { // a broken encoding: keep what decoded, like a mail reader
 		s.log.Warn("attachment encoding broken; storing what decodes", "err", err)
 	}
-	if err = fdatasync(fh); err != nil {
-		fh.Close()
-		os.Remove(name)
-		s.synced.fail(err) // the file's pages may be lost: see groupSync
-		return 0, "", fmt.Errorf("cannot sync an attachment in %s: %w", s.files, err)
+	return fh, n, hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// syncFiles makes the content of Put's files durable. A failure is
+// sticky, as a failed round is (groupSync): the pages may be lost.
+func (s *Store) syncFiles(fhs []*os.File) error {
+	for _, fh := range fhs {
+		if err := fdatasync(fh); err != nil {
+			err = fmt.Errorf("cannot sync an attachment in %s: %w", s.files, err)
+			s.synced.fail(err)
+			return err
+		}
 	}
-	if err = fh.Close(); err != nil {
-		os.Remove(name)
-		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return nil
 }
 
 // links returns m's links by part index (the caller holds no lock; m's
