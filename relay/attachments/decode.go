@@ -14,7 +14,7 @@ func (p Part) Content(msg []byte) io.Reader {
 	body := bytes.NewReader(msg[p.BodyStart:p.End])
 	switch p.Encoding {
 	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, &alphabetOnly{r: body})
+		return &base64Reader{r: body}
 	case "quoted-printable":
 		return quotedprintable.NewReader(body)
 	}
@@ -85,25 +85,141 @@ var base64Class = func() (t [256]byte) {
 	return t
 }()
 
-// alphabetOnly passes on only the base64 alphabet and '=': line breaks
-// and junk a generator left between the lines are dropped.
-type alphabetOnly struct {
-	r   io.Reader
-	buf [4096]byte
+// base64Reader decodes base64 from r, skipping the octets outside the
+// alphabet, in chunks of up to 12 KiB: encoding/base64's decoder behind
+// a filter did the same in chunks of 768 octets, filtering line breaks a
+// second time, and Store.writeFile paid a write(2) per chunk. It reports
+// what encoding/base64's decoder reports: a CorruptInputError for
+// misplaced padding or data after it, io.ErrUnexpectedEOF for an
+// incomplete last group.
+type base64Reader struct {
+	r      io.Reader
+	err    error
+	padded bool   // a group with padding was decoded: nothing may follow
+	out    []byte // decoded, not yet returned
+	carry  []byte // alphabet octets after the last whole group read (at most 3)
+	cbuf   [4]byte
+	qbuf   [base64Chunk + 4]byte // the carry, then a chunk read
+	obuf   [(base64Chunk + 4) / 4 * 3]byte
 }
 
-func (a *alphabetOnly) Read(p []byte) (int, error) {
+const base64Chunk = 16 << 10
+
+func (d *base64Reader) Read(p []byte) (int, error) {
+	for len(d.out) == 0 {
+		if d.err != nil {
+			return 0, d.err
+		}
+		d.fill()
+	}
+	n := copy(p, d.out)
+	d.out = d.out[n:]
+	return n, nil
+}
+
+// WriteTo writes the decoded content to w chunk by chunk (io.Copy uses
+// it: no buffer of its own, no copy).
+func (d *base64Reader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
 	for {
-		n, err := a.r.Read(a.buf[:min(len(p), len(a.buf))])
-		k := 0
-		for _, c := range a.buf[:n] {
-			p[k] = c
-			if base64Class[c] != classJunk {
-				k++
+		if len(d.out) > 0 {
+			n, err := w.Write(d.out)
+			total += int64(n)
+			d.out = d.out[n:]
+			if err != nil {
+				return total, err
 			}
 		}
-		if k > 0 || err != nil {
-			return k, err
+		if d.err != nil {
+			if d.err == io.EOF {
+				return total, nil
+			}
+			return total, d.err
+		}
+		d.fill()
+	}
+}
+
+// fill reads a chunk of r and decodes its whole groups into d.out.
+func (d *base64Reader) fill() {
+	c := copy(d.qbuf[:], d.carry)
+	n, err := d.r.Read(d.qbuf[c : c+base64Chunk])
+	q := d.qbuf[:c+n]
+	if err == nil && d.decodeLines(q) {
+		return
+	}
+	d.decodeFiltered(q, err)
+}
+
+// decodeLines is the fast path for base64 in lines (all a client writes):
+// encoding/base64 skips CR and LF itself, so q is decoded up to its last
+// whole group without a copy. It reports false, having decoded nothing,
+// when q holds other octets or is not valid there; decodeFiltered then
+// decides.
+func (d *base64Reader) decodeLines(q []byte) bool {
+	chars := len(q) - bytes.Count(q, []byte{'\r'}) - bytes.Count(q, []byte{'\n'})
+	cut := len(q)
+	for k := chars % 4; k > 0 && cut > 0; {
+		cut--
+		if q[cut] != '\r' && q[cut] != '\n' {
+			k--
+		}
+	}
+	if d.padded && chars >= 4 {
+		return false
+	}
+	m, err := base64.StdEncoding.Decode(d.obuf[:], q[:cut])
+	if err != nil {
+		return false
+	}
+	d.out = d.obuf[:m]
+	if last := bytes.TrimRight(q[:cut], "\r\n"); len(last) > 0 && last[len(last)-1] == '=' {
+		d.padded = true
+	}
+	d.keep(q[cut:])
+	return true
+}
+
+// decodeFiltered drops the octets outside the alphabet from q and decodes
+// its whole groups; err is the read's.
+func (d *base64Reader) decodeFiltered(q []byte, err error) {
+	k := 0
+	for _, c := range q {
+		q[k] = c
+		if base64Class[c] != classJunk {
+			k++
+		}
+	}
+	q = q[:k]
+	whole := len(q) / 4 * 4
+	if whole > 0 {
+		if d.padded {
+			d.err = base64.CorruptInputError(0)
+			return
+		}
+		m, derr := base64.StdEncoding.Decode(d.obuf[:], q[:whole])
+		d.out = d.obuf[:m]
+		if derr != nil {
+			d.err = derr
+			return
+		}
+		d.padded = q[whole-1] == '='
+	}
+	d.keep(q[whole:])
+	switch {
+	case err == io.EOF && len(d.carry) > 0:
+		d.err = io.ErrUnexpectedEOF
+	case err != nil:
+		d.err = err
+	}
+}
+
+// keep carries the alphabet octets of tail (at most 3) to the next fill.
+func (d *base64Reader) keep(tail []byte) {
+	d.carry = d.cbuf[:0]
+	for _, c := range tail {
+		if base64Class[c] != classJunk {
+			d.carry = append(d.carry, c)
 		}
 	}
 }

@@ -32,12 +32,12 @@ func syncDir(dir string) error {
 }
 
 // groupSync makes the writes of concurrent callers durable with one
-// syncfs(2) of the store's file system per round (group commit, as the
-// spool's body log does): a caller writes its files and manifest without
-// fsyncing them, then calls wait, which returns once a syncfs that
-// started after the call has finished. While one runs, every caller that
-// arrives waits for the next one, which the first of them starts: N
-// concurrent Puts cost about two syncfs calls, not 4N fsyncs.
+// round of sync per group (group commit, as the spool's body log does): a
+// caller writes without syncing, then calls wait, which returns once a
+// round that started after the call has finished. While one runs, every
+// caller that arrives waits for the next one, which the first of them
+// starts: N concurrent Puts cost about two rounds, not N. The Store's
+// round syncs the files directory and the manifest log (syncRound).
 //
 // A failure is sticky: afterwards the durability of earlier writes is
 // unknown (Linux may drop the dirty pages and reports the error once), so
@@ -88,14 +88,15 @@ func (g *groupSync) wait() error {
 	return g.err
 }
 
-// syncFS returns a function that flushes the file system holding dir
-// (syncfs(2): file data, inodes and directory entries alike). The
-// directory stays open so that a writeback error is reported to the next
-// call even if it happened before.
-func syncFS(dir string) (func() error, error) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return nil, err
+// fail makes err the sticky failure, as if a round had failed.
+func (g *groupSync) fail(err error) {
+	g.mu.Lock()
+	if g.err == nil {
+		g.err = err
 	}
-	return func() error { return unix.Syncfs(int(d.Fd())) }, nil
+	g.mu.Unlock()
 }
+
+// fdatasync makes f's content durable (its name is the directory's
+// business: syncRound syncs the directory).
+func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// TestAttachGroupSyncShares: concurrent Puts share syncfs rounds, and
+// TestAttachGroupSyncShares: concurrent Puts share sync rounds, and
 // each one's files are on disk with their manifest when it returns.
 func TestAttachGroupSyncShares(t *testing.T) {
 	s, _, _ := testStore(t, t.TempDir(), &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)})
@@ -37,9 +37,9 @@ func TestAttachGroupSyncShares(t *testing.T) {
 	rounds := s.synced.rounds
 	s.synced.mu.Unlock()
 	if rounds < 1 || rounds > n {
-		t.Fatalf("%d syncfs rounds for %d Puts", rounds, n)
+		t.Fatalf("%d sync rounds for %d Puts", rounds, n)
 	}
-	t.Logf("%d syncfs rounds for %d concurrent Puts", rounds, n)
+	t.Logf("%d sync rounds for %d concurrent Puts", rounds, n)
 	if got := len(s.List("")); got != 2*n {
 		t.Fatalf("%d stored attachments, want %d", got, n)
 	}

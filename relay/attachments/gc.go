@@ -12,8 +12,9 @@ import (
 // messages that were never committed: a crash between Put and the spool
 // commit leaves files that no message refers to. exists reports whether
 // message id is in the spool; it is asked only about manifests older than
-// Options.Grace that were never seen committed. It returns how many
-// messages' files it removed.
+// Options.Grace that were never seen committed. Then it compacts the
+// manifest log if it is due. It returns how many messages' files it
+// removed.
 func (s *Store) GC(exists func(id string) bool) int {
 	now := s.now()
 	s.mu.Lock()
@@ -63,6 +64,11 @@ func (s *Store) GC(exists func(id string) bool) int {
 		s.log.Info("attachments of a message that was never queued removed", "msg_id", m.MessageID,
 			"files", len(m.Files))
 		n++
+	}
+	if s.mlog.due() {
+		if err := s.mlog.compact(s.live); err != nil {
+			s.log.Error("attachments manifest log not compacted", "err", err)
+		}
 	}
 	return n
 }

@@ -19,7 +19,8 @@ func allocated(f func()) uint64 {
 
 // TestStreamingMemory: for a 25 MB message, finding, measuring and storing
 // its attachment streams from the message buffer (a few hundred KB of
-// buffers, no copy of the part), and the rewrite makes one copy at most.
+// buffers, no copy of the part), and the rewrite allocates about the size
+// of its result.
 func TestStreamingMemory(t *testing.T) {
 	c := &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	s, err := Open(Options{Dir: t.TempDir(), BaseURL: "http://127.0.0.1:9426", Now: c.Now})
@@ -45,8 +46,8 @@ func TestStreamingMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if rewrite > uint64(len(msg))+4<<20 {
-		t.Errorf("rewrite of a %d-octet message allocated %d octets; want one copy at most", len(msg), rewrite)
+	if rewrite > 1<<20 { // the result, without the replaced 25 MB part
+		t.Errorf("rewrite of a %d-octet message allocated %d octets; want about the size of the result", len(msg), rewrite)
 	}
 	t.Logf("message %d octets: walk+size+store allocated %d, rewrite %d", len(msg), walkStore, rewrite)
 }

@@ -50,10 +50,16 @@ func Rewrite(msg []byte, links map[int]Link) ([]byte, error) {
 	if t.Sealed {
 		return msg, nil
 	}
-	// One allocation of about the message's size (bytes.Buffer.Grow may
-	// take two under the race detector); replacements are shorter than
-	// big parts, and 4 KB covers small ones.
-	out := bytes.NewBuffer(make([]byte, 0, len(msg)+4096))
+	// One allocation of about the result's size (bytes.Buffer.Grow may
+	// take two under the race detector): the message without the replaced
+	// parts, and 4 KB for each replacement (its header fields and text).
+	size := len(msg)
+	for _, p := range t.Leaves {
+		if _, ok := links[p.Index]; ok {
+			size -= p.End - p.Start - 4096
+		}
+	}
+	out := bytes.NewBuffer(make([]byte, 0, size))
 	pos := 0
 	for _, p := range t.Leaves {
 		l, ok := links[p.Index]

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,18 +36,20 @@ type Options struct {
 }
 
 // Store keeps the stored attachments under Dir: files/<token> holds the
-// decoded content, messages/<id>.json the manifest of one message. Its
-// methods are safe for concurrent use.
+// decoded content, manifests.log the manifests of the messages (see
+// manifestLog; stores written before it kept messages/<id>.json, which
+// Open moves into the log). Its methods are safe for concurrent use.
 type Store struct {
-	opts    Options
-	log     *slog.Logger
-	now     func() time.Time
-	files   string
-	msgs    string
-	metrics *metrics
-	synced  *groupSync // makes Put's and persist's writes durable
+	opts     Options
+	log      *slog.Logger
+	now      func() time.Time
+	files    string
+	filesDir *os.File // files, open for syncRound
+	msgs     string   // the manifests of stores written before the manifest log
+	mlog     *manifestLog
+	metrics  *metrics
+	synced   *groupSync // makes Put's and persist's writes durable
 
-	wmu    sync.Mutex // serialises manifest rewrites (persist), so the last state written wins
 	mu     sync.Mutex
 	byMsg  map[string]*manifest
 	tokens map[string]string // token -> message ID
@@ -62,6 +63,7 @@ type manifest struct {
 	Committed bool      `json:"committed"` // the message was seen in the spool
 	Removed   bool      `json:"removed"`   // files removed at expiry; the manifest answers 410
 	Files     []*file   `json:"files"`
+	Deleted   bool      `json:"deleted,omitempty"` // a manifest log line that forgets the message
 }
 
 type file struct {
@@ -107,7 +109,7 @@ func Open(opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, d := range []string{opts.Dir, s.files, s.msgs} {
+	for _, d := range []string{opts.Dir, s.files} {
 		if err := mkdirSync(d); err != nil {
 			return nil, fmt.Errorf("cannot create the attachments directory %s: %w", d, err)
 		}
@@ -115,49 +117,31 @@ func Open(opts Options) (*Store, error) {
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	fn, err := syncFS(opts.Dir)
+	fd, err := os.Open(s.files)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the attachments directory %s: %w", opts.Dir, err)
+		return nil, fmt.Errorf("cannot open the attachments directory %s: %w", s.files, err)
 	}
-	s.synced = newGroupSync(fn)
+	s.filesDir = fd
+	s.synced = newGroupSync(s.syncRound)
+	s.mlog.broken = s.synced.fail
 	s.metrics = newMetrics(opts.Registerer)
 	return s, nil
 }
 
-// load reads every manifest; temporary files of a crashed Put are removed.
-func (s *Store) load() error {
-	ents, err := os.ReadDir(s.msgs)
-	if err != nil {
-		return fmt.Errorf("cannot read the attachments directory %s: %w", s.msgs, err)
+// syncRound is one group-commit round: the names of the files written
+// since the last round (their content is Put's syncFiles' business) and
+// the manifest log's new lines become durable, the two syncs at the same
+// time (each waits for the disk's cache flush).
+func (s *Store) syncRound() error {
+	logged := make(chan error, 1)
+	go func() { logged <- s.mlog.sync() }()
+	derr := s.filesDir.Sync()
+	lerr := <-logged
+	if derr != nil {
+		return fmt.Errorf("cannot sync the attachments directory %s: %w", s.files, derr)
 	}
-	for _, e := range ents {
-		p := filepath.Join(s.msgs, e.Name())
-		if strings.HasPrefix(e.Name(), "tmp-") {
-			os.Remove(p)
-			continue
-		}
-		b, err := os.ReadFile(p)
-		var m manifest
-		if err == nil {
-			err = json.Unmarshal(b, &m)
-		}
-		if err != nil || m.MessageID == "" {
-			s.log.Warn("ignoring an unreadable attachments manifest; remove it if it stays", "file", p, "err", err)
-			continue
-		}
-		s.byMsg[m.MessageID] = &m
-		for _, f := range m.Files {
-			s.tokens[f.Token] = m.MessageID
-		}
-	}
-	fents, err := os.ReadDir(s.files)
-	if err != nil {
-		return fmt.Errorf("cannot read the attachments directory %s: %w", s.files, err)
-	}
-	for _, e := range fents {
-		if _, ok := s.tokens[e.Name()]; !ok { // a crashed Put's file: it has no manifest
-			os.Remove(filepath.Join(s.files, e.Name()))
-		}
+	if lerr != nil {
+		return fmt.Errorf("cannot sync the attachments manifest log %s: %w", s.mlog.path, lerr)
 	}
 	return nil
 }
@@ -170,22 +154,26 @@ func newToken() string {
 }
 
 // Put stores the decoded content of parts of msg (the message as it is
-// committed) for message id, durably: the files and the manifest are
-// written, then one syncfs round shared with concurrent Puts makes them
-// and their directory entries durable before it returns, so the caller
-// may commit the message and answer 250 (SPEC §14: same rule as the
-// spool). It returns the links by Part.Index. If the caller then fails to
+// committed) for message id, durably: the files are written and the
+// manifest appended to the manifest log; then, at the same time, the
+// files' content is synced and one round shared with concurrent Puts
+// makes the files' names and the log line durable (syncRound). Both end
+// before it returns, so the caller may commit the message and answer 250
+// (SPEC §14: same rule as the spool). It returns the links by Part.Index. If the caller then fails to
 // commit, it calls Discard. A crash before Put returns leaves files and
 // maybe a manifest of a message the spool never committed: load removes
 // files without a manifest, GC the manifest and its files.
 func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 	now := s.now()
 	m := &manifest{MessageID: id, Created: now, Expires: now.Add(s.opts.Retention)}
-	fail := func(err error) (map[int]Link, error) {
-		for _, f := range m.Files {
-			os.Remove(filepath.Join(s.files, f.Token))
+	var written []*os.File
+	defer func() {
+		for _, fh := range written {
+			fh.Close()
 		}
-		os.Remove(filepath.Join(s.msgs, id+".json"))
+	}()
+	fail := func(err error) (map[int]Link, error) {
+		s.removeAll(m)
 		return nil, err
 	}
 	for _, p := range parts {
@@ -194,69 +182,66 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 			f.Name = "attachment"
 		}
 		m.Files = append(m.Files, f)
-		n, sum, err := s.writeFile(f.Token, p.Content(msg))
+		fh, n, sum, err := s.writeFile(f.Token, p.Content(msg))
 		if err != nil {
 			return fail(err)
 		}
+		written = append(written, fh)
 		f.Size, f.SHA256 = n, sum
 	}
-	if err := s.writeManifest(m); err != nil {
-		return fail(err)
-	}
-	if err := s.synced.wait(); err != nil {
-		return fail(fmt.Errorf("cannot sync the attachments directory %s: %w", s.opts.Dir, err))
-	}
+	// Known before its line is appended: a compaction (GC) that runs
+	// between the append and the sync rewrites the log from s.byMsg.
+	c := m.copy()
 	s.mu.Lock()
 	s.byMsg[id] = m
 	for _, f := range m.Files {
 		s.tokens[f.Token] = id
 	}
 	s.mu.Unlock()
+	synced := make(chan error, 1)
+	go func() { synced <- s.syncFiles(written) }()
+	err := s.mlog.append(c)
+	if err == nil {
+		err = s.synced.wait()
+	}
+	if ferr := <-synced; err == nil {
+		err = ferr
+	}
+	if err != nil {
+		s.mu.Lock()
+		s.drop(m)
+		s.mu.Unlock()
+		return fail(err)
+	}
 	return s.links(m), nil
 }
 
-// writeFile writes r to files/<token>, not yet durably (Put syncs). The
-// token is new, so no one reads the file before Put returns.
-func (s *Store) writeFile(token string, r io.Reader) (int64, string, error) {
+// writeFile writes r to files/<token>, not yet durably, and returns the
+// file, open for syncFiles. The token is new, so no one reads the file
+// before Put returns.
+func (s *Store) writeFile(token string, r io.Reader) (*os.File, int64, string, error) {
 	name := filepath.Join(s.files, token)
 	fh, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
+		return nil, 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(fh, h), r)
 	if err != nil { // a broken encoding: keep what decoded, like a mail reader
 		s.log.Warn("attachment encoding broken; storing what decodes", "err", err)
 	}
-	if err = fh.Close(); err != nil {
-		os.Remove(name)
-		return 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return fh, n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// writeManifest replaces messages/<id>.json atomically (a temporary file
-// renamed over it), not yet durably: the caller then waits for s.synced.
-func (s *Store) writeManifest(m *manifest) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	name := filepath.Join(s.msgs, m.MessageID+".json")
-	tmp := filepath.Join(s.msgs, "tmp-"+m.MessageID+".json")
-	fh, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err == nil {
-		_, err = fh.Write(b)
-		if cerr := fh.Close(); err == nil {
-			err = cerr
+// syncFiles makes the content of Put's files durable. A failure is
+// sticky, as a failed round is (groupSync): the pages may be lost.
+func (s *Store) syncFiles(fhs []*os.File) error {
+	for _, fh := range fhs {
+		if err := fdatasync(fh); err != nil {
+			err = fmt.Errorf("cannot sync an attachment in %s: %w", s.files, err)
+			s.synced.fail(err)
+			return err
 		}
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cannot write the attachments manifest %s: %w", name, err)
 	}
 	return nil
 }
@@ -313,29 +298,31 @@ func (s *Store) drop(m *manifest) {
 	}
 }
 
+// removeAll removes m's files and appends the line that forgets m. The
+// line is not synced: if a crash loses it, the manifest comes back and
+// GC removes it again (its message is not in the spool, or its
+// retention is over).
 func (s *Store) removeAll(m *manifest) {
 	for _, f := range m.Files {
 		os.Remove(filepath.Join(s.files, f.Token))
 	}
-	os.Remove(filepath.Join(s.msgs, m.MessageID+".json"))
+	if err := s.mlog.append(&manifest{MessageID: m.MessageID, Deleted: true}); err != nil {
+		s.log.Warn("attachments manifest log not updated; GC will remove the message's manifest again",
+			"msg_id", m.MessageID, "err", err)
+	}
 }
 
-// persist writes m's current state durably. Writers queue on wmu, each
-// copying the state under mu when its turn comes, so a later change is
-// never overwritten by an earlier one; the sync is shared with
-// concurrent Puts and persists.
+// persist appends m's current state to the manifest log durably. The
+// state is copied under the log's lock, so lines are in the order of the
+// changes and the last one wins; the sync is shared with concurrent Puts
+// and persists.
 func (s *Store) persist(m *manifest) {
-	s.wmu.Lock()
+	s.mlog.mu.Lock()
 	s.mu.Lock()
-	c := *m
-	c.Files = make([]*file, len(m.Files))
-	for i, f := range m.Files {
-		cf := *f
-		c.Files[i] = &cf
-	}
+	c := m.copy()
 	s.mu.Unlock()
-	err := s.writeManifest(&c)
-	s.wmu.Unlock()
+	err := s.mlog.appendLocked(c)
+	s.mlog.mu.Unlock()
 	if err == nil {
 		err = s.synced.wait()
 	}
