@@ -72,18 +72,21 @@ func (l *Conn) discard(in []byte) (int, bool) {
 
 // growMsg makes room in msg for n more octets, so that feed does not have
 // to grow it, and reports whether msg may take them: false when the
-// message is over (refused for want of budget; msg is then given up). msg doubles, so a message costs O(size) copies and msg stays
-// within about twice what has arrived; it does not grow past the size the
-// client declared (plus one read, for the end-of-data line and what
-// follows) while the message fits in it, nor past max_message_size plus n.
+// message is over (refused for want of budget; msg is then given up). msg
+// doubles, in the pool's classes (internal/bufpool) while it is small, so
+// a message costs O(size) copies and msg stays within about twice what
+// has arrived; it does not grow past the size the client declared (plus
+// one read, for the end-of-data line and what follows) while the message
+// fits in it, and goes straight to that size once the next doubling would
+// pass it; nor past max_message_size plus n.
 func (l *Conn) growMsg(n int) bool {
 	need := len(l.msg) + n
 	if l.over || need <= cap(l.msg) {
 		return !l.over
 	}
 	c := max(2*cap(l.msg), need, message.HeaderRoom+msgMin)
-	if d := message.HeaderRoom + l.msgSize + readSize; l.msgSize > 0 && int64(need) <= d {
-		c = int(min(int64(c), d))
+	if d := message.HeaderRoom + l.msgSize + readSize; l.msgSize > 0 && int64(need) <= d && 2*int64(c) > d {
+		c = int(d) // the declared size is within the next doubling: straight to it, one copy less
 	}
 	if l.msgLimit > 0 {
 		c = int(min(int64(c), message.HeaderRoom+l.msgLimit+1+int64(n)))
