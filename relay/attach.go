@@ -12,7 +12,7 @@ import (
 	"github.com/relayd/relayd/upstream"
 )
 
-// Attachment modes of a profile's attachments_as_url (SPEC §14).
+// Attachment modes of a profile's attachments_as_url (docs/relayd.toml.5.md, [[profile]]).
 const (
 	AttachNever    = "never"
 	AttachOversize = "oversize"
@@ -36,7 +36,7 @@ func linksFor(p *Profile, size int64) bool {
 	return false
 }
 
-// checkAttachments applies SPEC §14 at the end of DATA, before the spool
+// checkAttachments applies the attachment rules at the end of DATA, before the spool
 // commit: a message whose attachment is over a recipient profile's limit
 // is refused (never, or a signed or encrypted message), and the
 // attachments some profile replaces by links are stored durably first. It
@@ -100,7 +100,7 @@ func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) 
 	return true, nil
 }
 
-// attachmentTooBig is SPEC §14's 552 5.3.4 naming the file, its size, the
+// attachmentTooBig is the 552 5.3.4 (docs/smtp.md) naming the file, its size, the
 // limit and the profile. The reply is ASCII (RFC 5321 4.2): other
 // characters of the file name show as '?'.
 func attachmentTooBig(name string, size int64, p *Profile, sealed bool) *smtp.SMTPError {
@@ -125,7 +125,7 @@ func asciiOnly(s string) string {
 }
 
 // linkAttachments replaces, in env.Body, the attachments that profile p
-// links by the links stored at acceptance (SPEC §14). It runs after the
+// links by the links stored at acceptance. It runs after the
 // header rewrites and before DKIM signs, so the signature covers what is
 // sent. A signed or encrypted message is never changed (Rewrite checks).
 func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p *Profile) {
@@ -159,7 +159,7 @@ func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p 
 const apiAttachmentsUnset = "attachment links are not configured: set [attachments] base_url in the configuration"
 
 // apiAttachments is GET /api/v1/attachments[?message=ID]: the stored
-// attachments (SPEC §14), oldest first; none without a store.
+// attachments, oldest first; none without a store.
 func (s *Server) apiAttachments(w http.ResponseWriter, r *http.Request) {
 	var items []attachments.Info
 	if store := s.opts.Attachments; store != nil {

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The attachments phase (SPEC §14, issue 19): one shape (2000×20×100 KiB
+// The attachments phase (docs/performance.md): one shape (2000×20×100 KiB
 // by default) of Go-built multipart/mixed messages, each a text body and
 // one PDF attachment of S KiB, against relayd without attachment rules,
 // relayd whose profile links every attachment over 50 KB

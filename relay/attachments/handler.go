@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// Handler is the download server of SPEC §14: GET and HEAD of
+// Handler is the download server of [attachments] listen: GET and HEAD of
 // /a/<token>/<file name> answer the stored file with its original type as
 // a download (Range requests through http.ServeContent); an unknown token
 // answers 404, an expired or revoked one 410. The file name in the path is

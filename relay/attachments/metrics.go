@@ -2,7 +2,7 @@ package attachments
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// Download results of relayd_attachment_downloads_total (SPEC §9).
+// Download results of relayd_attachment_downloads_total (docs/metrics.md).
 const (
 	resultOK       = "ok"
 	resultExpired  = "expired" // expired or revoked: 410

@@ -37,7 +37,7 @@ var ErrStructure = errors.New("attachments: the rewritten message's MIME structu
 
 // Rewrite returns msg with the leaves whose Index is in links replaced by
 // a text/plain; charset=utf-8 inline part naming the file, its size, the
-// link and the expiry (SPEC §14). Every other octet stays as it was: the
+// link and the expiry. Every other octet stays as it was: the
 // replaced part keeps its header fields other than Content-*. A sealed
 // message (Tree.Sealed) is returned unchanged, as is msg when links is
 // empty. The result is walked again and checked: every leaf not replaced

@@ -159,7 +159,7 @@ func newToken() string {
 // files' content is synced and one round shared with concurrent Puts
 // makes the files' names and the log line durable (syncRound). Both end
 // before it returns, so the caller may commit the message and answer 250
-// (SPEC §14: same rule as the spool). It returns the links by Part.Index. If the caller then fails to
+// (the same rule as the spool's: a stored file is durable before the 250). It returns the links by Part.Index. If the caller then fails to
 // commit, it calls Discard. A crash before Put returns leaves files and
 // maybe a manifest of a message the spool never committed: load removes
 // files without a manifest, GC the manifest and its files.

@@ -62,7 +62,7 @@ func get(t *testing.T, method, url string, hdr map[string]string) (*http.Respons
 	return resp, b
 }
 
-// TestStoreDownload: the link answers the original octets with SPEC §14's
+// TestStoreDownload: the link answers the original octets with the download server's
 // headers, Range and HEAD; a changed token is 404, a revoked or expired
 // one 410; the metrics count each result.
 func TestStoreDownload(t *testing.T) {

@@ -1,8 +1,9 @@
-// Package attachments implements SPEC §14: it finds the attachments of a
+// Package attachments implements attachment limits and links (docs/relayd.toml.5.md,
+// [attachments] and [[profile]]): it finds the attachments of a
 // message, stores the ones a profile replaces by a link, rewrites the
 // message for delivery, and serves the download links.
 //
-// Its place in SPEC §1's data flow: at the end of DATA relay walks the
+// Its place in the data flow (docs/architecture.md): at the end of DATA relay walks the
 // message (Walk) and, before the 250 and before the spool commit, stores
 // the attachments that some recipient's profile links (Store.Put, fsync'd
 // like the spool). At delivery relay rewrites the message for the
@@ -48,7 +49,7 @@ type Part struct {
 	FileName       string // decoded (RFC 2231, RFC 2047), without directories; "" = none
 	ContentID      bool   // has a Content-ID
 	InRelated      bool   // inside a multipart/related
-	Attachment     bool   // SPEC §14's definition, see isAttachment
+	Attachment     bool   // see isAttachment
 	Top            bool   // the message itself is this leaf
 	rawContentType string // Content-Type as given, for the download
 }
@@ -62,7 +63,7 @@ type Tree struct {
 	Leaves []Part
 	// Sealed: the message holds a signed or encrypted structure
 	// (multipart/signed, multipart/encrypted, application/pkcs7-mime),
-	// which must never be rewritten (SPEC §14).
+	// which must never be rewritten.
 	Sealed bool
 }
 
@@ -119,7 +120,7 @@ func (t *Tree) entity(msg []byte, start, end int, defType string, top, related b
 	t.Leaves = append(t.Leaves, p)
 }
 
-// isAttachment is SPEC §14's rule: a leaf with Content-Disposition:
+// isAttachment is the rule of docs/relayd.toml.5.md: a leaf with Content-Disposition:
 // attachment, or with a file name that is not inline body text
 // (text/plain, text/html). An inline part with a Content-ID inside a
 // multipart/related is part of the HTML body (RFC 2387: Outlook's and
