@@ -130,7 +130,12 @@ func TestAttachMessage(t *testing.T) {
 	if !slices.Equal(types, []string{"text/plain", "application/pdf"}) {
 		t.Errorf("parts %v", types)
 	}
-	if !bytes.HasPrefix(pdf, []byte("%PDF-1.4 % invoice 7\n")) || !bytes.HasSuffix(pdf, []byte("%%EOF\n")) ||
+	for _, i := range []int{1, 7, 123456789} {
+		if n := len(invoicePrefix(i)); n != 57 { // one base64 line: the rest is encoded once (attachMaker)
+			t.Errorf("invoicePrefix(%d) is %d octets, want 57", i, n)
+		}
+	}
+	if !bytes.HasPrefix(pdf, []byte("%PDF-1.4 % invoice 7 ")) || !bytes.HasSuffix(pdf, []byte("%%EOF\n")) ||
 		len(pdf) < 100<<10-64 || len(pdf) > 100<<10+64 {
 		t.Errorf("attachment: %d bytes, starts %q", len(pdf), pdf[:min(len(pdf), 24)])
 	}
