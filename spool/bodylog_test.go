@@ -89,7 +89,7 @@ func TestBodyLogCommit(t *testing.T) {
 	if got, err := s.Body(m.ID); err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("Body: %v", err)
 	}
-	if n := s.logSync.syncs; n == 0 {
+	if n := s.logSync.Rounds(); n == 0 {
 		t.Error("the commit did not wait for the body log's fdatasync")
 	}
 	finish(t, s, m.ID)

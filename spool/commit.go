@@ -113,7 +113,7 @@ func (s *Store) commitLogged(m *Message, enc []byte, ref logRef) error {
 		s.blog.killSync(ref)
 		return err
 	}
-	s.gs.dirty.Store(true)
+	s.gs.Dirty.Store(true)
 	if syncErr != nil {
 		// The client gets 452: the record must not come back at the next
 		// Open (replayLog restores records Badger lacks), nor the envelope.

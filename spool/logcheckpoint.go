@@ -43,7 +43,7 @@ func (s *Store) writeCheckpoint(pos uint64) error {
 		return fmt.Errorf("body log checkpoint: %w", err)
 	}
 	s.ckptWritten = pos
-	s.gs.dirty.Store(true)
+	s.gs.Dirty.Store(true)
 	return nil
 }
 
@@ -202,7 +202,7 @@ func (s *Store) logTick() {
 	pos := s.blog.stable()
 	cands := s.blog.candidates()
 	written := s.ckptWritten
-	if s.gs.dirty.Load() || pos != written || s.ckptDurable != written || len(cands) > 0 {
+	if s.gs.Dirty.Load() || pos != written || s.ckptDurable != written || len(cands) > 0 {
 		// Badger's writes so far become durable: the records before pos,
 		// the checkpoint written at the previous tick, and the updates
 		// that released the candidates.
@@ -278,7 +278,7 @@ func (s *Store) relocate(seg *segment, seq uint64) error {
 		return nil
 	})
 	if moved > 0 {
-		s.gs.dirty.Store(true)
+		s.gs.Dirty.Store(true)
 		s.log.Info("moved bodies out of a mostly finished body log segment", "segment", seg.f.Name(), "bodies", moved)
 	}
 	return err

@@ -71,7 +71,7 @@ func (s *Store) pauseWrite(op, profile string, fn func(txn *badger.Txn) error) e
 	if err := s.db.Update(fn); err != nil {
 		return fmt.Errorf("spool: %s %s: %w", op, profile, err)
 	}
-	s.gs.dirty.Store(true)
+	s.gs.Dirty.Store(true)
 	if err := s.gs.wait(); err != nil {
 		return fmt.Errorf("spool: %s %s: %w", op, profile, err)
 	}

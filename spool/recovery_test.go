@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -152,48 +151,6 @@ func crashChild(dir string) {
 	}
 	wg.Wait()
 	os.Exit(0)
-}
-
-func TestGroupSyncShares(t *testing.T) {
-	release := make(chan struct{})
-	entered := make(chan struct{}, 10)
-	var mu sync.Mutex
-	calls := 0
-	g := newGroupSync(func() error {
-		mu.Lock()
-		calls++
-		mu.Unlock()
-		entered <- struct{}{}
-		<-release
-		return nil
-	})
-	var wg sync.WaitGroup
-	wg.Go(func() { g.wait() }) // the leader, blocked in its fsync
-	<-entered
-	const followers = 8
-	for range followers {
-		wg.Go(func() { g.wait() })
-	}
-	for { // all followers wait for the next fsync
-		g.mu.Lock()
-		n := g.waiting
-		g.mu.Unlock()
-		if n == followers {
-			break
-		}
-		runtime.Gosched()
-	}
-	close(release)
-	wg.Wait()
-	if calls != 2 {
-		t.Errorf("%d fsyncs for 1 + %d concurrent writers, want 2", calls, followers)
-	}
-	// An fsync failure is sticky.
-	g2 := newGroupSync(func() error { return fmt.Errorf("EIO") })
-	first, second := g2.wait(), g2.wait()
-	if first == nil || second == nil {
-		t.Errorf("fsync failure not reported: %v, then %v", first, second)
-	}
 }
 
 func TestFileSyncRotation(t *testing.T) {

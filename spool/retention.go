@@ -93,7 +93,7 @@ func (s *Store) purgeBatch(cutoff []byte) (int, bool, error) {
 		s.ix.addJournal(m, -1)
 	}
 	if len(masks) > 0 {
-		s.gs.dirty.Store(true)
+		s.gs.Dirty.Store(true)
 	}
 	return len(masks), len(masks) == purgeBatch, nil
 }

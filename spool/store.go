@@ -109,7 +109,7 @@ func Open(opts Options) (*Store, error) {
 		}
 		s.blog.onFail = s.fail
 		s.logSync = newGroupSync(s.syncLog)
-		s.logSync.onFail = s.fail
+		s.logSync.OnFail = s.fail
 	}
 	if err := s.start(); err != nil {
 		s.db.Close()
@@ -129,7 +129,7 @@ func (s *Store) start() error {
 	s.files = newFileSync(s.dir, s.db.Sync)
 	s.files.fsync = s.fsync
 	s.gs = newGroupSync(s.syncAll)
-	s.gs.onFail = s.fail
+	s.gs.OnFail = s.fail
 	if err := s.load(); err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (s *Store) tick() {
 	defer s.tickMu.Unlock()
 	if s.blog != nil {
 		s.logTick()
-	} else if s.gs.dirty.Load() {
+	} else if s.gs.Dirty.Load() {
 		if err := s.gs.wait(); err != nil {
 			s.log.Error("spool flush failed", "err", err)
 		}

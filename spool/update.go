@@ -53,7 +53,7 @@ func (s *Store) update(id string, fn func(m *Message) error, durable bool) (*Mes
 		return nil, err
 	}
 	if !durable {
-		s.gs.dirty.Store(true)
+		s.gs.Dirty.Store(true)
 	} else if err := s.gs.wait(); err != nil {
 		return nil, fmt.Errorf("spool: update %s: %w", id, err)
 	}

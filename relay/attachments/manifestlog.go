@@ -30,7 +30,7 @@ type manifestLog struct {
 	base int64 // size after the last compaction
 	// broken is told when compact renamed the new log in place but could
 	// not sync the directory: which log a crash leaves is unknown, so the
-	// Store fails from then on (groupSync.fail).
+	// Store fails from then on (groupsync.Group.Fail).
 	broken func(error)
 }
 

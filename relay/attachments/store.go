@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/relayd/relayd/internal/groupsync"
 )
 
 // ErrNotFound: no stored attachment has this token.
@@ -48,7 +50,7 @@ type Store struct {
 	msgs     string   // the manifests of stores written before the manifest log
 	mlog     *manifestLog
 	metrics  *metrics
-	synced   *groupSync // makes Put's and persist's writes durable
+	synced   *groupsync.Group // makes Put's and persist's writes durable (group commit)
 
 	mu     sync.Mutex
 	byMsg  map[string]*manifest
@@ -122,8 +124,8 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("cannot open the attachments directory %s: %w", s.files, err)
 	}
 	s.filesDir = fd
-	s.synced = newGroupSync(s.syncRound)
-	s.mlog.broken = s.synced.fail
+	s.synced = groupsync.New(s.syncRound)
+	s.mlog.broken = s.synced.Fail
 	s.metrics = newMetrics(opts.Registerer)
 	return s, nil
 }
@@ -202,7 +204,7 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 	go func() { synced <- s.syncFiles(written) }()
 	err := s.mlog.append(c)
 	if err == nil {
-		err = s.synced.wait()
+		err = s.synced.Wait()
 	}
 	if ferr := <-synced; err == nil {
 		err = ferr
@@ -234,12 +236,12 @@ func (s *Store) writeFile(token string, r io.Reader) (*os.File, int64, string, e
 }
 
 // syncFiles makes the content of Put's files durable. A failure is
-// sticky, as a failed round is (groupSync): the pages may be lost.
+// sticky, as a failed round is (internal/groupsync): the pages may be lost.
 func (s *Store) syncFiles(fhs []*os.File) error {
 	for _, fh := range fhs {
 		if err := fdatasync(fh); err != nil {
 			err = fmt.Errorf("cannot sync an attachment in %s: %w", s.files, err)
-			s.synced.fail(err)
+			s.synced.Fail(err)
 			return err
 		}
 	}
@@ -324,7 +326,7 @@ func (s *Store) persist(m *manifest) {
 	err := s.mlog.appendLocked(c)
 	s.mlog.mu.Unlock()
 	if err == nil {
-		err = s.synced.wait()
+		err = s.synced.Wait()
 	}
 	if err != nil {
 		s.log.Error("attachments manifest not updated", "msg_id", m.MessageID, "err", err)
