@@ -473,3 +473,35 @@ func TestFillRecordReusedBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestWithdraw: a committed message that is withdrawn is gone at once
+// (Get, the schedule) and stays gone after a crash: its body log record
+// is dead, so the replay at Open (which restores the records after the
+// checkpoint that Badger lacks) does not bring it back.
+func TestWithdraw(t *testing.T) {
+	c := newClock()
+	dir := t.TempDir()
+	s := openTest(t, dir, c)
+	kept := newMsg(StateReady, c.Now(), "a@example.org")
+	gone := newMsg(StateReady, c.Now(), "b@example.org")
+	mustCommit(t, s, kept, testBody(kept.ID, 5<<10))
+	mustCommit(t, s, gone, testBody(gone.ID, 5<<10))
+	if _, ok := logRefOf(t, s, gone.ID); !ok {
+		t.Fatal("the message's body is not in the body log")
+	}
+	if err := s.Withdraw(gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Get(gone.ID)
+	wantErr(t, err, ErrNotFound)
+	if ids := dueIDs(t, s, c.Now(), 10); len(ids) != 1 || ids[0] != kept.ID {
+		t.Errorf("due after Withdraw: %v, want only %s", ids, kept.ID)
+	}
+	wantErr(t, s.Withdraw("NOSUCHID"), ErrNotFound)
+	crashClose(t, s)
+	s = openTest(t, dir, c)
+	_, err = s.Get(gone.ID)
+	wantErr(t, err, ErrNotFound)
+	mustGet(t, s, kept.ID)
+	wantCounts(t, s, map[State]int{StateReady: 1})
+}

@@ -155,6 +155,64 @@ func (s *Store) rollback(m *Message) {
 	}
 }
 
+// Withdraw removes message id, which Commit committed a moment ago,
+// entirely and durably: its acceptance failed after the commit (relay's
+// attachment store could not make the message's files durable), the
+// client is answered 452, and the message must not be delivered, now or
+// after a crash. As for a commit that failed, its body log record is
+// marked dead at once and its keys are deleted, the deletion fsynced. A
+// delivery that started meanwhile finds no message to record its result
+// in.
+func (s *Store) Withdraw(id string) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	mu := s.lockID(id)
+	mu.Lock()
+	defer mu.Unlock()
+	var m *Message
+	var ref *logRef
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		if m, err = readMessage(txn, id); err != nil {
+			return err
+		}
+		item, err := txn.Get(logRefKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		r, err := decodeLogRef(v)
+		ref = &r
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("spool: withdraw %s: %w", id, err)
+	}
+	if ref != nil {
+		s.blog.killSync(*ref)
+	}
+	err = s.deleteKeys(activeKey(id), bodyKey(id), logRefKey(id), journalKey(id), retainKey(summarize(m).updated, id))
+	if err == nil {
+		err = s.gs.wait()
+	}
+	if ref != nil {
+		s.blog.release(*ref)
+	}
+	s.apply(id, m, nil)
+	if err != nil {
+		return fmt.Errorf("spool: withdraw %s: %w", id, err)
+	}
+	return nil
+}
+
 // deleteKeys deletes keys in one transaction.
 func (s *Store) deleteKeys(keys ...[]byte) error {
 	return s.db.Update(func(txn *badger.Txn) error {

@@ -96,6 +96,13 @@ func (g *Group) failLocked(err error) {
 	}
 }
 
+// Err is the sticky failure, nil while the group works.
+func (g *Group) Err() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
 // Rounds is how many rounds have run (for tests and benchmarks).
 func (g *Group) Rounds() uint64 {
 	g.mu.Lock()
