@@ -9,6 +9,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/relayd/relayd/relay/attachments"
 	"github.com/relayd/relayd/relay/message"
 	"github.com/relayd/relayd/spool"
 )
@@ -77,18 +78,12 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	body := msg.Flatten()
 	m.Size = int64(len(body))
 	m.EightBit = msg.EightBit()
-	stored, err := s.checkAttachments(m, body) // attachments: refuse, or store before the commit
+	staged, err := s.checkAttachments(m, body) // attachments: refuse, or stage them
 	if err != nil {
 		return "", err
 	}
-	if err := s.srv.spool.Commit(m, body); err != nil {
-		if stored {
-			s.srv.opts.Attachments.Discard(m.ID)
-		}
-		reason := "storage"
-		s.log.Error("spool commit failed", "msg_id", m.ID, "err", err)
-		s.srv.metrics.rejected.WithLabelValues(s.ln.name, reason).Inc()
-		return "", errStorage
+	if err := s.commit(m, body, staged); err != nil {
+		return "", err
 	}
 	s.srv.metrics.accepted.WithLabelValues(s.ln.name, s.team).Inc()
 	s.log.Info("message accepted", "msg_id", m.ID, "sender", s.from, "rcpts", len(m.Recipients),
@@ -100,6 +95,48 @@ func (s *session) accept(read func(message.Limits) (*message.Message, error), en
 	}
 	s.srv.delivery.kick()
 	return m.ID, nil
+}
+
+// commit commits the message to the spool, and, when some of its
+// attachments are staged in the attachment store, waits at the same time
+// for them to be durable: the 250 follows both. If the spool commit fails,
+// the staged files are discarded; if the files cannot be made durable,
+// the committed message is withdrawn from the spool (a delivery that took
+// it meanwhile is stopped by the store: Links fails). Either way the
+// client gets 452 and nothing of the message stays.
+func (s *session) commit(m *spool.Message, body []byte, staged *attachments.Staged) error {
+	var stored chan error
+	if staged != nil {
+		stored = make(chan error, 1)
+		go func() {
+			_, err := staged.Wait()
+			stored <- err
+		}()
+	}
+	err := s.srv.spool.Commit(m, body)
+	var serr error
+	if stored != nil {
+		serr = <-stored
+	}
+	switch {
+	case err != nil:
+		if staged != nil && serr == nil {
+			s.srv.opts.Attachments.Discard(m.ID)
+		}
+		s.log.Error("spool commit failed", "msg_id", m.ID, "err", err)
+	case serr != nil:
+		err = serr
+		s.log.Error("attachment store failed; the message is withdrawn from the spool", "msg_id", m.ID, "err", serr)
+		if werr := s.srv.spool.Withdraw(m.ID); werr != nil {
+			s.log.Error("cannot withdraw the message; its delivery is deferred while the attachment store is failing",
+				"msg_id", m.ID, "err", werr)
+		}
+	}
+	if err != nil {
+		s.srv.metrics.rejected.WithLabelValues(s.ln.name, "storage").Inc()
+		return errStorage
+	}
+	return nil
 }
 
 // immediateRecipients are the recipients routed to mode = "immediate"

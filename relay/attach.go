@@ -39,10 +39,10 @@ func linksFor(p *Profile, size int64) bool {
 // checkAttachments applies the attachment rules at the end of DATA, before the spool
 // commit: a message whose attachment is over a recipient profile's limit
 // is refused (never, or a signed or encrypted message), and the
-// attachments some profile replaces by links are stored durably first. It
-// returns the error to answer, and whether files were stored (the caller
-// discards them if the commit fails).
-func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) {
+// attachments some profile replaces by links are staged in the store. It
+// returns the error to answer, or the staged files, nil when none: the
+// caller waits for them to be durable while the spool commits (accept).
+func (s *session) checkAttachments(m *spool.Message, body []byte) (*attachments.Staged, error) {
 	gen := s.gen
 	var profiles []*Profile
 	seen := map[string]bool{}
@@ -53,7 +53,7 @@ func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) 
 		}
 	}
 	if len(profiles) == 0 {
-		return false, nil
+		return nil, nil
 	}
 	t := attachments.Walk(body)
 	atts := t.Attachments()
@@ -67,7 +67,7 @@ func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) 
 		for i, a := range atts {
 			over := p.MaxAttachmentSize > 0 && sizes[i] > p.MaxAttachmentSize
 			if over && (p.AttachmentsAsURL == AttachNever || p.AttachmentsAsURL == "" || t.Sealed) {
-				return false, s.fail(attachmentTooBig(a.FileName, sizes[i], p, t.Sealed), "size")
+				return nil, s.fail(attachmentTooBig(a.FileName, sizes[i], p, t.Sealed), "size")
 			}
 			if !t.Sealed && linksFor(p, sizes[i]) {
 				want[a.Index] = true
@@ -76,13 +76,13 @@ func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) 
 		}
 	}
 	if len(want) == 0 {
-		return false, nil
+		return nil, nil
 	}
 	store := s.srv.opts.Attachments
 	if store == nil { // validation requires [attachments] base_url; a Config built elsewhere may lack it
 		s.log.Error("a profile links attachments but no attachment store is configured ([attachments] base_url)",
 			"msg_id", m.ID)
-		return false, s.fail(errTemporary, "storage")
+		return nil, s.fail(errTemporary, "storage")
 	}
 	var parts []attachments.Part
 	for _, a := range atts {
@@ -90,14 +90,15 @@ func (s *session) checkAttachments(m *spool.Message, body []byte) (bool, error) 
 			parts = append(parts, a)
 		}
 	}
-	if _, err := store.Put(m.ID, body, parts); err != nil {
+	staged, err := store.Stage(m.ID, body, parts)
+	if err != nil {
 		s.log.Error("attachment store failed", "msg_id", m.ID, "err", err)
-		return false, s.fail(errStorage, "storage")
+		return nil, s.fail(errStorage, "storage")
 	}
 	for name, n := range linked {
 		store.Linked(name, n)
 	}
-	return true, nil
+	return staged, nil
 }
 
 // attachmentTooBig is the 552 5.3.4 (docs/smtp.md) naming the file, its size, the
@@ -128,14 +129,23 @@ func asciiOnly(s string) string {
 // links by the links stored at acceptance. It runs after the
 // header rewrites and before DKIM signs, so the signature covers what is
 // sent. A signed or encrypted message is never changed (Rewrite checks).
-func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p *Profile) {
+// It fails when the store failed to make the message's files durable
+// (the message is being withdrawn), or is failing and the message has an
+// attachment to link: nothing is sent then, the recipient is deferred.
+func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p *Profile) error {
 	store := dv.attach
 	if store == nil || p.AttachmentsAsURL == AttachNever || p.AttachmentsAsURL == "" {
-		return
+		return nil
 	}
-	stored := store.Links(m.ID)
+	stored, err := store.Links(m.ID)
+	if err != nil {
+		if !wantsLinks(env.Body, p) {
+			return nil // nothing to link: the store's failure is not this message's
+		}
+		return err
+	}
 	if len(stored) == 0 {
-		return
+		return nil
 	}
 	links := map[int]attachments.Link{}
 	for i, l := range stored {
@@ -144,15 +154,31 @@ func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p 
 		}
 	}
 	if len(links) == 0 {
-		return
+		return nil
 	}
 	body, err := attachments.Rewrite(env.Body, links)
 	if err != nil {
 		dv.log.Warn("attachments not replaced by links: sending the message as it is", "msg_id", m.ID,
 			"profile", p.Upstream.Name, "err", err)
-		return
+		return nil
 	}
 	env.Body = body
+	return nil
+}
+
+// wantsLinks reports whether profile p would replace an attachment of
+// body by a link.
+func wantsLinks(body []byte, p *Profile) bool {
+	t := attachments.Walk(body)
+	if t.Sealed {
+		return false
+	}
+	for _, a := range t.Attachments() {
+		if linksFor(p, a.Size(body)) {
+			return true
+		}
+	}
+	return false
 }
 
 // apiAttachmentsUnset is the API's answer without an attachment store.

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"golang.org/x/sys/unix"
 
 	"github.com/relayd/relayd/policy"
 	"github.com/relayd/relayd/relay/attachments"
@@ -394,4 +396,67 @@ func TestAttachmentPerProfileRendering(t *testing.T) {
 	if resp, got := httpGet(t, "GET", link); resp.StatusCode != 200 || !bytes.Equal(got, big) {
 		t.Errorf("GET: %d", resp.StatusCode)
 	}
+}
+
+// TestAttachmentStoreFailsAfterCommit: the spool commit and the
+// attachment store's sync round run at the same time; when the round
+// fails after the commit succeeded, the client gets 452 and the message
+// is withdrawn from the spool: it is never delivered, not even with the
+// attachment as it came. The failure is injected below relayd: the
+// descriptor of the store's segment is replaced by /dev/null, whose
+// fdatasync fails (EINVAL). Afterwards the failing store refuses linked
+// messages before their commit, and mail without links still flows.
+func TestAttachmentStoreFailsAfterCommit(t *testing.T) {
+	sk := newSink(t)
+	cfg := baseConfig(sk.addr)
+	attachProfile(cfg, 50<<10, AttachOversize)
+	r := startAttachRelay(t, cfg)
+	big := attachtest.Content(100<<10, 41)
+	body := attachtest.Thunderbird(big, attachtest.Content(100, 42))
+	send(t, r.addr, "alice@example.com", []string{"bob@example.org"}, body)
+	if m := sk.wait(); !linkRE.Match(m.Data) {
+		t.Fatalf("the first message went out without a link:\n%.2000s", m.Data)
+	}
+
+	segDir := filepath.Join(r.att.Dir(), "segments")
+	fds, _ := os.ReadDir("/proc/self/fd")
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	replaced := 0
+	for _, e := range fds {
+		if target, _ := os.Readlink("/proc/self/fd/" + e.Name()); strings.HasPrefix(target, segDir+"/") {
+			fd, _ := strconv.Atoi(e.Name())
+			if err := unix.Dup2(int(null.Fd()), fd); err != nil {
+				t.Fatal(err)
+			}
+			replaced++
+		}
+	}
+	if replaced == 0 {
+		t.Fatalf("no open segment under %s", segDir)
+	}
+
+	err = sendErr(t, r.addr, body)
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 452 {
+		t.Fatalf("message whose attachment could not be made durable: %v, want 452", err)
+	}
+	n := 0
+	if err := r.store.ListActive(func(*spool.Message) bool { n++; return true }); err != nil || n != 0 {
+		t.Fatalf("%d messages left in the spool (%v), want none: the refused one must be withdrawn", n, err)
+	}
+	if r.att.Err() == nil {
+		t.Fatal("the store does not report its failure")
+	}
+	if err := sendErr(t, r.addr, body); !errors.As(err, &se) || se.Code != 452 {
+		t.Fatalf("linked message while the store fails: %v, want 452", err)
+	}
+	send(t, r.addr, "alice@example.com", []string{"bob@example.org"}, "Subject: plain\r\n\r\nno attachment\r\n")
+	if m := sk.wait(); !bytes.Contains(m.Data, []byte("no attachment")) {
+		t.Fatalf("delivered instead of the plain message:\n%.2000s", m.Data)
+	}
+	sk.none(r.testRelay) // the refused ones never go out
 }

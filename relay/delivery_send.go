@@ -87,7 +87,9 @@ func (dv *delivery) envelope(gen *generation, m *spool.Message, body []byte, p *
 		return nil, err
 	}
 	// Links replace attachments before the 7-bit form and DKIM.
-	dv.linkAttachments(env, m, p)
+	if err := dv.linkAttachments(env, m, p); err != nil {
+		return nil, err
+	}
 	env.SevenBit = dv.sevenBit(gen, m.ID, env.Body) // for an upstream without 8BITMIME, signed below like Body
 	if len(gen.cfg.DKIM) > 0 {
 		signed, err := upstream.SignDKIM(env.Body, gen.cfg.DKIM)

@@ -31,5 +31,17 @@ func syncDir(dir string) error {
 }
 
 // fdatasync makes f's content durable (its name is the directory's
-// business: syncRound syncs the directory).
-func fdatasync(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+// business). It holds f's descriptor while it syncs, so a concurrent
+// Close cannot hand the number to another file: a closed f gives an
+// error that errors.Is os.ErrClosed.
+func fdatasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Fdatasync(int(fd)) }); err != nil {
+		return err
+	}
+	return serr
+}

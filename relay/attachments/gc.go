@@ -2,8 +2,6 @@ package attachments
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -32,8 +30,14 @@ func (s *Store) GC(exists func(id string) bool) int {
 	for _, m := range tomb {
 		s.drop(m)
 	}
+	var expired []*file // decided under the lock: a Revoke removes its file itself
 	for _, m := range expire {
 		m.Removed = true
+		for _, f := range m.Files {
+			if !f.Revoked {
+				expired = append(expired, f)
+			}
+		}
 	}
 	s.mu.Unlock()
 
@@ -41,10 +45,10 @@ func (s *Store) GC(exists func(id string) bool) int {
 	for _, m := range tomb {
 		s.removeAll(m)
 	}
+	for _, f := range expired {
+		s.removeFile(f)
+	}
 	for _, m := range expire {
-		for _, f := range m.Files {
-			os.Remove(filepath.Join(s.files, f.Token))
-		}
 		s.persist(m)
 		s.log.Info("attachments expired", "msg_id", m.MessageID, "files", len(m.Files))
 		n++

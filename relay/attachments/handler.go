@@ -1,6 +1,7 @@
 package attachments
 
 import (
+	"io"
 	"mime"
 	"net/http"
 	"net/url"
@@ -50,7 +51,7 @@ func (s *Store) download(w http.ResponseWriter, r *http.Request) {
 		gone("expired")
 		return
 	}
-	fh, err := os.Open(filepath.Join(s.files, f.Token))
+	fh, err := s.open(&f)
 	if err != nil {
 		log.Error("stored attachment unreadable", "err", err)
 		gone("expired") // removed by GC or revoked meanwhile
@@ -68,7 +69,16 @@ func (s *Store) download(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "private, no-store")
 	s.metrics.downloads.WithLabelValues(resultOK).Inc()
 	log.Info("attachment download", "result", resultOK, "size", f.Size)
-	http.ServeContent(w, r, "", m.Created, fh)
+	http.ServeContent(w, r, "", m.Created, io.NewSectionReader(fh, f.Off, f.Size))
+}
+
+// open opens the file that holds f's content (its segment, or an older
+// relayd's file of its own). The caller reads f.Size octets at f.Off.
+func (s *Store) open(f *file) (*os.File, error) {
+	if f.Seg == 0 {
+		return os.Open(filepath.Join(s.files, f.Token))
+	}
+	return os.Open(s.segs.path(f.Seg))
 }
 
 // disposition is Content-Disposition: attachment with the file name,

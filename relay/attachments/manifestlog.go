@@ -174,7 +174,8 @@ func (l *manifestLog) compact(live func() []*manifest) error {
 // load reads the manifests (the manifest log, after those of a store
 // written before it), opens the log for appending and compacts it when
 // it holds more than twice the live lines or old manifests were moved in.
-// Files without a manifest (a crashed Put's) are removed.
+// An older relayd's files without a manifest (a crashed Put's) are
+// removed.
 func (s *Store) load() error {
 	legacy, err := s.loadLegacy()
 	if err != nil {
@@ -206,8 +207,8 @@ func (s *Store) load() error {
 			return fmt.Errorf("cannot remove the old attachments manifests %s: %w", s.msgs, err)
 		}
 	}
-	fents, err := os.ReadDir(s.files)
-	if err != nil {
+	fents, err := os.ReadDir(s.files) // an older relayd's files, one per attachment
+	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("cannot read the attachments directory %s: %w", s.files, err)
 	}
 	for _, e := range fents {

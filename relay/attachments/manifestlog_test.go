@@ -37,7 +37,7 @@ func TestAttachPutDurableOnDisk(t *testing.T) {
 	}
 	for i, want := range [][]byte{big, small} {
 		f := m.Files[i]
-		b, err := os.ReadFile(filepath.Join(dir, "files", f.Token))
+		b, err := readStored(dir, f)
 		sum := sha256.Sum256(b)
 		if err != nil || !bytes.Equal(b, want) || hex.EncodeToString(sum[:]) != f.SHA256 || f.Size != int64(len(want)) {
 			t.Errorf("file %d (%s): %d octets, %v; manifest %+v", i, f.Token, len(b), err, f)
@@ -45,9 +45,9 @@ func TestAttachPutDurableOnDisk(t *testing.T) {
 	}
 }
 
-// TestAttachSyncFailureSticky: a sync round that fails (here the files
-// directory's descriptor is gone) fails Put, removes what it wrote, and
-// every later Put fails too.
+// TestAttachSyncFailureSticky: a sync round that fails (here the
+// segments directory's descriptor is gone when a round must sync it)
+// fails Put, removes what it wrote, and every later Put fails too.
 func TestAttachSyncFailureSticky(t *testing.T) {
 	dir := t.TempDir()
 	s, _, _ := testStore(t, dir, &clock{t: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)})
@@ -56,8 +56,11 @@ func TestAttachSyncFailureSticky(t *testing.T) {
 	if _, err := s.Put("BEFORE", msg, atts); err != nil {
 		t.Fatal(err)
 	}
-	s.filesDir.Close()
-	if _, err := s.Put("FAILED", msg, atts); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "files")) {
+	s.segs.dirF.Close()
+	s.segs.mu.Lock()
+	s.segs.created = true // as if a segment was started: the round syncs the directory
+	s.segs.mu.Unlock()
+	if _, err := s.Put("FAILED", msg, atts); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "segments")) {
 		t.Fatalf("Put after a failed sync: %v", err)
 	}
 	if _, err := s.Put("AFTER", msg, atts); err == nil {
@@ -66,10 +69,25 @@ func TestAttachSyncFailureSticky(t *testing.T) {
 	if len(s.List("FAILED")) != 0 || len(s.List("AFTER")) != 0 {
 		t.Errorf("failed Puts are listed: %+v", s.List(""))
 	}
-	ents, _ := os.ReadDir(filepath.Join(dir, "files"))
-	if len(ents) != 2 {
-		t.Errorf("files left: %d, want BEFORE's 2", len(ents))
+	if live := s.segs.cur.live; live != 2 {
+		t.Errorf("files left in the segment: %d, want BEFORE's 2", live)
 	}
+}
+
+// readStored reads f's content from the store in dir as a download
+// finds it: its range of its segment, or an older relayd's file.
+func readStored(dir string, f *file) ([]byte, error) {
+	if f.Seg == 0 {
+		return os.ReadFile(filepath.Join(dir, "files", f.Token))
+	}
+	fh, err := os.Open(filepath.Join(dir, segmentsDirName, segmentName(f.Seg)))
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b := make([]byte, f.Size)
+	_, err = fh.ReadAt(b, f.Off)
+	return b, err
 }
 
 // TestAttachManifestLogReopen: the log's last line of a message wins

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -37,20 +36,22 @@ type Options struct {
 	Grace time.Duration
 }
 
-// Store keeps the stored attachments under Dir: files/<token> holds the
-// decoded content, manifests.log the manifests of the messages (see
-// manifestLog; stores written before it kept messages/<id>.json, which
-// Open moves into the log). Its methods are safe for concurrent use.
+// Store keeps the stored attachments under Dir: segments/ holds the
+// decoded content (see segments), manifests.log the manifests of the
+// messages (see manifestLog). Stores written by an older relayd kept a
+// file per attachment, files/<token>, which are still served, and
+// messages/<id>.json, which Open moves into the log. Its methods are safe
+// for concurrent use.
 type Store struct {
-	opts     Options
-	log      *slog.Logger
-	now      func() time.Time
-	files    string
-	filesDir *os.File // files, open for syncRound
-	msgs     string   // the manifests of stores written before the manifest log
-	mlog     *manifestLog
-	metrics  *metrics
-	synced   *groupsync.Group // makes Put's and persist's writes durable (group commit)
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	files   string // the files of an older relayd, one per attachment
+	msgs    string // the manifests of an older relayd
+	segs    *segments
+	mlog    *manifestLog
+	metrics *metrics
+	synced  *groupsync.Group // makes Put's and persist's writes durable (group commit)
 
 	mu     sync.Mutex
 	byMsg  map[string]*manifest
@@ -66,10 +67,16 @@ type manifest struct {
 	Removed   bool      `json:"removed"`   // files removed at expiry; the manifest answers 410
 	Files     []*file   `json:"files"`
 	Deleted   bool      `json:"deleted,omitempty"` // a manifest log line that forgets the message
+
+	staged *Staged // the Stage that wrote it (this process's), for Links to wait for
 }
 
 type file struct {
-	Token   string `json:"token"`
+	Token string `json:"token"`
+	// Seg and Off place the content: segment Seg at offset Off. Seg 0 is
+	// an older relayd's file, files/<Token>.
+	Seg     uint32 `json:"seg,omitempty"`
+	Off     int64  `json:"off,omitempty"`
 	Part    int    `json:"part"` // Part.Index in the message as committed
 	Name    string `json:"name"`
 	Type    string `json:"type"`
@@ -111,41 +118,69 @@ func Open(opts Options) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	for _, d := range []string{opts.Dir, s.files} {
-		if err := mkdirSync(d); err != nil {
-			return nil, fmt.Errorf("cannot create the attachments directory %s: %w", d, err)
-		}
+	if err := mkdirSync(opts.Dir); err != nil {
+		return nil, fmt.Errorf("cannot create the attachments directory %s: %w", opts.Dir, err)
 	}
 	if err := s.load(); err != nil {
 		return nil, err
 	}
-	fd, err := os.Open(s.files)
+	segs, err := openSegments(filepath.Join(opts.Dir, segmentsDirName), s.liveSegments())
 	if err != nil {
-		return nil, fmt.Errorf("cannot open the attachments directory %s: %w", s.files, err)
+		s.mlog.f.Close()
+		return nil, err
 	}
-	s.filesDir = fd
+	s.segs = segs
+	s.repunch()
 	s.synced = groupsync.New(s.syncRound)
 	s.mlog.broken = s.synced.Fail
 	s.metrics = newMetrics(opts.Registerer)
 	return s, nil
 }
 
-// syncRound is one group-commit round: the names of the files written
-// since the last round (their content is Put's syncFiles' business) and
-// the manifest log's new lines become durable, the two syncs at the same
-// time (each waits for the disk's cache flush).
+// syncRound is one group-commit round: the content written to the
+// segments since the last round and the manifest log's new lines become
+// durable, the two syncs at the same time (each waits for the disk's
+// cache flush).
 func (s *Store) syncRound() error {
 	logged := make(chan error, 1)
 	go func() { logged <- s.mlog.sync() }()
-	derr := s.filesDir.Sync()
+	serr := s.segs.sync()
 	lerr := <-logged
-	if derr != nil {
-		return fmt.Errorf("cannot sync the attachments directory %s: %w", s.files, derr)
+	if serr != nil {
+		return serr
 	}
 	if lerr != nil {
 		return fmt.Errorf("cannot sync the attachments manifest log %s: %w", s.mlog.path, lerr)
 	}
 	return nil
+}
+
+// liveSegments counts the stored files in each segment that are not yet
+// removed (load's manifests).
+func (s *Store) liveSegments() map[uint32]int {
+	live := map[uint32]int{}
+	for _, m := range s.byMsg {
+		for _, f := range m.Files {
+			if f.Seg > 0 && !m.Removed && !f.Revoked {
+				live[f.Seg]++
+			}
+		}
+	}
+	return live
+}
+
+// repunch frees again the blocks of the removed files in live segments: a
+// crash may have lost a hole punched before it.
+func (s *Store) repunch() {
+	s.segs.mu.Lock()
+	defer s.segs.mu.Unlock()
+	for _, m := range s.byMsg {
+		for _, f := range m.Files {
+			if seg := s.segs.byNum[f.Seg]; seg != nil && (m.Removed || f.Revoked) {
+				punch(seg.f, f.Off, f.Size)
+			}
+		}
+	}
 }
 
 // newToken returns 160 random bits in lower-case base32 (32 characters).
@@ -156,41 +191,55 @@ func newToken() string {
 }
 
 // Put stores the decoded content of parts of msg (the message as it is
-// committed) for message id, durably: the files are written and the
-// manifest appended to the manifest log; then, at the same time, the
-// files' content is synced and one round shared with concurrent Puts
-// makes the files' names and the log line durable (syncRound). Both end
-// before it returns, so the caller may commit the message and answer 250
-// (the same rule as the spool's: a stored file is durable before the 250). It returns the links by Part.Index. If the caller then fails to
-// commit, it calls Discard. A crash before Put returns leaves files and
-// maybe a manifest of a message the spool never committed: load removes
-// files without a manifest, GC the manifest and its files.
+// committed) for message id, durably, and returns the links by
+// Part.Index: Stage, then Staged.Wait.
 func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
-	now := s.now()
-	m := &manifest{MessageID: id, Created: now, Expires: now.Add(s.opts.Retention)}
-	var written []*os.File
-	defer func() {
-		for _, fh := range written {
-			fh.Close()
-		}
-	}()
-	fail := func(err error) (map[int]Link, error) {
-		s.removeAll(m)
+	st, err := s.Stage(id, msg, parts)
+	if err != nil {
 		return nil, err
 	}
+	return st.Wait()
+}
+
+// Staged is a Stage whose content and manifest are written but maybe not
+// yet durable.
+type Staged struct {
+	s    *Store
+	m    *manifest
+	err  error
+	done chan struct{} // closed when the round ended; err is set before
+}
+
+// Stage writes the decoded content of parts of msg (the message as it is
+// committed) for message id to the current segment and appends the
+// manifest to the manifest log, not yet durably: Staged.Wait waits for
+// the round, shared with concurrent Puts, that makes both durable
+// (syncRound). The caller starts Wait and its spool commit at the same
+// time, and answers 250 once both have returned without error (the same
+// rule as the spool's: a stored file is durable before the 250). If the
+// commit fails, it calls Discard; Links waits for Wait's round. A crash
+// before the round ends leaves content in a segment and maybe a
+// manifest of a message the spool never committed: GC removes the
+// manifest and its files, Open the segments no manifest refers to.
+func (s *Store) Stage(id string, msg []byte, parts []Part) (*Staged, error) {
+	if err := s.Err(); err != nil { // no commit for a message whose files cannot be made durable
+		return nil, err
+	}
+	now := s.now()
+	m := &manifest{MessageID: id, Created: now, Expires: now.Add(s.opts.Retention)}
 	for _, p := range parts {
 		f := &file{Token: newToken(), Part: p.Index, Name: p.FileName, Type: p.ContentType()}
 		if f.Name == "" {
 			f.Name = "attachment"
 		}
-		m.Files = append(m.Files, f)
-		fh, n, sum, err := s.writeFile(f.Token, p.Content(msg))
-		if err != nil {
-			return fail(err)
+		if err := s.writeFile(f, p, msg); err != nil {
+			s.removeAll(m)
+			return nil, err
 		}
-		written = append(written, fh)
-		f.Size, f.SHA256 = n, sum
+		m.Files = append(m.Files, f)
 	}
+	st := &Staged{s: s, m: m, done: make(chan struct{})}
+	m.staged = st
 	// Known before its line is appended: a compaction (GC) that runs
 	// between the append and the sync rewrites the log from s.byMsg.
 	c := m.copy()
@@ -200,50 +249,64 @@ func (s *Store) Put(id string, msg []byte, parts []Part) (map[int]Link, error) {
 		s.tokens[f.Token] = id
 	}
 	s.mu.Unlock()
-	synced := make(chan error, 1)
-	go func() { synced <- s.syncFiles(written) }()
-	err := s.mlog.append(c)
-	if err == nil {
-		err = s.synced.Wait()
+	if err := s.mlog.append(c); err != nil {
+		st.end(err)
+		return nil, err
 	}
-	if ferr := <-synced; err == nil {
-		err = ferr
+	return st, nil
+}
+
+// Err is the store's failure: after a failed sync round the durability
+// of what it wrote is unknown, and every Put fails until relayd restarts
+// (internal/groupsync). nil while the store works.
+func (s *Store) Err() error { return s.synced.Err() }
+
+// Wait returns once the staged content and manifest are durable, with
+// the links by Part.Index, or with the error that made them fail; then
+// the store has removed them. Only one caller may Wait.
+func (st *Staged) Wait() (map[int]Link, error) {
+	err := st.s.synced.Wait()
+	st.end(err)
+	if err != nil {
+		return nil, err
 	}
+	return st.s.links(st.m), nil
+}
+
+// end records the round's outcome for Links; a failed Stage is removed.
+func (st *Staged) end(err error) {
+	s := st.s
 	if err != nil {
 		s.mu.Lock()
-		s.drop(m)
+		s.drop(st.m)
 		s.mu.Unlock()
-		return fail(err)
+		s.removeAll(st.m)
 	}
-	return s.links(m), nil
+	st.err = err
+	close(st.done)
 }
 
-// writeFile writes r to files/<token>, not yet durably, and returns the
-// file, open for syncFiles. The token is new, so no one reads the file
-// before Put returns.
-func (s *Store) writeFile(token string, r io.Reader) (*os.File, int64, string, error) {
-	name := filepath.Join(s.files, token)
-	fh, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+// writeFile writes part p's decoded content into a segment, not yet
+// durably, and fills in f's place, size and checksum. The space reserved
+// is the part's encoded size, which no transfer encoding's decoding
+// exceeds; the reservation's unwritten tail is a hole, not disk space.
+// The token is new, so no one reads the content before Put returns.
+func (s *Store) writeFile(f *file, p Part, msg []byte) error {
+	seg, off, err := s.segs.reserve(int64(p.End - p.BodyStart))
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("cannot store an attachment in %s: %w", s.files, err)
+		return err
 	}
+	f.Seg, f.Off = seg.num, off
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(fh, h), r)
-	if err != nil { // a broken encoding: keep what decoded, like a mail reader
+	n, err := s.segs.write(seg, off, int64(p.End-p.BodyStart), p.Content(msg), h)
+	f.Size, f.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+	var pe *os.PathError
+	switch {
+	case errors.As(err, &pe) || errors.Is(err, errOverReservation):
+		s.segs.release(seg.num, off, n)
+		return fmt.Errorf("cannot store an attachment in %s: %w", s.segs.dir, err)
+	case err != nil: // a broken encoding: keep what decoded, like a mail reader
 		s.log.Warn("attachment encoding broken; storing what decodes", "err", err)
-	}
-	return fh, n, hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// syncFiles makes the content of Put's files durable. A failure is
-// sticky, as a failed round is (internal/groupsync): the pages may be lost.
-func (s *Store) syncFiles(fhs []*os.File) error {
-	for _, fh := range fhs {
-		if err := fdatasync(fh); err != nil {
-			err = fmt.Errorf("cannot sync an attachment in %s: %w", s.files, err)
-			s.synced.Fail(err)
-			return err
-		}
 	}
 	return nil
 }
@@ -261,21 +324,42 @@ func (s *Store) links(m *manifest) map[int]Link {
 // Links returns the links stored for message id by part index (nil when
 // none), for the rewrite at delivery. A message seen at delivery is
 // committed: GC will not ask about it again.
-func (s *Store) Links(id string) map[int]Link {
+//
+// A message whose Stage has not ended yet (its spool commit and the
+// attachments' round run at the same time) is waited for; if the round
+// failed, Links returns the error: the message's acceptance failed, and
+// the accepting session is withdrawing it from the spool.
+func (s *Store) Links(id string) (map[int]Link, error) {
 	s.mu.Lock()
 	m := s.byMsg[id]
+	var st *Staged
+	if m != nil {
+		st = m.staged
+	}
+	s.mu.Unlock()
+	if st != nil {
+		<-st.done
+		if st.err != nil {
+			return nil, fmt.Errorf("the attachments of message %s could not be stored: %w", id, st.err)
+		}
+	}
+	s.mu.Lock()
+	m = s.byMsg[id]
 	committed := m != nil && m.Committed
 	if m != nil {
 		m.Committed = true
 	}
 	s.mu.Unlock()
 	if m == nil {
-		return nil
+		// No links, or none any more: a failing store may have dropped
+		// them (a Stage whose round failed), so nothing is sent while it
+		// fails.
+		return nil, s.Err()
 	}
 	if !committed {
 		s.persist(m)
 	}
-	return s.links(m)
+	return s.links(m), nil
 }
 
 // Discard removes what Put stored for message id (its commit failed).
@@ -300,18 +384,34 @@ func (s *Store) drop(m *manifest) {
 	}
 }
 
-// removeAll removes m's files and appends the line that forgets m. The
-// line is not synced: if a crash loses it, the manifest comes back and
-// GC removes it again (its message is not in the spool, or its
-// retention is over).
+// removeAll removes m's files (those not removed before) and appends the
+// line that forgets m. The line is not synced: if a crash loses it, the
+// manifest comes back and GC removes it again (its message is not in the
+// spool, or its retention is over). The caller has dropped m from the
+// maps, so no one else changes it.
 func (s *Store) removeAll(m *manifest) {
-	for _, f := range m.Files {
-		os.Remove(filepath.Join(s.files, f.Token))
+	if !m.Removed {
+		for _, f := range m.Files {
+			if !f.Revoked {
+				s.removeFile(f)
+			}
+		}
 	}
 	if err := s.mlog.append(&manifest{MessageID: m.MessageID, Deleted: true}); err != nil {
 		s.log.Warn("attachments manifest log not updated; GC will remove the message's manifest again",
 			"msg_id", m.MessageID, "err", err)
 	}
+}
+
+// removeFile removes f's content: its range of its segment, or an older
+// relayd's file. Each stored file is removed once: at revoke, at expiry
+// (the manifest is then Removed) or with its manifest.
+func (s *Store) removeFile(f *file) {
+	if f.Seg == 0 {
+		os.Remove(filepath.Join(s.files, f.Token))
+		return
+	}
+	s.segs.release(f.Seg, f.Off, f.Size)
 }
 
 // persist appends m's current state to the manifest log durably. The
@@ -385,11 +485,14 @@ func (s *Store) Revoke(token string) (Info, error) {
 		s.mu.Unlock()
 		return Info{}, ErrNotFound
 	}
+	remove := !f.Revoked && !m.Removed
 	f.Revoked = true
 	info := s.info(m, f, s.now())
 	s.mu.Unlock()
 	s.persist(m)
-	os.Remove(filepath.Join(s.files, token))
+	if remove {
+		s.removeFile(f)
+	}
 	s.log.Info("attachment link revoked", "msg_id", m.MessageID, "file", f.Name)
 	return info, nil
 }

@@ -150,7 +150,7 @@ func TestStoreGCAndReopen(t *testing.T) {
 	if _, err := s.Put("ORPHAN", msg, atts); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "files", "tmp-crashed"), []byte("x"), 0o600)
+	os.WriteFile(filepath.Join(dir, segmentsDirName, segmentName(99)), []byte("x"), 0o600) // a crashed Put's segment
 	exists := func(id string) bool { return id == "KEPT" }
 	if n := s.GC(exists); n != 0 {
 		t.Errorf("GC within the grace removed %d", n)
@@ -164,9 +164,9 @@ func TestStoreGCAndReopen(t *testing.T) {
 	if len(s2.List("ORPHAN")) != 0 || len(s2.List("KEPT")) != 2 {
 		t.Errorf("after GC: %+v", s2.List(""))
 	}
-	ents, _ := os.ReadDir(filepath.Join(dir, "files"))
-	if len(ents) != 2 {
-		t.Errorf("files left: %v", ents)
+	ents, _ := os.ReadDir(filepath.Join(dir, segmentsDirName))
+	if len(ents) != 1 || ents[0].Name() != segmentName(1) {
+		t.Errorf("segments left: %v, want the first (KEPT's)", ents)
 	}
 	info := s2.List("KEPT")[0]
 	if resp, body := get(t, "GET", strings.Replace(info.URL, s.opts.BaseURL, s2.opts.BaseURL, 1), nil); resp.StatusCode != 200 ||
