@@ -186,16 +186,29 @@ type delimiter struct {
 // including the close delimiter ("--" boundary ["--"] then optional
 // whitespace, RFC 2046 5.1.1). Only lines at the start of body or after a
 // line break count.
+//
+// It looks for the boundary itself rather than at every line: an
+// attachment's base64 is thousands of lines, and a search of the whole
+// body (bytes.Index) is several times cheaper than one per line.
 func delimiters(body []byte, boundary string) []delimiter {
 	dash := []byte("--" + boundary)
 	var ds []delimiter
 	for pos := 0; pos < len(body); {
+		i := bytes.Index(body[pos:], dash)
+		if i < 0 {
+			break
+		}
+		if at := pos + i; at > 0 && body[at-1] != '\n' {
+			pos = at + 1 // not at the start of a line
+			continue
+		}
+		pos += i
 		line := body[pos:]
 		next := len(body)
 		if i := bytes.IndexByte(line, '\n'); i >= 0 {
 			line, next = line[:i+1], pos+i+1
 		}
-		if bytes.HasPrefix(line, dash) {
+		if bytes.HasPrefix(line, dash) { // not so if the boundary holds a line break
 			tail := bytes.TrimRight(line[len(dash):], "\r\n")
 			closing := bytes.HasPrefix(tail, []byte("--"))
 			if closing {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"github.com/relayd/relayd/relay/attachments/attachtest"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -112,4 +113,50 @@ func TestWalkTopLevelAttachment(t *testing.T) {
 	if !bytes.HasPrefix(out, []byte("From: a@example.com\r\nSubject: scan\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n")) {
 		t.Errorf("rewritten:\n%s", out)
 	}
+}
+
+// delimitersByLine is delimiters as it was first written, one line at a
+// time: the reference FuzzDelimiters holds the search to.
+func delimitersByLine(body []byte, boundary string) []delimiter {
+	dash := []byte("--" + boundary)
+	var ds []delimiter
+	for pos := 0; pos < len(body); {
+		line := body[pos:]
+		next := len(body)
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, next = line[:i+1], pos+i+1
+		}
+		if bytes.HasPrefix(line, dash) {
+			tail := bytes.TrimRight(line[len(dash):], "\r\n")
+			closing := bytes.HasPrefix(tail, []byte("--"))
+			if closing {
+				tail = tail[2:]
+			}
+			if len(bytes.Trim(tail, " \t")) == 0 {
+				ds = append(ds, delimiter{start: pos, end: next, close: closing})
+				if closing {
+					break
+				}
+			}
+		}
+		pos = next
+	}
+	return ds
+}
+
+// FuzzDelimiters: the delimiter search finds exactly the delimiter lines
+// a line-by-line scan finds.
+func FuzzDelimiters(f *testing.F) {
+	f.Add([]byte("--b\r\nx\r\n--b \r\ny--b\r\n---b\r\n--bb\r\n--b--\r\nafter\r\n--b\r\n"), "b")
+	f.Add([]byte("--a\nb--\n--a\nb--\r\n"), "a\nb")
+	f.Add([]byte(attachtest.Thunderbird(attachtest.Content(3000, 1), attachtest.Content(100, 2))), "------------mQz3n0JmWkSdJ5yCvYq0fT4a")
+	f.Fuzz(func(t *testing.T, body []byte, boundary string) {
+		if boundary == "" {
+			return
+		}
+		got, want := delimiters(body, boundary), delimitersByLine(body, boundary)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("delimiters(%q, %q) = %+v, want %+v", body, boundary, got, want)
+		}
+	})
 }
