@@ -73,9 +73,9 @@ func runLoad(ctx context.Context, s loadSpec) loadResult {
 		defer cancel()
 	}
 	pad := padding(s.SizeKB)
-	msg := func(i int) []byte { return body(i, s.SizeKB, pad) }
+	msg := func(buf []byte, i int) []byte { return body(i, s.SizeKB, pad) }
 	if s.Attach {
-		msg = newAttachMaker(pdfLike(s.SizeKB)).message
+		msg = newAttachMaker(pdfLike(s.SizeKB)).appendMessage
 	}
 	var next atomic.Int64
 	var mu sync.Mutex
@@ -86,12 +86,14 @@ func runLoad(ctx context.Context, s loadSpec) loadResult {
 	var wg sync.WaitGroup
 	for range max(s.C, 1) {
 		wg.Go(func() {
+			var buf []byte // this sender's message, reused
 			for ctx.Err() == nil {
 				i := int(next.Add(1))
 				if i > s.N {
 					return
 				}
-				t, d, err := sendOne(ctx, s.Addr, i, msg(i))
+				buf = msg(buf, i)
+				t, d, err := sendOne(ctx, s.Addr, i, buf)
 				mu.Lock()
 				if err != nil {
 					res.Failed++
