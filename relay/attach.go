@@ -139,13 +139,15 @@ func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p 
 	}
 	stored, err := store.Links(m.ID)
 	if err != nil {
-		if !wantsLinks(env.Body, p) {
+		if len(linkedParts(env.Body, p)) == 0 {
 			return nil // nothing to link: the store's failure is not this message's
 		}
 		return err
 	}
 	if len(stored) == 0 {
-		return nil
+		if stored, err = dv.storeAgain(env, m, p); err != nil || len(stored) == 0 {
+			return err
+		}
 	}
 	links := map[int]attachments.Link{}
 	for i, l := range stored {
@@ -166,19 +168,42 @@ func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p 
 	return nil
 }
 
-// wantsLinks reports whether profile p would replace an attachment of
-// body by a link.
-func wantsLinks(body []byte, p *Profile) bool {
+// storeAgain stores the attachments profile p links, of a message that
+// has none stored: the spool made the message durable but the power
+// failed before the attachment store's round did (the two run at the
+// same time, and the client got no 250), so the store lost them or kept
+// them torn (Links checks the files of a message it did not store itself
+// since the start). They are stored from the spool's copy, and marked
+// committed, before anything is sent. A message without such attachments
+// costs a walk. (If another profile of the message links other parts,
+// those go out as they are.)
+func (dv *delivery) storeAgain(env *upstream.Envelope, m *spool.Message, p *Profile) (map[int]attachments.Link, error) {
+	parts := linkedParts(env.Body, p)
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	if _, err := dv.attach.Put(m.ID, env.Body, parts); err != nil {
+		return nil, err
+	}
+	dv.log.Warn("attachments stored again at delivery: the store had lost them (a crash right after the spool's commit)",
+		"msg_id", m.ID, "profile", p.Upstream.Name, "files", len(parts))
+	return dv.attach.Links(m.ID)
+}
+
+// linkedParts are the attachments of body that profile p replaces by a
+// link; none of a signed or encrypted message.
+func linkedParts(body []byte, p *Profile) []attachments.Part {
 	t := attachments.Walk(body)
 	if t.Sealed {
-		return false
+		return nil
 	}
+	var out []attachments.Part
 	for _, a := range t.Attachments() {
 		if linksFor(p, a.Size(body)) {
-			return true
+			out = append(out, a)
 		}
 	}
-	return false
+	return out
 }
 
 // apiAttachmentsUnset is the API's answer without an attachment store.

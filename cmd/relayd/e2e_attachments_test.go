@@ -3,10 +3,13 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -88,5 +91,123 @@ listen = "127.0.0.1:%d"
 	}
 	if v, _ := metricValue(p.metrics(t), `relayd_attachment_downloads_total{result="ok"}`); v != 1 {
 		t.Errorf("downloads ok = %v", v)
+	}
+}
+
+// TestE2EAttachmentStoredAgainAfterPowerLoss: the spool commit and the
+// attachment store's sync round run at the same time, so a power failure
+// can leave a message in the spool whose attachment was not made durable
+// (its client got no 250). Two such losses are made by hand while relayd
+// is down (kill -9, then the files changed as the power cut would have
+// left them): one message's manifest lines are gone, the other's content
+// is zeros and only its first manifest line is left (the delivery
+// attempt marked it later, in a round after the one that was lost). After the restart both go out with a link that serves the
+// original bytes, stored again from the spool's copy.
+func TestE2EAttachmentStoredAgainAfterPowerLoss(t *testing.T) {
+	pki := newPKI(t, t.TempDir())
+	up := newUpstream(t, pki) // down until after the restart
+	filesPort := freePort(t)
+	extra := fmt.Sprintf(`password_env = %q
+max_attachment_size = "50KB"
+attachments_as_url = "oversize"
+
+[attachments]
+base_url = "http://127.0.0.1:%d/files"
+listen = "127.0.0.1:%d"
+`, e2ePassEnv, filesPort, filesPort)
+	p := startRelayd(t, e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t), UpstreamPort: up.port,
+		CAFile: pki.caFile, Secret: extra}))
+
+	atts := map[string][]byte{}
+	ids := map[string]string{}
+	for i, rcpt := range []string{"lost-manifest@example.net", "lost-content@example.net"} {
+		att := make([]byte, 120<<10)
+		rand.New(rand.NewSource(int64(50 + i))).Read(att)
+		atts[rcpt] = att
+		enc := base64.StdEncoding.EncodeToString(att)
+		var b64 strings.Builder
+		for len(enc) > 76 {
+			b64.WriteString(enc[:76] + "\r\n")
+			enc = enc[76:]
+		}
+		b64.WriteString(enc + "\r\n")
+		msg := "From: App <app@example.com>\r\nTo: <" + rcpt + ">\r\nSubject: scan\r\nMIME-Version: 1.0\r\n" +
+			"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+			"The scan is attached.\r\n--b1\r\nContent-Type: image/tiff; name=\"scan.tif\"\r\n" +
+			"Content-Disposition: attachment; filename=\"scan.tif\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+			b64.String() + "--b1--\r\n"
+		res, err := sendMail(p.smtpAddr, "app@example.com", []string{rcpt}, msg, 10*time.Second)
+		if err != nil {
+			t.Fatalf("send: %v (reply %q)", err, res.Reply)
+		}
+		ids[rcpt] = res.QueueID
+	}
+	p.kill9()
+
+	dir := filepath.Join(p.dir, "state", "attachments")
+	logPath := filepath.Join(dir, "manifests.log")
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	var content struct {
+		Files []struct {
+			Seg  uint32 `json:"seg"`
+			Off  int64  `json:"off"`
+			Size int64  `json:"size"`
+		} `json:"files"`
+	}
+	for _, line := range strings.SplitAfter(string(raw), "\n") {
+		switch {
+		case strings.Contains(line, ids["lost-manifest@example.net"]):
+			continue // the line never reached the disk
+		case strings.Contains(line, ids["lost-content@example.net"]):
+			if content.Files != nil {
+				continue // the later lines (the delivery attempt's mark) were not durable either
+			}
+			if err := json.Unmarshal([]byte(line), &content); err != nil || len(content.Files) != 1 {
+				t.Fatalf("manifest line %q: %v", line, err)
+			}
+		}
+		kept = append(kept, line)
+	}
+	if err := os.WriteFile(logPath, []byte(strings.Join(kept, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := content.Files[0]
+	seg, err := os.OpenFile(filepath.Join(dir, "segments", fmt.Sprintf("%06d.seg", f.Seg)), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seg.WriteAt(make([]byte, f.Size), f.Off); err != nil { // the content never reached the disk
+		t.Fatal(err)
+	}
+	seg.Close()
+
+	p.restart()
+	up.start()
+	for rcpt, att := range atts {
+		m := waitForMsg(t, "upstream", up.messages, onlyRcpt(rcpt), 60*time.Second)
+		if strings.Contains(string(m.Data), "Content-Disposition: attachment") {
+			t.Fatalf("%s: the attachment went out:\n%.2000s", rcpt, m.Data)
+		}
+		link := regexp.MustCompile(`http://127\.0\.0\.1:\d+/files/a/[a-z2-7]{32}/scan\.tif`).FindString(
+			strings.ReplaceAll(string(m.Data), "=\r\n", ""))
+		if link == "" {
+			t.Fatalf("%s: no link in the delivered message:\n%.3000s", rcpt, m.Data)
+		}
+		resp, err := http.Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || sha256.Sum256(got) != sha256.Sum256(att) {
+			t.Fatalf("%s: GET %s: %d, %d octets, not the original", rcpt, link, resp.StatusCode, len(got))
+		}
+	}
+	if !strings.Contains(p.out.String(), "attachments stored again at delivery") {
+		t.Error("no log line says the attachments were stored again")
 	}
 }

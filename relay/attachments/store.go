@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -323,7 +324,10 @@ func (s *Store) links(m *manifest) map[int]Link {
 
 // Links returns the links stored for message id by part index (nil when
 // none), for the rewrite at delivery. A message seen at delivery is
-// committed: GC will not ask about it again.
+// committed: GC will not ask about it again. The files of a message
+// stored before the last start and never delivered are checked first:
+// if they are not intact, they are removed and Links returns none (the
+// caller stores them again from the spool's copy).
 //
 // A message whose Stage has not ended yet (its spool commit and the
 // attachments' round run at the same time) is waited for; if the round
@@ -345,6 +349,27 @@ func (s *Store) Links(id string) (map[int]Link, error) {
 	}
 	s.mu.Lock()
 	m = s.byMsg[id]
+	var unsure *manifest // loaded at Open, never delivered: its files are checked first
+	if m != nil && !m.Committed && m.staged == nil {
+		unsure = m.copy()
+	}
+	s.mu.Unlock()
+	if unsure != nil && !s.intact(unsure) {
+		s.mu.Lock()
+		mine := s.byMsg[id] == m
+		if mine {
+			s.drop(m)
+		}
+		s.mu.Unlock()
+		if mine {
+			s.removeAll(m)
+			s.log.Warn("stored attachments of a message not intact (a crash during their sync); they will be stored again",
+				"msg_id", id)
+		}
+		return nil, nil
+	}
+	s.mu.Lock()
+	m = s.byMsg[id]
 	committed := m != nil && m.Committed
 	if m != nil {
 		m.Committed = true
@@ -360,6 +385,29 @@ func (s *Store) Links(id string) (map[int]Link, error) {
 		s.persist(m)
 	}
 	return s.links(m), nil
+}
+
+// intact reports whether m's files hold what their checksums say. The
+// manifest of a message accepted just before a power failure may be
+// durable while its content is not: the spool commit and the store's
+// round run at the same time, and only the spool's had ended.
+func (s *Store) intact(m *manifest) bool {
+	for _, f := range m.Files {
+		if f.Revoked || m.Removed {
+			continue
+		}
+		fh, err := s.open(f)
+		if err != nil {
+			return false
+		}
+		h := sha256.New()
+		_, err = io.Copy(h, io.NewSectionReader(fh, f.Off, f.Size))
+		fh.Close()
+		if err != nil || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
+			return false
+		}
+	}
+	return true
 }
 
 // Discard removes what Put stored for message id (its commit failed).
