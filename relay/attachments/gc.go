@@ -54,19 +54,34 @@ func (s *Store) GC(exists func(id string) bool) int {
 		n++
 	}
 	for _, m := range unsure {
+		why := "attachments of a message that was never queued removed"
 		if exists(m.MessageID) {
+			// Stored before the last start: the files are checked as Links
+			// checks them (a power cut during their round), and if they
+			// are not intact, delivery stores them again.
 			s.mu.Lock()
-			m.Committed = true
+			c := m.copy()
 			s.mu.Unlock()
-			s.persist(m)
-			continue
+			if m.staged != nil || s.intact(c) {
+				s.mu.Lock()
+				m.Committed = true
+				s.mu.Unlock()
+				s.persist(m)
+				continue
+			}
+			why = "stored attachments of a queued message not intact (a crash during their sync); delivery will store them again"
 		}
 		s.mu.Lock()
-		s.drop(m)
+		mine := s.byMsg[m.MessageID] == m
+		if mine {
+			s.drop(m)
+		}
 		s.mu.Unlock()
+		if !mine { // Links dropped it meanwhile
+			continue
+		}
 		s.removeAll(m)
-		s.log.Info("attachments of a message that was never queued removed", "msg_id", m.MessageID,
-			"files", len(m.Files))
+		s.log.Info(why, "msg_id", m.MessageID, "files", len(m.Files))
 		n++
 	}
 	if s.mlog.due() {
