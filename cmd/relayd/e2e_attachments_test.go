@@ -2,11 +2,9 @@ package main
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/relayd/relayd/relay/attachments/attachtest"
 )
 
 // TestE2EAttachmentLinkAfterKill9: relayd is SIGKILLed right
@@ -22,66 +22,19 @@ import (
 // message goes out with a link, and the link answers the original octets.
 // `relayd attachments list` and `revoke` work through the admin API.
 func TestE2EAttachmentLinkAfterKill9(t *testing.T) {
-	pki := newPKI(t, t.TempDir())
-	up := newUpstream(t, pki) // down until after the restart
-	filesPort := freePort(t)
-	extra := fmt.Sprintf(`password_env = %q
-max_attachment_size = "50KB"
-attachments_as_url = "oversize"
-
-[attachments]
-base_url = "http://127.0.0.1:%d/files"
-listen = "127.0.0.1:%d"
-`, e2ePassEnv, filesPort, filesPort)
-	p := startRelayd(t, e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t), UpstreamPort: up.port,
-		CAFile: pki.caFile, Secret: extra}))
-
-	att := make([]byte, 200<<10)
-	rand.New(rand.NewSource(42)).Read(att)
-	enc := base64.StdEncoding.EncodeToString(att)
-	var b64 strings.Builder
-	for len(enc) > 76 {
-		b64.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b64.WriteString(enc + "\r\n")
+	p, up := startLinkingRelayd(t)
+	att := attachtest.Content(200<<10, 42)
 	rcpt := "crash-attach@example.net"
-	msg := "From: App <app@example.com>\r\nTo: <" + rcpt + ">\r\nSubject: scan\r\nMIME-Version: 1.0\r\n" +
-		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-		"The scan is attached.\r\n--b1\r\nContent-Type: image/tiff; name=\"scan.tif\"\r\n" +
-		"Content-Disposition: attachment; filename=\"scan.tif\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-		b64.String() + "--b1--\r\n"
-	res, err := sendMail(p.smtpAddr, "app@example.com", []string{rcpt}, msg, 10*time.Second)
-	if err != nil {
-		t.Fatalf("send: %v (reply %q)", err, res.Reply)
-	}
+	id := sendScan(t, p, rcpt, att)
 	p.kill9()
 	p.restart()
 
-	code, out, errOut := runRelayd(t, p.dir, p.env, "attachments", "list", "-message", res.QueueID, "-config", p.cfgPath)
+	code, out, errOut := runRelayd(t, p.dir, p.env, "attachments", "list", "-message", id, "-config", p.cfgPath)
 	if code != 0 || !strings.Contains(out, "scan.tif") || !strings.Contains(out, "active") {
 		t.Fatalf("attachments list: exit %d\n%s%s", code, out, errOut)
 	}
 	up.start()
-	m := waitForMsg(t, "upstream", up.messages, onlyRcpt(rcpt), 60*time.Second)
-	if strings.Contains(string(m.Data), "Content-Disposition: attachment") {
-		t.Fatalf("the attachment went out:\n%.2000s", m.Data)
-	}
-	link := regexp.MustCompile(`http://127\.0\.0\.1:\d+/files/a/[a-z2-7]{32}/scan\.tif`).FindString(
-		strings.ReplaceAll(string(m.Data), "=\r\n", ""))
-	if link == "" {
-		t.Fatalf("no link in the delivered message:\n%s", m.Data)
-	}
-	direct := link
-	resp, err := http.Get(direct)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || sha256.Sum256(got) != sha256.Sum256(att) {
-		t.Fatalf("GET %s: %d, %d octets", direct, resp.StatusCode, len(got))
-	}
+	direct := scanLink(t, up, rcpt, att)
 	token := strings.Split(direct, "/")[5]
 	if code, out, errOut := runRelayd(t, p.dir, p.env, "attachments", "revoke", token, "-config", p.cfgPath); code != 0 {
 		t.Fatalf("attachments revoke: exit %d\n%s%s", code, out, errOut)
@@ -101,46 +54,16 @@ listen = "127.0.0.1:%d"
 // is down (kill -9, then the files changed as the power cut would have
 // left them): one message's manifest lines are gone, the other's content
 // is zeros and only its first manifest line is left (the delivery
-// attempt marked it later, in a round after the one that was lost). After the restart both go out with a link that serves the
-// original bytes, stored again from the spool's copy.
+// attempt marked it later, in a round after the one that was lost).
+// After the restart both go out with a link that serves the original
+// bytes, stored again from the spool's copy.
 func TestE2EAttachmentStoredAgainAfterPowerLoss(t *testing.T) {
-	pki := newPKI(t, t.TempDir())
-	up := newUpstream(t, pki) // down until after the restart
-	filesPort := freePort(t)
-	extra := fmt.Sprintf(`password_env = %q
-max_attachment_size = "50KB"
-attachments_as_url = "oversize"
-
-[attachments]
-base_url = "http://127.0.0.1:%d/files"
-listen = "127.0.0.1:%d"
-`, e2ePassEnv, filesPort, filesPort)
-	p := startRelayd(t, e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t), UpstreamPort: up.port,
-		CAFile: pki.caFile, Secret: extra}))
-
+	p, up := startLinkingRelayd(t)
 	atts := map[string][]byte{}
 	ids := map[string]string{}
 	for i, rcpt := range []string{"lost-manifest@example.net", "lost-content@example.net"} {
-		att := make([]byte, 120<<10)
-		rand.New(rand.NewSource(int64(50 + i))).Read(att)
-		atts[rcpt] = att
-		enc := base64.StdEncoding.EncodeToString(att)
-		var b64 strings.Builder
-		for len(enc) > 76 {
-			b64.WriteString(enc[:76] + "\r\n")
-			enc = enc[76:]
-		}
-		b64.WriteString(enc + "\r\n")
-		msg := "From: App <app@example.com>\r\nTo: <" + rcpt + ">\r\nSubject: scan\r\nMIME-Version: 1.0\r\n" +
-			"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-			"The scan is attached.\r\n--b1\r\nContent-Type: image/tiff; name=\"scan.tif\"\r\n" +
-			"Content-Disposition: attachment; filename=\"scan.tif\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
-			b64.String() + "--b1--\r\n"
-		res, err := sendMail(p.smtpAddr, "app@example.com", []string{rcpt}, msg, 10*time.Second)
-		if err != nil {
-			t.Fatalf("send: %v (reply %q)", err, res.Reply)
-		}
-		ids[rcpt] = res.QueueID
+		atts[rcpt] = attachtest.Content(120<<10, int64(50+i))
+		ids[rcpt] = sendScan(t, p, rcpt, atts[rcpt])
 	}
 	p.kill9()
 
@@ -188,26 +111,71 @@ listen = "127.0.0.1:%d"
 	p.restart()
 	up.start()
 	for rcpt, att := range atts {
-		m := waitForMsg(t, "upstream", up.messages, onlyRcpt(rcpt), 60*time.Second)
-		if strings.Contains(string(m.Data), "Content-Disposition: attachment") {
-			t.Fatalf("%s: the attachment went out:\n%.2000s", rcpt, m.Data)
-		}
-		link := regexp.MustCompile(`http://127\.0\.0\.1:\d+/files/a/[a-z2-7]{32}/scan\.tif`).FindString(
-			strings.ReplaceAll(string(m.Data), "=\r\n", ""))
-		if link == "" {
-			t.Fatalf("%s: no link in the delivered message:\n%.3000s", rcpt, m.Data)
-		}
-		resp, err := http.Get(link)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || sha256.Sum256(got) != sha256.Sum256(att) {
-			t.Fatalf("%s: GET %s: %d, %d octets, not the original", rcpt, link, resp.StatusCode, len(got))
-		}
+		scanLink(t, up, rcpt, att)
 	}
 	if !strings.Contains(p.out.String(), "attachments stored again at delivery") {
 		t.Error("no log line says the attachments were stored again")
 	}
+}
+
+// startLinkingRelayd starts relayd whose profile links every attachment
+// over 50 KB, its download server on loopback, and the upstream it
+// relays to, down until the test starts it.
+func startLinkingRelayd(t *testing.T) (*proc, *e2eUpstream) {
+	t.Helper()
+	pki := newPKI(t, t.TempDir())
+	up := newUpstream(t, pki)
+	filesPort := freePort(t)
+	extra := fmt.Sprintf(`password_env = %q
+max_attachment_size = "50KB"
+attachments_as_url = "oversize"
+
+[attachments]
+base_url = "http://127.0.0.1:%d/files"
+listen = "127.0.0.1:%d"
+`, e2ePassEnv, filesPort, filesPort)
+	p := startRelayd(t, e2eConfig(cfgParams{SMTPPort: freePort(t), AdminPort: freePort(t), UpstreamPort: up.port,
+		CAFile: pki.caFile, Secret: extra}))
+	return p, up
+}
+
+// sendScan submits a message to rcpt with att attached as scan.tif and
+// returns its queue ID.
+func sendScan(t *testing.T, p *proc, rcpt string, att []byte) string {
+	t.Helper()
+	msg := "From: App <app@example.com>\r\nTo: <" + rcpt + ">\r\nSubject: scan\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"The scan is attached.\r\n--b1\r\nContent-Type: image/tiff; name=\"scan.tif\"\r\n" +
+		"Content-Disposition: attachment; filename=\"scan.tif\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+		attachtest.Base64(att) + "--b1--\r\n"
+	res, err := sendMail(p.smtpAddr, "app@example.com", []string{rcpt}, msg, 10*time.Second)
+	if err != nil {
+		t.Fatalf("send: %v (reply %q)", err, res.Reply)
+	}
+	return res.QueueID
+}
+
+// scanLink waits for the upstream to receive rcpt's message, checks that
+// scan.tif went out as a link whose GET answers att, and returns the link.
+func scanLink(t *testing.T, up *e2eUpstream, rcpt string, att []byte) string {
+	t.Helper()
+	m := waitForMsg(t, "upstream", up.messages, onlyRcpt(rcpt), 60*time.Second)
+	if strings.Contains(string(m.Data), "Content-Disposition: attachment") {
+		t.Fatalf("%s: the attachment went out:\n%.2000s", rcpt, m.Data)
+	}
+	link := regexp.MustCompile(`http://127\.0\.0\.1:\d+/files/a/[a-z2-7]{32}/scan\.tif`).FindString(
+		strings.ReplaceAll(string(m.Data), "=\r\n", ""))
+	if link == "" {
+		t.Fatalf("%s: no link in the delivered message:\n%.3000s", rcpt, m.Data)
+	}
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || sha256.Sum256(got) != sha256.Sum256(att) {
+		t.Fatalf("%s: GET %s: %d, %d octets, not the original", rcpt, link, resp.StatusCode, len(got))
+	}
+	return link
 }
