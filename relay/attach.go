@@ -145,6 +145,9 @@ func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p 
 		return err
 	}
 	if len(stored) == 0 {
+		if !m.Created.Before(store.OpenedAt()) {
+			return nil // accepted since the start: none were to be linked
+		}
 		if stored, err = dv.storeAgain(env, m, p); err != nil || len(stored) == 0 {
 			return err
 		}
@@ -174,9 +177,10 @@ func (dv *delivery) linkAttachments(env *upstream.Envelope, m *spool.Message, p 
 // same time, and the client got no 250), so the store lost them or kept
 // them torn (Links checks the files of a message it did not store itself
 // since the start). They are stored from the spool's copy, and marked
-// committed, before anything is sent. A message without such attachments
-// costs a walk. (If another profile of the message links other parts,
-// those go out as they are.)
+// committed, before anything is sent. Only a message accepted before the
+// store was opened gets here; one without such attachments costs a walk.
+// (If another profile of the message links other parts, those go out as
+// they are.)
 func (dv *delivery) storeAgain(env *upstream.Envelope, m *spool.Message, p *Profile) (map[int]attachments.Link, error) {
 	parts := linkedParts(env.Body, p)
 	if len(parts) == 0 {

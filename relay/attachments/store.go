@@ -54,6 +54,8 @@ type Store struct {
 	metrics *metrics
 	synced  *groupsync.Group // makes Put's and persist's writes durable (group commit)
 
+	opened time.Time // when Open ran, by Options.Now
+
 	mu     sync.Mutex
 	byMsg  map[string]*manifest
 	tokens map[string]string // token -> message ID
@@ -132,6 +134,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.segs = segs
 	s.repunch()
+	s.opened = s.now()
 	s.synced = groupsync.New(s.syncRound)
 	s.mlog.broken = s.synced.Fail
 	s.metrics = newMetrics(opts.Registerer)
@@ -256,6 +259,11 @@ func (s *Store) Stage(id string, msg []byte, parts []Part) (*Staged, error) {
 	}
 	return st, nil
 }
+
+// OpenedAt is when the store was opened. A message accepted since then
+// has all its links or none by design (its acceptance failed otherwise);
+// only one accepted before may have lost them to a crash.
+func (s *Store) OpenedAt() time.Time { return s.opened }
 
 // Err is the store's failure: after a failed sync round the durability
 // of what it wrote is unknown, and every Put fails until relayd restarts
