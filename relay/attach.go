@@ -189,8 +189,8 @@ func (dv *delivery) storeAgain(env *upstream.Envelope, m *spool.Message, p *Prof
 	if _, err := dv.attach.Put(m.ID, env.Body, parts); err != nil {
 		return nil, err
 	}
-	dv.log.Warn("attachments stored again at delivery: the store had lost them (a crash right after the spool's commit)",
-		"msg_id", m.ID, "profile", p.Upstream.Name, "files", len(parts))
+	dv.log.Warn("attachments stored again before delivery: the attachment store had lost them or kept them incomplete "+
+		"(a power cut while the message was being accepted)", "msg_id", m.ID, "profile", p.Upstream.Name, "files", len(parts))
 	return dv.attach.Links(m.ID)
 }
 

@@ -113,7 +113,7 @@ func TestE2EAttachmentStoredAgainAfterPowerLoss(t *testing.T) {
 	for rcpt, att := range atts {
 		scanLink(t, up, rcpt, att)
 	}
-	if !strings.Contains(p.out.String(), "attachments stored again at delivery") {
+	if !strings.Contains(p.out.String(), "attachments stored again before delivery") {
 		t.Error("no log line says the attachments were stored again")
 	}
 }
